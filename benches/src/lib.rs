@@ -1,0 +1,1 @@
+//! Holds the criterion benches in `benches/`; see README.md there.

@@ -1,0 +1,168 @@
+//! Tests of the index: single-threaded semantics, resizes in both directions, the SCAN
+//! guarantee across resizes, and readers racing writers.
+
+use super::*;
+use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+type TestIndex = Index<u64, ()>;
+
+fn put(ix: &TestIndex, key: &[u8], v: u64) -> bool {
+    let guard = crossbeam_epoch::pin();
+    let h = ix.hash(key);
+    ix.lock(&[(h, LockMode::Exclusive)]).put(key, h, v, &guard)
+}
+
+fn del(ix: &TestIndex, key: &[u8]) -> bool {
+    let guard = crossbeam_epoch::pin();
+    let h = ix.hash(key);
+    ix.lock(&[(h, LockMode::Exclusive)]).remove(key, h, &guard)
+}
+
+fn get(ix: &TestIndex, key: &[u8]) -> Option<u64> {
+    let guard = crossbeam_epoch::pin();
+    ix.get(key, ix.hash(key), &guard).map(|n| *n.value())
+}
+
+fn key(i: u64) -> Vec<u8> {
+    format!("key:{i}").into_bytes()
+}
+
+fn full_scan(ix: &TestIndex) -> Vec<Vec<u8>> {
+    let guard = crossbeam_epoch::pin();
+    let mut keys = Vec::new();
+    let mut cursor = 0;
+    loop {
+        cursor = ix.scan(cursor, &guard, |n| keys.push(n.key().to_vec()));
+        if cursor == 0 {
+            return keys;
+        }
+    }
+}
+
+#[test]
+fn put_get_replace_remove() {
+    let ix = TestIndex::new();
+    assert!(put(&ix, b"a", 1));
+    assert!(!put(&ix, b"a", 2));
+    assert_eq!(get(&ix, b"a"), Some(2));
+    assert_eq!(ix.len(), 1);
+    assert!(del(&ix, b"a"));
+    assert!(!del(&ix, b"a"));
+    assert_eq!(get(&ix, b"a"), None);
+    assert!(ix.is_empty());
+}
+
+#[test]
+fn grows_and_shrinks_incrementally() {
+    let ix = TestIndex::new();
+    let n = 20_000;
+    for i in 0..n {
+        put(&ix, &key(i), i);
+    }
+    while ix.rehash_step(4096) {}
+    assert!(ix.capacity() >= n as usize, "capacity {}", ix.capacity());
+    for i in 0..n {
+        assert_eq!(get(&ix, &key(i)), Some(i));
+    }
+    for i in 0..n - 10 {
+        assert!(del(&ix, &key(i)));
+    }
+    while ix.rehash_step(4096) {}
+    assert_eq!(ix.capacity(), STRIPES);
+    for i in n - 10..n {
+        assert_eq!(get(&ix, &key(i)), Some(i));
+    }
+    assert_eq!(full_scan(&ix).len(), 10);
+}
+
+#[test]
+fn scan_returns_every_stable_key_across_resizes() {
+    let ix = TestIndex::new();
+    let stable: HashSet<Vec<u8>> = (0..3000).map(key).collect();
+    for k in &stable {
+        put(&ix, k, 0);
+    }
+    let guard = crossbeam_epoch::pin();
+    let mut seen = HashSet::new();
+    let mut cursor = 0;
+    let mut extra = 1_000_000u64;
+    loop {
+        cursor = ix.scan(cursor, &guard, |n| {
+            seen.insert(n.key().to_vec());
+        });
+        // Churn between calls: waves of keys that make the table grow, then shrink.
+        let wave = (extra / 40) % 2 == 0;
+        for _ in 0..40 {
+            if wave {
+                put(&ix, &key(extra), 0);
+            } else {
+                del(&ix, &key(extra - 40));
+            }
+            extra += 1;
+        }
+        ix.rehash_step(64);
+        if cursor == 0 {
+            break;
+        }
+    }
+    for k in &stable {
+        assert!(seen.contains(k), "missed {:?}", String::from_utf8_lossy(k));
+    }
+}
+
+#[test]
+fn random_finds_keys() {
+    let ix = TestIndex::new();
+    let guard = crossbeam_epoch::pin();
+    let mut rng = rand::thread_rng();
+    assert!(ix.random(&mut rng, &guard).is_none());
+    put(&ix, b"only", 7);
+    assert_eq!(ix.random(&mut rng, &guard).map(|n| *n.value()), Some(7));
+    for i in 0..5000 {
+        put(&ix, &key(i), i);
+    }
+    let distinct: HashSet<u64> = (0..200).filter_map(|_| ix.random(&mut rng, &guard).map(|n| *n.value())).collect();
+    assert!(distinct.len() > 150);
+}
+
+#[test]
+fn readers_never_miss_a_stable_key_while_writers_resize() {
+    let ix = Arc::new(TestIndex::new());
+    for i in 0..1000 {
+        put(&ix, &key(i), i);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (ix, stop) = (ix.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut round = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let base = 1_000_000 * (w + 1) + round * 50_000;
+                    for i in base..base + 50_000 {
+                        put(&ix, &key(i), i);
+                    }
+                    for i in base..base + 50_000 {
+                        del(&ix, &key(i));
+                    }
+                    ix.rehash_step(256);
+                    round += 1;
+                }
+            })
+        })
+        .collect();
+    for _ in 0..30 {
+        for i in 0..1000 {
+            assert_eq!(get(&ix, &key(i)), Some(i));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    while ix.rehash_step(4096) {}
+    assert_eq!(ix.len(), 1000);
+    assert_eq!(full_scan(&ix).len(), 1000);
+}

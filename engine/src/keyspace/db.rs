@@ -1,0 +1,266 @@
+//! One numbered database: the index of its keys, their TTLs, and the two ways to touch
+//! them. [`Db::get`] reads without locks; [`Db::lock`] takes the stripes of the keys a
+//! command names and returns a [`Txn`] through which all writes go, so a key's value,
+//! its TTL and the TTL index change together and atomically.
+
+use super::entry::Entry;
+use super::expire::StripeExpires;
+use crate::index::{Index, LockMode, Locks, Node, STRIPES};
+use crate::stats::KeyspaceStats;
+use crate::value::Value;
+use crossbeam_epoch::Guard;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A database of the keyspace (Redis's `SELECT n`).
+pub struct Db {
+    index: Index<Entry, StripeExpires>,
+    volatile: AtomicUsize,
+    stats: Arc<KeyspaceStats>,
+}
+
+/// The stripes a command holds on one database, and its view of time.
+pub struct Txn<'a, 'g> {
+    db: &'a Db,
+    locks: Locks<'a, Entry, StripeExpires>,
+    guard: &'g Guard,
+    now: u64,
+}
+
+impl Db {
+    pub(crate) fn new(stats: Arc<KeyspaceStats>) -> Self {
+        Db {
+            index: Index::new(),
+            volatile: AtomicUsize::new(0),
+            stats,
+        }
+    }
+
+    /// Number of keys (expired keys not yet reclaimed included, as Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Number of keys with a TTL.
+    pub fn volatile_len(&self) -> usize {
+        self.volatile.load(Ordering::Relaxed)
+    }
+
+    /// The live entry of `key`, read without locks. An expired key reads as absent and
+    /// is deleted on the spot. Must not be called while holding a [`Txn`] on this db.
+    pub fn get<'g>(&self, key: &[u8], now: u64, guard: &'g Guard) -> Option<&'g Entry> {
+        let hash = self.index.hash(key);
+        let entry = self.index.get(key, hash, guard)?.value();
+        if entry.is_expired(now) {
+            self.lock_hashed(&[(hash, LockMode::Exclusive)], now, guard).get(key);
+            return None;
+        }
+        Some(entry)
+    }
+
+    /// [`Db::get`] for a command that reads the key: counts a keyspace hit or miss and
+    /// records the access.
+    pub fn lookup_read<'g>(&self, key: &[u8], now: u64, guard: &'g Guard) -> Option<&'g Entry> {
+        let found = self.get(key, now, guard);
+        match found {
+            Some(e) => {
+                e.touch(now);
+                self.stats.keyspace_hits.incr();
+            }
+            None => self.stats.keyspace_misses.incr(),
+        }
+        found
+    }
+
+    /// Takes the stripes of `keys` in the given modes (ascending stripe order).
+    pub fn lock<'a, 'g>(&'a self, keys: &[(&[u8], LockMode)], now: u64, guard: &'g Guard) -> Txn<'a, 'g> {
+        let hashed: Vec<(u64, LockMode)> = keys.iter().map(|&(k, m)| (self.index.hash(k), m)).collect();
+        self.lock_hashed(&hashed, now, guard)
+    }
+
+    /// Takes one key's stripe exclusively.
+    pub fn lock_key<'a, 'g>(&'a self, key: &[u8], now: u64, guard: &'g Guard) -> Txn<'a, 'g> {
+        self.lock_hashed(&[(self.index.hash(key), LockMode::Exclusive)], now, guard)
+    }
+
+    fn lock_hashed<'a, 'g>(&'a self, hashed: &[(u64, LockMode)], now: u64, guard: &'g Guard) -> Txn<'a, 'g> {
+        Txn {
+            db: self,
+            locks: self.index.lock(hashed),
+            guard,
+            now,
+        }
+    }
+
+    /// One step of a SCAN: calls `visit` with each live key under `cursor` and returns
+    /// the next cursor (0 at the end). Must not be called while holding a [`Txn`].
+    pub fn scan<'g>(&self, cursor: u64, now: u64, guard: &'g Guard, mut visit: impl FnMut(&'g [u8], &'g Entry)) -> u64 {
+        self.index.scan(cursor, guard, |node: &'g Node<Entry>| {
+            if !node.value().is_expired(now) {
+                visit(node.key(), node.value());
+            }
+        })
+    }
+
+    /// A live key picked at random, or None when the db is empty (or every key tried
+    /// had expired; those are deleted on the way, as RANDOMKEY does in Redis).
+    pub fn random_key<'g>(&self, now: u64, guard: &'g Guard) -> Option<&'g [u8]> {
+        const TRIES: usize = 100;
+        let mut rng = rand::thread_rng();
+        for _ in 0..TRIES {
+            let node = self.index.random(&mut rng, guard)?;
+            if !node.value().is_expired(now) {
+                return Some(node.key());
+            }
+            self.lock_key(node.key(), now, guard).get(node.key());
+        }
+        None
+    }
+
+    /// Deletes every key.
+    pub fn flush(&self) {
+        let guard = crossbeam_epoch::pin();
+        let mut all = self.index.lock_all();
+        all.clear(&guard);
+        for (_, expires) in all.states_mut() {
+            expires.clear();
+        }
+        self.volatile.store(0, Ordering::Relaxed);
+    }
+
+    /// Deletes keys whose deadline has passed, visiting stripes from `from_stripe` on
+    /// until `deadline`, skipping stripes a client holds. Returns the number of keys
+    /// deleted and the stripe to resume from.
+    pub(crate) fn expire_due(&self, from_stripe: usize, now: u64, deadline: Instant) -> (u64, usize) {
+        const KEYS_PER_STRIPE: usize = 64;
+        let guard = crossbeam_epoch::pin();
+        let mut expired = 0;
+        for step in 0..STRIPES {
+            let stripe = (from_stripe + step) % STRIPES;
+            if step % 16 == 0 && Instant::now() >= deadline {
+                return (expired, stripe);
+            }
+            let Some(mut locks) = self.index.try_lock_stripe(stripe) else {
+                continue;
+            };
+            for _ in 0..KEYS_PER_STRIPE {
+                let Some((_, key)) = locks.states_mut().next().and_then(|(_, e)| e.pop_due(now)) else {
+                    break;
+                };
+                let hash = self.index.hash(&key);
+                locks.remove(&key, hash, &guard);
+                self.volatile.fetch_sub(1, Ordering::Relaxed);
+                expired += 1;
+            }
+        }
+        self.stats.expired_keys.add(expired);
+        (expired, from_stripe)
+    }
+
+    /// Advances an ongoing resize of the index by up to `budget` buckets.
+    pub(crate) fn rehash_step(&self, budget: usize) -> bool {
+        self.index.rehash_step(budget)
+    }
+}
+
+impl<'a, 'g> Txn<'a, 'g> {
+    /// The time this command runs at (Unix ms).
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// The live entry of `key`, whose stripe this transaction holds. An expired key is
+    /// deleted now (if held exclusively) and reads as absent.
+    pub fn get(&mut self, key: &[u8]) -> Option<&'g Entry> {
+        let hash = self.db.index.hash(key);
+        let entry = self.db.index.get(key, hash, self.guard)?.value();
+        if !entry.is_expired(self.now) {
+            return Some(entry);
+        }
+        if self.locks.holds_exclusive(hash) {
+            self.unlink(key, hash, entry);
+            self.db.stats.expired_keys.incr();
+        }
+        None
+    }
+
+    /// [`Txn::get`] that counts a keyspace hit or miss, for commands that read the key.
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&'g Entry> {
+        let found = self.get(key);
+        match found {
+            Some(e) => {
+                e.touch(self.now);
+                self.db.stats.keyspace_hits.incr();
+            }
+            None => self.db.stats.keyspace_misses.incr(),
+        }
+        found
+    }
+
+    /// Sets `key` to `value` with the given deadline (None: persistent).
+    pub fn set(&mut self, key: &[u8], value: Value, expire_at: Option<u64>) {
+        self.put(key, Entry::new(value, expire_at, self.now));
+    }
+
+    /// Sets `key` to `value`, keeping the TTL the key has (if it exists).
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
+        let expire_at = self.get(key).and_then(|e| e.expire_at);
+        self.set(key, value, expire_at);
+    }
+
+    /// Changes the deadline of an existing live key. Returns false if there is no key.
+    pub fn set_expire(&mut self, key: &[u8], expire_at: Option<u64>) -> bool {
+        let Some(entry) = self.get(key) else {
+            return false;
+        };
+        let mut fresh = entry.clone();
+        fresh.expire_at = expire_at;
+        self.put(key, fresh);
+        true
+    }
+
+    /// Stores `entry` under `key`, keeping the TTL index in step.
+    pub fn put(&mut self, key: &[u8], entry: Entry) {
+        let hash = self.db.index.hash(key);
+        let old_at = self.db.index.get(key, hash, self.guard).and_then(|n| n.value().expire_at);
+        let new_at = entry.expire_at;
+        if old_at != new_at {
+            let expires = self.locks.state_mut(hash);
+            if let Some(at) = old_at {
+                expires.remove(at, key);
+            }
+            if let Some(at) = new_at {
+                expires.insert(at, key);
+            }
+            match (old_at, new_at) {
+                (None, Some(_)) => self.db.volatile.fetch_add(1, Ordering::Relaxed),
+                (Some(_), None) => self.db.volatile.fetch_sub(1, Ordering::Relaxed),
+                _ => 0,
+            };
+        }
+        self.locks.put(key, hash, entry, self.guard);
+    }
+
+    /// Deletes `key`. Returns whether a live key was deleted.
+    pub fn remove(&mut self, key: &[u8]) -> bool {
+        let Some(entry) = self.get(key) else {
+            return false;
+        };
+        let hash = self.db.index.hash(key);
+        self.unlink(key, hash, entry);
+        true
+    }
+
+    fn unlink(&mut self, key: &[u8], hash: u64, entry: &Entry) {
+        if let Some(at) = entry.expire_at {
+            self.locks.state_mut(hash).remove(at, key);
+            self.db.volatile.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.locks.remove(key, hash, self.guard);
+    }
+}

@@ -1,0 +1,22 @@
+//! The Tier engine: the keyspace of a Redis-compatible node. It owns the lock-free
+//! index, the value types, expiry and memory accounting. It has no networking: a
+//! program can embed it.
+//!
+//! - [`index`]: the concurrent hash table (epoch-guarded reads, striped writes).
+//! - [`keyspace`]: databases, entries, TTLs, active expiry.
+//! - [`value`]: the Redis values.
+//! - [`memory`]: the counting allocator behind `used_memory`.
+
+pub mod glob;
+pub mod index;
+pub mod keyspace;
+pub mod memory;
+pub mod stats;
+pub mod value;
+
+/// Pins the current thread's epoch: entries read under the guard stay valid until it
+/// is dropped.
+pub use crossbeam_epoch::{pin, Guard};
+pub use index::LockMode;
+pub use keyspace::{now_ms, Db, Entry, Keyspace, Txn};
+pub use value::Value;

@@ -1,0 +1,143 @@
+//! Connected clients: the per-connection state a command may change ([`Client`]) and
+//! the registry behind CLIENT LIST / KILL / ID ([`Clients`], [`ClientHandle`]).
+
+use crate::resp::Protocol;
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// State owned by one connection's task.
+pub struct Client {
+    /// The selected database.
+    pub db: usize,
+    /// Whether the client may run commands that need authentication.
+    pub authenticated: bool,
+    /// Set by QUIT (and by protocol errors): close once the replies are written.
+    pub close_after_reply: bool,
+    /// The last command run, for CLIENT LIST's `cmd=`.
+    pub last_command: &'static str,
+    /// A pause the connection takes after the current command (DEBUG SLEEP).
+    pub pause: Option<std::time::Duration>,
+    /// Keeps the current command out of the slow log (AUTH and HELLO carry secrets).
+    pub hide_from_slowlog: bool,
+    /// What other connections can see and change of this client.
+    pub handle: Arc<ClientHandle>,
+}
+
+/// The part of a client the registry shares with other connections.
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub created: Instant,
+    pub name: Mutex<Option<Vec<u8>>>,
+    pub db: AtomicUsize,
+    /// Unix ms of the last command.
+    pub last_interaction: AtomicU64,
+    pub resp: AtomicU8,
+    pub no_evict: AtomicBool,
+    /// The last command's name, for CLIENT LIST.
+    pub last_command: Mutex<&'static str>,
+    /// Bytes waiting in the query buffer, for CLIENT LIST's `qbuf=`.
+    pub query_buffer: AtomicUsize,
+    killed: AtomicBool,
+    kill: Notify,
+}
+
+impl ClientHandle {
+    /// Asks the connection to close (CLIENT KILL, SHUTDOWN).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// Resolves once [`ClientHandle::kill`] has been called.
+    pub async fn killed(&self) {
+        while !self.is_killed() {
+            self.kill.notified().await;
+        }
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        if self.resp.load(Ordering::Relaxed) == 3 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        }
+    }
+}
+
+/// All connected clients, by id.
+#[derive(Default)]
+pub struct Clients {
+    next_id: AtomicU64,
+    by_id: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    /// Connections accepted since start (INFO's total_connections_received).
+    pub total_received: AtomicU64,
+    /// Connections refused by maxclients (INFO's rejected_connections).
+    pub rejected: AtomicU64,
+}
+
+impl Clients {
+    /// Registers a new connection and returns its handle.
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Arc<ClientHandle> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let handle = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            name: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            last_interaction: AtomicU64::new(now_ms),
+            resp: AtomicU8::new(2),
+            no_evict: AtomicBool::new(false),
+            last_command: Mutex::new("NULL"),
+            query_buffer: AtomicUsize::new(0),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        });
+        self.by_id.lock().insert(id, handle.clone());
+        self.total_received.fetch_add(1, Ordering::Relaxed);
+        handle
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.by_id.lock().remove(&id);
+    }
+
+    pub fn count(&self) -> usize {
+        self.by_id.lock().len()
+    }
+
+    /// A snapshot of every client, in id order.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.by_id.lock().values().cloned().collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.by_id.lock().get(&id).cloned()
+    }
+}
+
+impl Client {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Self {
+        Client {
+            db: 0,
+            authenticated,
+            close_after_reply: false,
+            last_command: "NULL",
+            pause: None,
+            hide_from_slowlog: false,
+            handle,
+        }
+    }
+}

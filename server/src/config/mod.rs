@@ -1,0 +1,628 @@
+//! tierd's configuration, Redis style: a [`Config`] built from an optional config file
+//! and `--name value` flags ([`parse_args`]), then shared with the running server
+//! through [`SharedConfig`], which also implements CONFIG GET and CONFIG SET with
+//! Redis 7.0's names, value formats and error texts.
+
+mod args;
+mod options;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use tier_engine::glob::glob_match;
+
+pub use args::{parse_args, ConfigError, Startup, USAGE};
+use options::{lookup, OPTIONS};
+
+/// The whole configuration of a tierd node. Option names are Redis's; each field says
+/// its Redis name where the spelling differs only by `_` for `-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `bind`: the addresses to listen on for TCP. A leading `-` marks an address as
+    /// optional (Redis: skip it if it is unavailable). An empty list (`bind ""`) means
+    /// no TCP listener. At most 16. Default: `["127.0.0.1"]`.
+    pub bind: Vec<String>,
+    /// `port`: the TCP port; 0 means no TCP listener. Default: 6379.
+    pub port: u16,
+    /// `protected-mode`: with no password set, refuse clients that do not come from
+    /// a loopback address. Default: yes.
+    pub protected_mode: bool,
+    /// `requirepass`: the password of the default user; `None` (set as `""`) means
+    /// no authentication. Default: none.
+    pub requirepass: Option<Vec<u8>>,
+    /// `dir`: the directory for the data files (AOF, snapshots), as given. Default:
+    /// `./data`.
+    pub dir: PathBuf,
+    /// `maxmemory`: the RAM budget in bytes (index plus hot values); 0 means no limit.
+    /// Default: 0.
+    pub maxmemory: u64,
+    /// `maxmemory-policy`: what to do once RAM (and disk) are full. Default:
+    /// noeviction.
+    pub maxmemory_policy: MaxmemoryPolicy,
+    /// `maxclients`: the most clients connected at once (at least 1). Default: 10000.
+    pub maxclients: u32,
+    /// `timeout`: close a client idle for this many seconds; 0 never does. Default: 0.
+    pub timeout: u32,
+    /// `tcp-keepalive`: TCP keepalive interval in seconds; 0 turns it off. Default: 300.
+    pub tcp_keepalive: u32,
+    /// `proto-max-bulk-len`: the largest bulk string a client may send, in bytes (at
+    /// least 1mb). Default: 512mb.
+    pub proto_max_bulk_len: u64,
+    /// `client-query-buffer-limit`: the most bytes of unparsed input a client may have
+    /// buffered, in bytes (at least 1mb). Default: 1gb.
+    pub client_query_buffer_limit: u64,
+    /// `loglevel`: how much to log. Default: notice.
+    pub loglevel: LogLevel,
+    /// `logfile`: the file to log to; `None` (set as `""`) logs to standard error.
+    /// Default: none.
+    pub logfile: Option<PathBuf>,
+    /// `databases`: the number of logical databases (SELECT 0..n-1). Default: 16.
+    pub databases: u32,
+    /// `slowlog-log-slower-than`: log commands slower than this many microseconds in
+    /// the slow log; -1 disables it, 0 logs every command. Default: 10000.
+    pub slowlog_log_slower_than: i64,
+    /// `slowlog-max-len`: how many entries the slow log keeps. Default: 128.
+    pub slowlog_max_len: u64,
+    /// `hz`: how many times a second background tasks (active expiry, timeouts) run;
+    /// values outside 1..=500 are clamped into it, as Redis does. Default: 10.
+    pub hz: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: vec!["127.0.0.1".to_owned()],
+            port: 6379,
+            protected_mode: true,
+            requirepass: None,
+            dir: PathBuf::from("./data"),
+            maxmemory: 0,
+            maxmemory_policy: MaxmemoryPolicy::Noeviction,
+            maxclients: 10_000,
+            timeout: 0,
+            tcp_keepalive: 300,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            loglevel: LogLevel::Notice,
+            logfile: None,
+            databases: 16,
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
+            hz: 10,
+        }
+    }
+}
+
+impl Config {
+    /// CONFIG GET: every option matching one of `patterns`, once, in the order found,
+    /// with its value formatted as Redis's CONFIG GET does (memory in plain bytes,
+    /// booleans `yes`/`no`, lists space-separated, enums lowercase).
+    ///
+    /// As in Redis 7.0, a pattern with none of `[*?` is an exact, case-insensitive
+    /// name, returned spelled as the client spelled it; a glob pattern matches names
+    /// case-insensitively and returns them lowercase. An unknown name returns nothing.
+    pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
+        let mut found = vec![false; OPTIONS.len()];
+        let mut out = Vec::new();
+        for &pattern in patterns {
+            if !pattern.iter().any(|b| matches!(b, b'[' | b'*' | b'?')) {
+                if let Some((i, spec)) = lookup(pattern) {
+                    if !found[i] {
+                        found[i] = true;
+                        let name = String::from_utf8_lossy(pattern).into_owned();
+                        out.push((name, (spec.get)(self)));
+                    }
+                }
+                continue;
+            }
+            for (i, spec) in OPTIONS.iter().enumerate() {
+                if !found[i] && glob_match(pattern, spec.name.as_bytes(), true) {
+                    found[i] = true;
+                    out.push((spec.name.to_owned(), (spec.get)(self)));
+                }
+            }
+        }
+        out
+    }
+
+    /// CONFIG SET on a copy of this configuration: checks every name first, then parses
+    /// every value. Returns the new configuration and the canonical names whose value
+    /// changed. Errors are Redis 7.0's texts, starting with `ERR `.
+    fn config_set(&self, pairs: &[(&[u8], &[u8])]) -> Result<(Config, Vec<&'static str>), String> {
+        let mut specs = Vec::with_capacity(pairs.len());
+        for &(name, _) in pairs {
+            let shown = String::from_utf8_lossy(name);
+            let Some((i, spec)) = lookup(name) else {
+                return Err(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{shown}'"
+                ));
+            };
+            let failed = |why: &str| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{shown}') - {why}")
+            };
+            if !spec.runtime {
+                return Err(failed("can't set immutable config"));
+            }
+            if specs.iter().any(|&(j, _)| j == i) {
+                return Err(failed("duplicate parameter"));
+            }
+            specs.push((i, spec));
+        }
+        let mut next = self.clone();
+        for (&(_, spec), &(_, value)) in specs.iter().zip(pairs) {
+            spec.apply(&mut next, &[value.to_vec()]).map_err(|why| {
+                format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
+                    spec.name
+                )
+            })?;
+        }
+        let changed = specs
+            .iter()
+            .filter(|(_, spec)| (spec.get)(self) != (spec.get)(&next))
+            .map(|(_, spec)| spec.name)
+            .collect();
+        Ok((next, changed))
+    }
+}
+
+/// `maxmemory-policy`: Redis's eight policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MaxmemoryPolicy {
+    /// `volatile-lru`: evict the least recently used key among those with a TTL.
+    VolatileLru,
+    /// `volatile-lfu`: evict the least frequently used key among those with a TTL.
+    VolatileLfu,
+    /// `volatile-random`: evict a random key among those with a TTL.
+    VolatileRandom,
+    /// `volatile-ttl`: evict the key with the nearest expiry.
+    VolatileTtl,
+    /// `allkeys-lru`: evict the least recently used key.
+    AllkeysLru,
+    /// `allkeys-lfu`: evict the least frequently used key.
+    AllkeysLfu,
+    /// `allkeys-random`: evict a random key.
+    AllkeysRandom,
+    /// `noeviction`: evict nothing; refuse writes with `-OOM`.
+    Noeviction,
+}
+
+impl MaxmemoryPolicy {
+    /// Every policy, in Redis's order (the order its error message lists them).
+    pub const ALL: [MaxmemoryPolicy; 8] = [
+        MaxmemoryPolicy::VolatileLru,
+        MaxmemoryPolicy::VolatileLfu,
+        MaxmemoryPolicy::VolatileRandom,
+        MaxmemoryPolicy::VolatileTtl,
+        MaxmemoryPolicy::AllkeysLru,
+        MaxmemoryPolicy::AllkeysLfu,
+        MaxmemoryPolicy::AllkeysRandom,
+        MaxmemoryPolicy::Noeviction,
+    ];
+
+    /// The Redis name, as CONFIG GET and INFO print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MaxmemoryPolicy::VolatileLru => "volatile-lru",
+            MaxmemoryPolicy::VolatileLfu => "volatile-lfu",
+            MaxmemoryPolicy::VolatileRandom => "volatile-random",
+            MaxmemoryPolicy::VolatileTtl => "volatile-ttl",
+            MaxmemoryPolicy::AllkeysLru => "allkeys-lru",
+            MaxmemoryPolicy::AllkeysLfu => "allkeys-lfu",
+            MaxmemoryPolicy::AllkeysRandom => "allkeys-random",
+            MaxmemoryPolicy::Noeviction => "noeviction",
+        }
+    }
+}
+
+/// `loglevel`: Redis 7.0's four levels, from the most verbose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// `debug`: everything.
+    Debug,
+    /// `verbose`: much that is rarely useful.
+    Verbose,
+    /// `notice`: moderately verbose, what production wants.
+    Notice,
+    /// `warning`: only what matters.
+    Warning,
+}
+
+impl LogLevel {
+    /// Every level, in Redis's order.
+    pub const ALL: [LogLevel; 4] = [
+        LogLevel::Debug,
+        LogLevel::Verbose,
+        LogLevel::Notice,
+        LogLevel::Warning,
+    ];
+
+    /// The Redis name, as CONFIG GET prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Verbose => "verbose",
+            LogLevel::Notice => "notice",
+            LogLevel::Warning => "warning",
+        }
+    }
+
+    /// The `tracing` filter that logs what this level logs: debug → TRACE, verbose →
+    /// DEBUG, notice → INFO, warning → WARN.
+    pub fn filter(self) -> tracing::level_filters::LevelFilter {
+        use tracing::level_filters::LevelFilter;
+        match self {
+            LogLevel::Debug => LevelFilter::TRACE,
+            LogLevel::Verbose => LevelFilter::DEBUG,
+            LogLevel::Notice => LevelFilter::INFO,
+            LogLevel::Warning => LevelFilter::WARN,
+        }
+    }
+}
+
+/// The configuration of the running server: readers take a snapshot without locking
+/// ([`load`](Self::load)); CONFIG SET swaps in a new one atomically.
+#[derive(Debug)]
+pub struct SharedConfig {
+    current: ArcSwap<Config>,
+    /// Serializes CONFIG SETs so that two at once cannot lose one's changes.
+    writer: Mutex<()>,
+}
+
+impl SharedConfig {
+    /// Shares `config` as the current configuration.
+    pub fn new(config: Config) -> Self {
+        SharedConfig {
+            current: ArcSwap::from_pointee(config),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// The current configuration: a few atomic operations, cheap enough for every
+    /// batch of commands. Do not hold the guard across an `.await` (use
+    /// [`load_full`](Self::load_full) there).
+    pub fn load(&self) -> arc_swap::Guard<Arc<Config>> {
+        self.current.load()
+    }
+
+    /// The current configuration as an owned `Arc`, to keep across awaits.
+    pub fn load_full(&self) -> Arc<Config> {
+        self.current.load_full()
+    }
+
+    /// CONFIG GET with one or more glob patterns; see [`Config::get_matching`].
+    pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
+        self.current.load().get_matching(patterns)
+    }
+
+    /// CONFIG SET of one or more `(name, value)` pairs, all or none. Only options that
+    /// may change at run time are accepted (maxmemory, maxmemory-policy, maxclients,
+    /// timeout, tcp-keepalive, proto-max-bulk-len, client-query-buffer-limit, loglevel,
+    /// requirepass, protected-mode, slowlog-log-slower-than, slowlog-max-len, hz).
+    ///
+    /// On success returns the canonical names of the options whose value changed, so
+    /// the caller can react (e.g. re-filter logging when it holds `"loglevel"`). On
+    /// failure nothing changed, and the error is Redis 7.0's text for the `-` reply,
+    /// starting with `ERR ` (the first error by argument position wins, as in Redis).
+    /// An odd number of arguments is the caller's to refuse, with `ERR syntax error`.
+    pub fn set(&self, pairs: &[(&[u8], &[u8])]) -> Result<Vec<&'static str>, String> {
+        let _writer = self.writer.lock();
+        let (next, changed) = self.current.load().config_set(pairs)?;
+        if !changed.is_empty() {
+            self.current.store(Arc::new(next));
+        }
+        Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(config: &Config, patterns: &[&str]) -> Vec<(String, String)> {
+        let patterns: Vec<&[u8]> = patterns.iter().map(|p| p.as_bytes()).collect();
+        config.get_matching(&patterns)
+    }
+
+    fn pairs<'a>(list: &'a [(&'a str, &'a str)]) -> Vec<(&'a [u8], &'a [u8])> {
+        list.iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+            .collect()
+    }
+
+    fn one(config: &Config, name: &str) -> String {
+        match get(config, &[name]).as_slice() {
+            [(_, value)] => value.clone(),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn config_get_formats_as_redis() {
+        let c = Config::default();
+        let want = [
+            ("bind", "127.0.0.1"),
+            ("port", "6379"),
+            ("protected-mode", "yes"),
+            ("requirepass", ""),
+            ("dir", "./data"),
+            ("maxmemory", "0"),
+            ("maxmemory-policy", "noeviction"),
+            ("maxclients", "10000"),
+            ("timeout", "0"),
+            ("tcp-keepalive", "300"),
+            ("proto-max-bulk-len", "536870912"),
+            ("client-query-buffer-limit", "1073741824"),
+            ("loglevel", "notice"),
+            ("logfile", ""),
+            ("databases", "16"),
+            ("slowlog-log-slower-than", "10000"),
+            ("slowlog-max-len", "128"),
+            ("hz", "10"),
+            ("daemonize", "no"),
+        ];
+        for (name, value) in want {
+            assert_eq!(one(&c, name), value, "{name}");
+        }
+        assert_eq!(get(&c, &["*"]).len(), want.len());
+    }
+
+    #[test]
+    fn config_get_patterns() {
+        let c = Config::default();
+        let names = |patterns: &[&str]| -> Vec<String> {
+            get(&c, patterns).into_iter().map(|(n, _)| n).collect()
+        };
+        assert_eq!(names(&["maxmemory*"]), ["maxmemory", "maxmemory-policy"]);
+        assert_eq!(names(&["MAXMEM*"]), ["maxmemory", "maxmemory-policy"]);
+        // Several patterns; each option once.
+        assert_eq!(
+            names(&["maxmemory", "maxmemory*", "port", "PORT"]),
+            ["maxmemory", "maxmemory-policy", "port"]
+        );
+        // An exact name comes back spelled as asked.
+        assert_eq!(
+            get(&c, &["MaxMemory"]),
+            [("MaxMemory".to_owned(), "0".to_owned())]
+        );
+        assert_eq!(
+            names(&["slowlog-*", "?z"]),
+            ["slowlog-log-slower-than", "slowlog-max-len", "hz"]
+        );
+        assert_eq!(
+            names(&["[pt]*"]),
+            [
+                "port",
+                "protected-mode",
+                "timeout",
+                "tcp-keepalive",
+                "proto-max-bulk-len"
+            ]
+        );
+        assert!(names(&["nosuch", "nosuch*", "\\maxmemory"]).is_empty());
+        assert!(names(&[]).is_empty());
+    }
+
+    #[test]
+    fn config_set_changes_and_reports() {
+        let shared = SharedConfig::new(Config::default());
+        let changed = shared
+            .set(&pairs(&[
+                ("maxmemory", "2gb"),
+                ("MAXMEMORY-POLICY", "ALLKEYS-LRU"),
+                ("loglevel", "notice"),
+                ("protected-mode", "NO"),
+                ("requirepass", "secret"),
+                ("hz", "1000"),
+            ]))
+            .expect("valid");
+        assert_eq!(
+            changed,
+            [
+                "maxmemory",
+                "maxmemory-policy",
+                "protected-mode",
+                "requirepass",
+                "hz"
+            ]
+        );
+        let c = shared.load_full();
+        assert_eq!(c.maxmemory, 2 << 30);
+        assert_eq!(c.maxmemory_policy, MaxmemoryPolicy::AllkeysLru);
+        assert!(!c.protected_mode);
+        assert_eq!(c.requirepass.as_deref(), Some(&b"secret"[..]));
+        assert_eq!(c.hz, 500);
+        assert_eq!(shared.set(&pairs(&[("hz", "0")])), Ok(vec!["hz"]));
+        assert_eq!(shared.load().hz, 1);
+        assert_eq!(
+            shared.set(&pairs(&[("loglevel", "warning")])),
+            Ok(vec!["loglevel"])
+        );
+        assert_eq!(shared.load().loglevel, LogLevel::Warning);
+        assert_eq!(
+            shared.set(&pairs(&[("requirepass", "")])),
+            Ok(vec!["requirepass"])
+        );
+        assert_eq!(shared.load().requirepass, None);
+        assert_eq!(
+            shared
+                .set(&pairs(&[("slowlog-log-slower-than", "-1")]))
+                .map(|c| c.len()),
+            Ok(1)
+        );
+        assert_eq!(
+            shared.set(&pairs(&[("maxmemory", "")])),
+            Ok(vec!["maxmemory"])
+        );
+        assert_eq!(shared.set(&pairs(&[("maxmemory", "0")])), Ok(vec![]));
+    }
+
+    #[test]
+    fn config_set_is_all_or_nothing() {
+        let shared = SharedConfig::new(Config::default());
+        let before = shared.load_full();
+        let err = shared
+            .set(&pairs(&[
+                ("maxmemory", "1mb"),
+                ("timeout", "5"),
+                ("maxclients", "0"),
+            ]))
+            .expect_err("maxclients 0 is out of range");
+        assert_eq!(
+            err,
+            "ERR CONFIG SET failed (possibly related to argument 'maxclients') - \
+             argument must be between 1 and 4294967295 inclusive"
+        );
+        assert_eq!(*shared.load_full(), *before);
+    }
+
+    /// Every text here was read from redis-server 7.0.15.
+    #[test]
+    fn config_set_errors_word_for_word() {
+        let shared = SharedConfig::new(Config::default());
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("foo", "bar")], "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"),
+            (
+                &[("maxmemory", "10x")],
+                "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value",
+            ),
+            (
+                &[("MAXMEMORY", "10x")],
+                "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value",
+            ),
+            (
+                &[("databases", "4")],
+                "ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config",
+            ),
+            (
+                &[("Databases", "4")],
+                "ERR CONFIG SET failed (possibly related to argument 'Databases') - can't set immutable config",
+            ),
+            (
+                &[("logfile", "x")],
+                "ERR CONFIG SET failed (possibly related to argument 'logfile') - can't set immutable config",
+            ),
+            (
+                &[("DAEMONIZE", "no")],
+                "ERR CONFIG SET failed (possibly related to argument 'DAEMONIZE') - can't set immutable config",
+            ),
+            (
+                &[("maxmemory", "1"), ("maxmemory", "2")],
+                "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - duplicate parameter",
+            ),
+            (
+                &[("maxmemory", "1"), ("MAXMEMORY", "2")],
+                "ERR CONFIG SET failed (possibly related to argument 'MAXMEMORY') - duplicate parameter",
+            ),
+            (
+                &[("maxmemory-policy", "foo")],
+                "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
+            ),
+            (
+                &[("loglevel", "")],
+                "ERR CONFIG SET failed (possibly related to argument 'loglevel') - argument(s) must be one of the following: debug, verbose, notice, warning",
+            ),
+            (
+                &[("protected-mode", "maybe")],
+                "ERR CONFIG SET failed (possibly related to argument 'protected-mode') - argument must be 'yes' or 'no'",
+            ),
+            (
+                &[("timeout", "abc")],
+                "ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer",
+            ),
+            (
+                &[("timeout", "01")],
+                "ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer",
+            ),
+            (
+                &[("timeout", "-1")],
+                "ERR CONFIG SET failed (possibly related to argument 'timeout') - argument must be between 0 and 2147483647 inclusive",
+            ),
+            (
+                &[("hz", "-1")],
+                "ERR CONFIG SET failed (possibly related to argument 'hz') - argument must be between 0 and 2147483647 inclusive",
+            ),
+            (
+                &[("slowlog-log-slower-than", "-2")],
+                "ERR CONFIG SET failed (possibly related to argument 'slowlog-log-slower-than') - argument must be between -1 and 9223372036854775807 inclusive",
+            ),
+            (
+                &[("slowlog-max-len", "-1")],
+                "ERR CONFIG SET failed (possibly related to argument 'slowlog-max-len') - argument must be between 0 and 9223372036854775807 inclusive",
+            ),
+            (
+                &[("proto-max-bulk-len", "1")],
+                "ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - argument must be between 1048576 and 9223372036854775807 inclusive",
+            ),
+            (
+                &[("client-query-buffer-limit", "1")],
+                "ERR CONFIG SET failed (possibly related to argument 'client-query-buffer-limit') - argument must be between 1048576 and 9223372036854775807 inclusive",
+            ),
+            (
+                &[("client-query-buffer-limit", "18446744073709551615")],
+                "ERR CONFIG SET failed (possibly related to argument 'client-query-buffer-limit') - argument must be between 1048576 and 9223372036854775807 inclusive",
+            ),
+            (
+                &[("maxclients", "4294967296")],
+                "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument must be between 1 and 4294967295 inclusive",
+            ),
+            // The first error by position wins, whatever its kind.
+            (&[("maxmemory", "10x"), ("foo", "bar")], "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"),
+            (
+                &[("maxmemory", "10x"), ("databases", "4")],
+                "ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config",
+            ),
+            (&[("databases", "4"), ("foo", "bar")], "ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config"),
+            (&[("foo", "bar"), ("databases", "4")], "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"),
+            (
+                &[("maxmemory", "5"), ("maxmemory", "10x"), ("foo", "1")],
+                "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - duplicate parameter",
+            ),
+            (
+                &[("maxmemory", "1"), ("timeout", "x"), ("maxclients", "y")],
+                "ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer",
+            ),
+        ];
+        for (list, want) in cases {
+            assert_eq!(
+                shared.set(&pairs(list)),
+                Err((*want).to_owned()),
+                "{list:?}"
+            );
+            assert_eq!(
+                *shared.load_full(),
+                Config::default(),
+                "{list:?} changed the config"
+            );
+        }
+    }
+
+    #[test]
+    fn every_runtime_option_is_the_briefs() {
+        let runtime: Vec<&str> = OPTIONS
+            .iter()
+            .filter(|o| o.runtime)
+            .map(|o| o.name)
+            .collect();
+        assert_eq!(
+            runtime,
+            [
+                "protected-mode",
+                "requirepass",
+                "maxmemory",
+                "maxmemory-policy",
+                "maxclients",
+                "timeout",
+                "tcp-keepalive",
+                "proto-max-bulk-len",
+                "client-query-buffer-limit",
+                "loglevel",
+                "slowlog-log-slower-than",
+                "slowlog-max-len",
+                "hz",
+            ]
+        );
+    }
+}

@@ -1,0 +1,487 @@
+//! The table of configuration options: for each Redis name, whether CONFIG SET may
+//! change it at run time, how its arguments are parsed into a [`Config`] and how
+//! CONFIG GET prints it. Value parsing and the error texts follow Redis 7.0's config.c
+//! (`memtoull`, `string2ll`, `yesnotoi`, bounds and enum messages) word for word.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use super::{Config, LogLevel, MaxmemoryPolicy};
+use crate::splitargs::split_args;
+
+/// Redis's limit on the number of `bind` addresses (`CONFIG_BINDADDR_MAX`).
+const MAX_BIND_ADDRESSES: usize = 16;
+/// One mebibyte, the smallest `proto-max-bulk-len` and `client-query-buffer-limit`.
+const MB: u64 = 1024 * 1024;
+/// Redis's bounds on `hz` after parsing: larger or smaller values are clamped.
+const HZ_RANGE: std::ops::RangeInclusive<u32> = 1..=500;
+
+/// A parse failure's reason, as Redis words it (no "ERR", no option name).
+pub(super) type Reason = String;
+
+/// One configuration option.
+pub(super) struct OptionSpec {
+    /// The Redis name, lowercase.
+    pub name: &'static str,
+    /// CONFIG SET may change it while the server runs.
+    pub runtime: bool,
+    pub set: Setter,
+    /// The value as CONFIG GET prints it.
+    pub get: fn(&Config) -> String,
+}
+
+/// How an option takes its arguments.
+pub(super) enum Setter {
+    /// Exactly one argument.
+    One(fn(&mut Config, &[u8]) -> Result<(), Reason>),
+    /// Any number of arguments; a single non-empty argument is split on spaces first,
+    /// so `--bind "127.0.0.1 ::1"` works as Redis's does.
+    Many(fn(&mut Config, &[Vec<u8>]) -> Result<(), Reason>),
+}
+
+impl OptionSpec {
+    /// Parses `args` (the words after the option's name) into `config`.
+    pub fn apply(&self, config: &mut Config, args: &[Vec<u8>]) -> Result<(), Reason> {
+        match self.set {
+            Setter::One(set) => match args {
+                [arg] => set(config, arg),
+                _ => Err("wrong number of arguments".to_owned()),
+            },
+            Setter::Many(set) => match args {
+                [arg] if !arg.is_empty() => {
+                    let words = split_args(arg)
+                        .map_err(|_| "Unbalanced quotes in configuration line".to_owned())?;
+                    set(config, &words)
+                }
+                _ => set(config, args),
+            },
+        }
+    }
+}
+
+/// Finds an option by name, ignoring ASCII case.
+pub(super) fn lookup(name: &[u8]) -> Option<(usize, &'static OptionSpec)> {
+    OPTIONS
+        .iter()
+        .enumerate()
+        .find(|(_, spec)| spec.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+pub(super) static OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        name: "bind",
+        runtime: false,
+        set: Setter::Many(|c, args| {
+            if args.len() > MAX_BIND_ADDRESSES {
+                return Err("Too many bind addresses specified.".to_owned());
+            }
+            // A single empty argument means no address at all, as in Redis 7.
+            let args = if matches!(args, [only] if only.is_empty()) {
+                &[]
+            } else {
+                args
+            };
+            c.bind = args
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            Ok(())
+        }),
+        get: |c| c.bind.join(" "),
+    },
+    OptionSpec {
+        name: "port",
+        runtime: false,
+        set: Setter::One(|c, v| {
+            c.port = int(v, 0, 65535)?;
+            Ok(())
+        }),
+        get: |c| c.port.to_string(),
+    },
+    OptionSpec {
+        name: "protected-mode",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.protected_mode = yes_no(v)?;
+            Ok(())
+        }),
+        get: |c| yes_no_str(c.protected_mode),
+    },
+    OptionSpec {
+        name: "requirepass",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.requirepass = (!v.is_empty()).then(|| v.to_vec());
+            Ok(())
+        }),
+        get: |c| String::from_utf8_lossy(c.requirepass.as_deref().unwrap_or_default()).into_owned(),
+    },
+    OptionSpec {
+        name: "dir",
+        runtime: false,
+        set: Setter::One(|c, v| {
+            if v.is_empty() {
+                return Err("dir can't be empty".to_owned());
+            }
+            c.dir = PathBuf::from(OsStr::from_bytes(v));
+            Ok(())
+        }),
+        get: |c| c.dir.to_string_lossy().into_owned(),
+    },
+    OptionSpec {
+        name: "maxmemory",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.maxmemory = memory(v, 0, u64::MAX)?;
+            Ok(())
+        }),
+        get: |c| c.maxmemory.to_string(),
+    },
+    OptionSpec {
+        name: "maxmemory-policy",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.maxmemory_policy = one_of(v, &MaxmemoryPolicy::ALL, |p| p.name())?;
+            Ok(())
+        }),
+        get: |c| c.maxmemory_policy.name().to_owned(),
+    },
+    OptionSpec {
+        name: "maxclients",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.maxclients = int(v, 1, u32::MAX.into())?;
+            Ok(())
+        }),
+        get: |c| c.maxclients.to_string(),
+    },
+    OptionSpec {
+        name: "timeout",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.timeout = int(v, 0, i32::MAX.into())?;
+            Ok(())
+        }),
+        get: |c| c.timeout.to_string(),
+    },
+    OptionSpec {
+        name: "tcp-keepalive",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tcp_keepalive = int(v, 0, i32::MAX.into())?;
+            Ok(())
+        }),
+        get: |c| c.tcp_keepalive.to_string(),
+    },
+    OptionSpec {
+        name: "proto-max-bulk-len",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.proto_max_bulk_len = memory(v, MB, i64::MAX as u64)?;
+            Ok(())
+        }),
+        get: |c| c.proto_max_bulk_len.to_string(),
+    },
+    OptionSpec {
+        name: "client-query-buffer-limit",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.client_query_buffer_limit = memory(v, MB, i64::MAX as u64)?;
+            Ok(())
+        }),
+        get: |c| c.client_query_buffer_limit.to_string(),
+    },
+    OptionSpec {
+        name: "loglevel",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.loglevel = one_of(v, &LogLevel::ALL, |l| l.name())?;
+            Ok(())
+        }),
+        get: |c| c.loglevel.name().to_owned(),
+    },
+    OptionSpec {
+        name: "logfile",
+        runtime: false,
+        set: Setter::One(|c, v| {
+            c.logfile = (!v.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(v)));
+            Ok(())
+        }),
+        get: |c| {
+            c.logfile
+                .as_deref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        },
+    },
+    OptionSpec {
+        name: "databases",
+        runtime: false,
+        set: Setter::One(|c, v| {
+            c.databases = int(v, 1, i32::MAX.into())?;
+            Ok(())
+        }),
+        get: |c| c.databases.to_string(),
+    },
+    OptionSpec {
+        name: "slowlog-log-slower-than",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.slowlog_log_slower_than = int(v, -1, i64::MAX)?;
+            Ok(())
+        }),
+        get: |c| c.slowlog_log_slower_than.to_string(),
+    },
+    OptionSpec {
+        name: "slowlog-max-len",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.slowlog_max_len = int(v, 0, i64::MAX)?;
+            Ok(())
+        }),
+        get: |c| c.slowlog_max_len.to_string(),
+    },
+    OptionSpec {
+        name: "hz",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            // Redis takes any non-negative int and clamps it ("hz is a hint").
+            let hz: u32 = int(v, 0, i32::MAX.into())?;
+            c.hz = hz.clamp(*HZ_RANGE.start(), *HZ_RANGE.end());
+            Ok(())
+        }),
+        get: |c| c.hz.to_string(),
+    },
+    OptionSpec {
+        // Accepted as `no` so that configuration files written for Redis load.
+        name: "daemonize",
+        runtime: false,
+        set: Setter::One(|_, v| {
+            if yes_no(v)? {
+                Err(
+                    "daemonize yes is not supported: tierd stays in the foreground; \
+                     run it under a service manager (systemd, a container runtime) instead"
+                        .to_owned(),
+                )
+            } else {
+                Ok(())
+            }
+        }),
+        get: |_| yes_no_str(false),
+    },
+];
+
+/// Parses an integer as Redis's `string2ll` does (no sign but `-`, no leading zeros, no
+/// spaces, no overflow) and checks it lies in `min..=max`, with Redis's messages.
+fn int<T: TryFrom<i64>>(v: &[u8], min: i64, max: i64) -> Result<T, Reason> {
+    let n = string2ll(v).ok_or("argument couldn't be parsed into an integer")?;
+    if n < min || n > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    T::try_from(n).map_err(|_| format!("argument must be between {min} and {max} inclusive"))
+}
+
+/// Parses a memory value (see [`memtoull`]) and checks it lies in `min..=max`.
+fn memory(v: &[u8], min: u64, max: u64) -> Result<u64, Reason> {
+    let n = memtoull(v).ok_or("argument must be a memory value")?;
+    if n < min || n > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(n)
+}
+
+/// Redis's `yesnotoi`: `yes` or `no`, any case.
+fn yes_no(v: &[u8]) -> Result<bool, Reason> {
+    if v.eq_ignore_ascii_case(b"yes") {
+        Ok(true)
+    } else if v.eq_ignore_ascii_case(b"no") {
+        Ok(false)
+    } else {
+        Err("argument must be 'yes' or 'no'".to_owned())
+    }
+}
+
+fn yes_no_str(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+/// One of an enum's names, any case; the error lists them all as Redis's does.
+fn one_of<T: Copy>(v: &[u8], all: &[T], name: fn(T) -> &'static str) -> Result<T, Reason> {
+    all.iter()
+        .copied()
+        .find(|&t| name(t).as_bytes().eq_ignore_ascii_case(v))
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|&t| name(t)).collect();
+            format!(
+                "argument(s) must be one of the following: {}",
+                names.join(", ")
+            )
+        })
+}
+
+/// Redis's `string2ll`: an optional `-`, then `0` alone or digits not starting with `0`;
+/// nothing else (no `+`, no spaces), and no overflow.
+pub(super) fn string2ll(s: &[u8]) -> Option<i64> {
+    if s == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    if !matches!(digits.first(), Some(b'1'..=b'9')) || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let magnitude = digits.iter().try_fold(0u64, |acc, d| {
+        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })?;
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+/// Redis's `memtoull`: digits then an optional unit, `b` (bytes), `k` = 1000, `kb` =
+/// 1024, `m` = 1000², `mb` = 1024², `g` = 1000³, `gb` = 1024³, any case. As in Redis a
+/// missing number counts as 0 (`""`, `"kb"`). Unlike Redis 7.0, whose `strtoull`
+/// saturates and whose multiplication wraps, a value beyond 2⁶⁴-1 is refused.
+pub(super) fn memtoull(s: &[u8]) -> Option<u64> {
+    let digits_end = s
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(s.len());
+    let (digits, unit) = s.split_at(digits_end);
+    let multiplier: u64 = match unit.to_ascii_lowercase().as_slice() {
+        b"" | b"b" => 1,
+        b"k" => 1000,
+        b"kb" => 1024,
+        b"m" => 1000 * 1000,
+        b"mb" => 1024 * 1024,
+        b"g" => 1000 * 1000 * 1000,
+        b"gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    digits
+        .iter()
+        .try_fold(0u64, |acc, d| {
+            acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })?
+        .checked_mul(multiplier)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units_as_redis() {
+        let cases: &[(&str, u64)] = &[
+            ("0", 0),
+            ("100", 100),
+            ("007", 7),
+            ("1b", 1),
+            ("1B", 1),
+            ("1k", 1000),
+            ("1K", 1000),
+            ("1kb", 1024),
+            ("1kB", 1024),
+            ("1Kb", 1024),
+            ("2m", 2_000_000),
+            ("2mb", 2 * 1024 * 1024),
+            ("2MB", 2 * 1024 * 1024),
+            ("3g", 3_000_000_000),
+            ("3gb", 3 * 1024 * 1024 * 1024),
+            ("3gB", 3 * 1024 * 1024 * 1024),
+            ("", 0),
+            ("b", 0),
+            ("kb", 0),
+            ("18446744073709551615", u64::MAX),
+            ("16777216gb", 16_777_216 * 1024 * 1024 * 1024),
+        ];
+        for &(text, want) in cases {
+            assert_eq!(memtoull(text.as_bytes()), Some(want), "{text:?}");
+        }
+        for bad in [
+            "-1",
+            "-0",
+            "+1",
+            " 1",
+            "1 ",
+            "1 mb",
+            "1.5mb",
+            "0x10",
+            "1tb",
+            "1kbb",
+            "mbk",
+            "18446744073709551616",
+            "17179869184gb",
+        ] {
+            assert_eq!(memtoull(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn integers_as_redis() {
+        assert_eq!(string2ll(b"0"), Some(0));
+        assert_eq!(string2ll(b"12"), Some(12));
+        assert_eq!(string2ll(b"-1"), Some(-1));
+        assert_eq!(string2ll(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(string2ll(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [
+            "",
+            "-",
+            "-0",
+            "01",
+            "+1",
+            " 1",
+            "1 ",
+            "1.0",
+            "1k",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(string2ll(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn value_errors_word_for_word() {
+        assert_eq!(
+            int::<u32>(b"x", 0, 5),
+            Err("argument couldn't be parsed into an integer".into())
+        );
+        assert_eq!(
+            int::<u32>(b"-1", 0, 5),
+            Err("argument must be between 0 and 5 inclusive".into())
+        );
+        assert_eq!(
+            memory(b"1", MB, 9),
+            Err("argument must be between 1048576 and 9 inclusive".into())
+        );
+        assert_eq!(
+            memory(b"1x", 0, 9),
+            Err("argument must be a memory value".into())
+        );
+        assert_eq!(yes_no(b"YES"), Ok(true));
+        assert_eq!(yes_no(b"No"), Ok(false));
+        assert_eq!(yes_no(b"y"), Err("argument must be 'yes' or 'no'".into()));
+    }
+
+    #[test]
+    fn names_are_unique_and_lowercase() {
+        for (i, spec) in OPTIONS.iter().enumerate() {
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+            assert_eq!(
+                lookup(spec.name.to_ascii_uppercase().as_bytes()).map(|(j, _)| j),
+                Some(i)
+            );
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! One client connection: reads into a query buffer, parses every complete command in
+//! it, runs them in order, and writes all their replies in one batch. Enforces the
+//! per-connection limits (query buffer, bulk length, idle timeout) and closes only
+//! this connection on a protocol error.
+
+use crate::client::Client;
+use crate::cmd::{self, Ctx};
+use crate::config::Config;
+use crate::resp::{parse_command, Limits, Protocol, ReplyWriter};
+use crate::shared::Shared;
+use bytes::{Bytes, BytesMut};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Replies are flushed mid-batch once this many bytes wait.
+const FLUSH_AT: usize = 64 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+
+const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Serves one accepted connection until the client leaves, is killed, or errs.
+pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr) {
+    let config = shared.config.load_full();
+    if let Some(refusal) = admission_refusal(&shared, &config, addr) {
+        // Best effort: the client is refused either way.
+        let _ = stream.write_all(refusal.as_bytes()).await;
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let laddr = stream.local_addr().unwrap_or(addr);
+    let handle = shared.clients.register(addr, laddr, tier_engine::now_ms());
+    let mut client = Client::new(handle.clone(), config.requirepass.is_none());
+    tracing::debug!(id = handle.id, %addr, "client connected");
+    let result = Connection {
+        shared: &shared,
+        stream: &mut stream,
+        client: &mut client,
+        input: BytesMut::with_capacity(READ_CHUNK),
+        writer: ReplyWriter::new(Protocol::Resp2),
+        args: Vec::with_capacity(8),
+    }
+    .run()
+    .await;
+    if let Err(reason) = result {
+        tracing::debug!(id = handle.id, %addr, "closing client: {reason}");
+    }
+    shared.clients.unregister(handle.id);
+}
+
+/// Redis's checks at accept time: maxclients, then protected mode.
+fn admission_refusal(shared: &Shared, config: &Config, addr: SocketAddr) -> Option<&'static str> {
+    if shared.clients.count() >= config.maxclients as usize {
+        shared.clients.rejected.fetch_add(1, Ordering::Relaxed);
+        return Some("-ERR max number of clients reached\r\n");
+    }
+    if config.protected_mode && config.requirepass.is_none() && !addr.ip().is_loopback() {
+        shared.clients.rejected.fetch_add(1, Ordering::Relaxed);
+        return Some(PROTECTED_MODE_DENIED);
+    }
+    None
+}
+
+struct Connection<'a> {
+    shared: &'a Arc<Shared>,
+    stream: &'a mut TcpStream,
+    client: &'a mut Client,
+    input: BytesMut,
+    writer: ReplyWriter,
+    args: Vec<Bytes>,
+}
+
+impl Connection<'_> {
+    async fn run(mut self) -> Result<(), String> {
+        let handle = self.client.handle.clone();
+        loop {
+            let config = self.shared.config.load_full();
+            self.read(&config, &handle).await?;
+            if self.input.len() as u64 > config.client_query_buffer_limit {
+                tracing::warn!(
+                    id = handle.id,
+                    addr = %handle.addr,
+                    "closing client that reached max query buffer length ({} bytes)",
+                    self.input.len()
+                );
+                return Err("query buffer limit".into());
+            }
+            self.run_batch(&config).await?;
+            self.flush().await?;
+            if self.client.close_after_reply {
+                return Ok(());
+            }
+            handle.query_buffer.store(self.input.len(), Ordering::Relaxed);
+        }
+    }
+
+    /// Waits for bytes (or a kill, or the idle timeout) and appends them to the input.
+    async fn read(&mut self, config: &Config, handle: &crate::client::ClientHandle) -> Result<(), String> {
+        self.input.reserve(READ_CHUNK);
+        let idle = (config.timeout > 0).then(|| Duration::from_secs(u64::from(config.timeout)));
+        let read = async {
+            match idle {
+                Some(limit) => tokio::time::timeout(limit, self.stream.read_buf(&mut self.input))
+                    .await
+                    .map_err(|_| "idle timeout".to_string())?,
+                None => self.stream.read_buf(&mut self.input).await,
+            }
+            .map_err(|e| e.to_string())
+        };
+        let n = tokio::select! {
+            biased;
+            _ = handle.killed() => return Err("killed".into()),
+            n = read => n?,
+        };
+        if n == 0 {
+            return Err("client closed the connection".into());
+        }
+        self.shared.stats.net_input_bytes.add(n as u64);
+        Ok(())
+    }
+
+    /// Runs every complete command in the input buffer.
+    async fn run_batch(&mut self, config: &Config) -> Result<(), String> {
+        loop {
+            let limits = Limits {
+                max_bulk_len: config.proto_max_bulk_len as usize,
+                auth_required: !self.client.authenticated,
+                ..Limits::default()
+            };
+            match parse_command(&mut self.input, &limits, &mut self.args) {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                Err(e) => {
+                    tracing::debug!(id = self.client.handle.id, "protocol error: {e}");
+                    self.writer.error(e.message());
+                    self.client.close_after_reply = true;
+                    return Ok(());
+                }
+            }
+            self.run_command(config);
+            if let Some(pause) = self.client.pause.take() {
+                tokio::time::sleep(pause).await;
+            }
+            if self.client.close_after_reply {
+                return Ok(());
+            }
+            if self.writer.out.len() >= FLUSH_AT {
+                self.flush().await?;
+            }
+        }
+    }
+
+    fn run_command(&mut self, config: &Config) {
+        let now = tier_engine::now_ms();
+        let slower_than = config.slowlog_log_slower_than;
+        let started = (slower_than >= 0).then(Instant::now);
+        let mut ctx = Ctx {
+            args: &self.args,
+            out: &mut self.writer,
+            client: self.client,
+            shared: self.shared,
+            config,
+            now,
+        };
+        cmd::execute(&mut ctx);
+        self.shared.stats.commands_processed.incr();
+        let handle = &self.client.handle;
+        handle.last_interaction.store(now, Ordering::Relaxed);
+        if let Some(started) = started {
+            let micros = started.elapsed().as_micros() as u64;
+            if micros >= slower_than as u64 && !self.client.hide_from_slowlog {
+                self.shared.slowlog.push(
+                    &self.args,
+                    micros,
+                    handle.addr.to_string(),
+                    handle.name.lock().clone().unwrap_or_default(),
+                    config.slowlog_max_len as usize,
+                );
+            }
+        }
+        self.client.hide_from_slowlog = false;
+    }
+
+    async fn flush(&mut self) -> Result<(), String> {
+        if self.writer.out.is_empty() {
+            return Ok(());
+        }
+        *self.client.handle.last_command.lock() = self.client.last_command;
+        self.stream.write_all(&self.writer.out).await.map_err(|e| e.to_string())?;
+        self.shared.stats.net_output_bytes.add(self.writer.out.len() as u64);
+        self.writer.out.clear();
+        Ok(())
+    }
+}

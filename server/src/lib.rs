@@ -1,0 +1,19 @@
+//! `tierd`, the network face of Tier: it accepts RESP2/RESP3 connections, runs each
+//! connection's commands in order through the command table, and writes the replies
+//! in batches. It owns nothing about storage; the `tier-engine` crate does.
+//!
+//! - [`server`]: listeners, accept loop, cron thread, shutdown.
+//! - `conn`: one connection's read / parse / execute / write loop.
+//! - [`cmd`]: the command table and the handlers, one file per family.
+//! - [`resp`]: the RESP2/RESP3 codec.
+//! - [`config`]: redis.conf-style configuration, CONFIG GET/SET.
+
+pub mod client;
+pub mod cmd;
+pub mod config;
+mod conn;
+pub mod resp;
+pub mod server;
+pub mod shared;
+pub mod slowlog;
+pub mod splitargs;

@@ -1,0 +1,75 @@
+//! `tierd`: reads the configuration (a redis.conf-style file and `--name value`
+//! flags), sets up logging, binds, and serves until shut down.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use tier_server::config::{self, Config, Startup};
+use tier_server::shared::{LogLevelSetter, Shared};
+use tracing_subscriber::{fmt, prelude::*, reload};
+
+#[global_allocator]
+static ALLOCATOR: tier_engine::memory::CountingAllocator = tier_engine::memory::CountingAllocator;
+
+fn main() -> ExitCode {
+    let config = match config::parse_args(std::env::args_os().skip(1)) {
+        Ok(Startup::Run(config)) => *config,
+        Ok(Startup::Version) => {
+            println!("tierd v={} (Redis 7.0 compatible)", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Ok(Startup::Help) => {
+            println!("{}", config::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("\n*** FATAL CONFIG FILE ERROR ***\n{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let set_log_level = match init_logging(&config) {
+        Ok(setter) => setter,
+        Err(e) => {
+            eprintln!("cannot open the log file: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match serve(config, set_log_level) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config, set_log_level: LogLevelSetter) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let listeners = tier_server::server::bind(&config.bind, config.port)?;
+    std::fs::create_dir_all(&config.dir)
+        .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", config.dir.display()))?;
+    tracing::info!(
+        "tierd {} starting, pid {}, data in {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        config.dir.display()
+    );
+    let shared = Arc::new(Shared::new(config, set_log_level));
+    runtime.block_on(tier_server::server::run(shared, listeners))
+}
+
+/// Logs to stderr, or to `logfile`, at `loglevel`; returns the switch CONFIG SET
+/// loglevel uses.
+fn init_logging(config: &Config) -> anyhow::Result<LogLevelSetter> {
+    let (filter, handle) = reload::Layer::new(config.loglevel.filter());
+    let layer = match &config.logfile {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+            fmt::layer().with_writer(Arc::new(file)).with_ansi(false).boxed()
+        }
+        None => fmt::layer().with_writer(std::io::stderr).boxed(),
+    };
+    tracing_subscriber::registry().with(filter).with(layer).init();
+    Ok(Box::new(move |level: config::LogLevel| {
+        let _ = handle.modify(|f| *f = level.filter());
+    }))
+}

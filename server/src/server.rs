@@ -1,0 +1,112 @@
+//! The listener side of `tierd`: binds the configured addresses, accepts connections
+//! (one tokio task each), runs the cron thread (active expiry, resizing, ops/sec
+//! sampling), and shuts down gracefully on SIGTERM, SIGINT or SHUTDOWN.
+
+use crate::conn;
+use crate::shared::Shared;
+use anyhow::Context as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+/// Binds every `bind` address on `port` (a leading `-` on an address, as in Redis's
+/// default `-::1`, means "skip it if it cannot be bound").
+pub fn bind(addrs: &[String], port: u16) -> anyhow::Result<Vec<std::net::TcpListener>> {
+    let mut listeners = Vec::new();
+    for addr in addrs {
+        let (optional, host) = match addr.strip_prefix('-') {
+            Some(host) => (true, host),
+            None => (false, addr.as_str()),
+        };
+        let ip: std::net::IpAddr = host.parse().with_context(|| format!("invalid bind address '{host}'"))?;
+        match std::net::TcpListener::bind(SocketAddr::new(ip, port)) {
+            Ok(l) => {
+                l.set_nonblocking(true)?;
+                listeners.push(l);
+            }
+            Err(e) if optional => tracing::warn!("could not bind optional address {host}:{port}: {e}"),
+            Err(e) => return Err(e).with_context(|| format!("could not bind {host}:{port}")),
+        }
+    }
+    Ok(listeners)
+}
+
+/// Serves clients on `listeners` until a shutdown, then waits briefly for the
+/// connections to close.
+pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> anyhow::Result<()> {
+    if let Some(l) = listeners.first() {
+        shared.port.store(u64::from(l.local_addr()?.port()), std::sync::atomic::Ordering::Relaxed);
+    }
+    let cron = spawn_cron(shared.clone());
+    let mut accepts = Vec::new();
+    for l in listeners {
+        let listener = TcpListener::from_std(l)?;
+        tracing::info!("listening on {}", listener.local_addr()?);
+        accepts.push(tokio::spawn(accept_loop(shared.clone(), listener)));
+    }
+    tokio::spawn(watch_signals(shared.clone()));
+    tracing::info!("Ready to accept connections tcp");
+    let mut shutdown = shared.shutdown_signal();
+    while !*shutdown.borrow_and_update() {
+        if shutdown.changed().await.is_err() {
+            break;
+        }
+    }
+    tracing::info!("shutting down: closing listeners and connections");
+    for a in &accepts {
+        a.abort();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while shared.clients.count() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = tokio::task::spawn_blocking(move || cron.join()).await;
+    tracing::info!("Tier is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                tokio::spawn(conn::serve(shared.clone(), stream, addr));
+            }
+            Err(e) => {
+                // Typically EMFILE: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn watch_signals(shared: Arc<Shared>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::warn!("could not install signal handlers");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+        _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+    }
+    shared.shutdown();
+}
+
+/// The background thread for housekeeping that must not run on the async runtime.
+fn spawn_cron(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("tier-cron".into())
+        .spawn(move || {
+            while !shared.is_shutting_down() {
+                let hz = shared.config.load().hz.max(1);
+                let period = Duration::from_millis(1000 / u64::from(hz));
+                std::thread::sleep(period);
+                // As Redis's active expiry: at most a quarter of each period.
+                shared.keyspace.cron(tier_engine::now_ms(), period / 4);
+                shared.stats.sample_ops(Instant::now());
+            }
+        })
+        .expect("spawn the cron thread")
+}
