@@ -1,0 +1,209 @@
+//! Starts a real `tierd` on a free loopback port with a temporary data dir, and talks
+//! to it: through the `redis` crate, and through a raw RESP connection for checking
+//! replies byte for byte (error texts, RESP3 types).
+
+use bytes::BytesMut;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tier_server::resp::{decode_frame, Frame, DEFAULT_MAX_DEPTH};
+
+/// A running tierd, killed when dropped.
+pub struct TestServer {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts tierd with default settings.
+    pub fn start() -> TestServer {
+        TestServer::start_with(&[])
+    }
+
+    /// Starts tierd with extra `--name value` flags.
+    pub fn start_with(flags: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_tierd"))
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--loglevel", "warning"])
+                .arg("--dir")
+                .arg(dir.path())
+                .args(flags)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("spawn tierd");
+            if wait_for_port(port, &mut child) {
+                return TestServer { child, port, dir };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("tierd did not start");
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A synchronous `redis` crate connection.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection())
+            .expect("connect with the redis crate")
+    }
+
+    /// A raw RESP connection.
+    pub fn raw(&self) -> RawClient {
+        RawClient::connect(self.port)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.wait_exit(Duration::from_secs(10)).expect("tierd exits after SIGTERM")
+    }
+
+    /// Waits up to `limit` for the process to exit on its own.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+fn wait_for_port(port: u16, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A blocking RESP connection that sends commands and returns each reply as a Frame.
+pub struct RawClient {
+    pub stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl RawClient {
+    pub fn connect(port: u16) -> RawClient {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        RawClient {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Sends a command as a RESP array of bulk strings and reads one reply.
+    pub fn cmd(&mut self, args: &[&str]) -> Frame {
+        let bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.cmd_bytes(&bytes)
+    }
+
+    pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> Frame {
+        self.send(&encode_command(args));
+        self.read_frame().expect("a reply before the connection closed")
+    }
+
+    /// Writes raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Reads one reply; None if the server closed the connection first.
+    pub fn read_frame(&mut self) -> Option<Frame> {
+        loop {
+            match decode_frame(&self.buf, DEFAULT_MAX_DEPTH) {
+                Ok(Some((frame, used))) => {
+                    let _ = self.buf.split_to(used);
+                    return Some(frame);
+                }
+                Ok(None) => {}
+                Err(e) => panic!("undecodable reply: {e:?}"),
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    /// Whether the server closed the connection (reads EOF within the timeout).
+    pub fn is_closed(&mut self) -> bool {
+        self.read_frame().is_none()
+    }
+}
+
+/// A command as RESP: an array of bulk strings.
+pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Shorthands for expected replies.
+pub fn ok() -> Frame {
+    Frame::Simple("OK".into())
+}
+
+pub fn err(text: &str) -> Frame {
+    Frame::Error(text.as_bytes().to_vec().into())
+}
+
+pub fn bulk(text: &str) -> Frame {
+    Frame::Bulk(text.as_bytes().to_vec().into())
+}
+
+pub fn int(n: i64) -> Frame {
+    Frame::Integer(n)
+}
+
+pub fn nil() -> Frame {
+    Frame::Null
+}
+
+pub fn array(items: Vec<Frame>) -> Frame {
+    Frame::Array(items)
+}
