@@ -1,5 +1,9 @@
 //! Integration tests: each starts a real `tierd` and talks to it over TCP, with the
 //! `redis` crate or a raw RESP connection. One test binary, one module per area.
 
+mod connection;
 mod harness;
+mod keys;
+mod protocol;
+mod server;
 mod strings;

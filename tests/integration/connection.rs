@@ -1,0 +1,4 @@
+//! connection tests against a real tierd.
+
+#[allow(unused_imports)]
+use crate::harness::*;

@@ -1,0 +1,4 @@
+//! protocol tests against a real tierd.
+
+#[allow(unused_imports)]
+use crate::harness::*;
