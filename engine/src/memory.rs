@@ -5,7 +5,7 @@
 //! once they exceed a small threshold, so counting costs no shared cache line per
 //! allocation. The figure is exact to within that threshold per thread.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
@@ -16,9 +16,18 @@ thread_local! {
     static PENDING: Cell<isize> = const { Cell::new(0) };
 }
 
-/// The system allocator, counting. Install it in a binary with
-/// `#[global_allocator] static A: CountingAllocator = CountingAllocator;`.
-pub struct CountingAllocator;
+/// An allocator that counts what it hands out. Install it in a binary with
+/// `#[global_allocator] static A: CountingAllocator<System> = CountingAllocator::new(System);`
+/// (or any other inner allocator).
+pub struct CountingAllocator<A> {
+    inner: A,
+}
+
+impl<A> CountingAllocator<A> {
+    pub const fn new(inner: A) -> Self {
+        CountingAllocator { inner }
+    }
+}
 
 fn account(delta: isize) {
     // `try_with` fails only while the thread is being torn down; count globally then.
@@ -36,10 +45,10 @@ fn account(delta: isize) {
     }
 }
 
-// SAFETY: defers every allocation to `System` unchanged; only counts sizes.
-unsafe impl GlobalAlloc for CountingAllocator {
+// SAFETY: defers every allocation to the inner allocator unchanged; only counts sizes.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAllocator<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { self.inner.alloc(layout) };
         if !p.is_null() {
             account(layout.size() as isize);
         }
@@ -47,12 +56,12 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { self.inner.dealloc(ptr, layout) };
         account(-(layout.size() as isize));
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { self.inner.alloc_zeroed(layout) };
         if !p.is_null() {
             account(layout.size() as isize);
         }
@@ -60,7 +69,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             account(new_size as isize - layout.size() as isize);
         }

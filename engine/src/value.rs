@@ -7,11 +7,17 @@ use bytes::Bytes;
 /// A Redis value held in RAM.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
-    /// A binary-safe string.
+    /// A binary-safe string. Build it with [`Value::string`]: a `Bytes` sliced from a
+    /// connection's read buffer would keep that whole buffer alive.
     Str(Bytes),
 }
 
 impl Value {
+    /// A string value holding its own copy of `data`.
+    pub fn string(data: &[u8]) -> Value {
+        Value::Str(Bytes::copy_from_slice(data))
+    }
+
     /// The name `TYPE` reports.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -5,7 +5,7 @@ use crate::resp::Protocol;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -33,6 +33,9 @@ pub struct ClientHandle {
     pub id: u64,
     pub addr: SocketAddr,
     pub laddr: SocketAddr,
+    /// The socket's file descriptor, for CLIENT LIST's `fd=`; -1 until the connection
+    /// records it.
+    pub fd: AtomicI32,
     pub created: Instant,
     pub name: Mutex<Option<Vec<u8>>>,
     pub db: AtomicUsize,
@@ -94,6 +97,7 @@ impl Clients {
             id,
             addr,
             laddr,
+            fd: AtomicI32::new(-1),
             created: Instant::now(),
             name: Mutex::new(None),
             db: AtomicUsize::new(0),
@@ -139,5 +143,21 @@ impl Client {
             hide_from_slowlog: false,
             handle,
         }
+    }
+
+    /// Selects database `db` (SELECT, RESET), as other connections see it too.
+    pub fn set_db(&mut self, db: usize) {
+        self.db = db;
+        self.handle.db.store(db, Ordering::Relaxed);
+    }
+
+    /// RESET: back to a fresh connection's state (database 0, RESP2, no name), and
+    /// unauthenticated unless `authenticated` (no password is set). The caller switches
+    /// its reply writer back to RESP2.
+    pub fn reset(&mut self, authenticated: bool) {
+        self.set_db(0);
+        self.authenticated = authenticated;
+        self.handle.resp.store(2, Ordering::Relaxed);
+        *self.handle.name.lock() = None;
     }
 }

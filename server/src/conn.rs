@@ -33,6 +33,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
     let _ = stream.set_nodelay(true);
     let laddr = stream.local_addr().unwrap_or(addr);
     let handle = shared.clients.register(addr, laddr, tier_engine::now_ms());
+    handle.fd.store(std::os::fd::AsRawFd::as_raw_fd(&stream), Ordering::Relaxed);
     let mut client = Client::new(handle.clone(), config.requirepass.is_none());
     tracing::debug!(id = handle.id, %addr, "client connected");
     let result = Connection {
@@ -155,8 +156,7 @@ impl Connection<'_> {
 
     fn run_command(&mut self, config: &Config) {
         let now = tier_engine::now_ms();
-        let slower_than = config.slowlog_log_slower_than;
-        let started = (slower_than >= 0).then(Instant::now);
+        let started = Instant::now();
         let mut ctx = Ctx {
             args: &self.args,
             out: &mut self.writer,
@@ -169,17 +169,20 @@ impl Connection<'_> {
         self.shared.stats.commands_processed.incr();
         let handle = &self.client.handle;
         handle.last_interaction.store(now, Ordering::Relaxed);
-        if let Some(started) = started {
-            let micros = started.elapsed().as_micros() as u64;
-            if micros >= slower_than as u64 && !self.client.hide_from_slowlog {
-                self.shared.slowlog.push(
-                    &self.args,
-                    micros,
-                    handle.addr.to_string(),
-                    handle.name.lock().clone().unwrap_or_default(),
-                    config.slowlog_max_len as usize,
-                );
-            }
+        // The thresholds as they are now: a CONFIG SET of them applies to itself.
+        let live = self.shared.config.load();
+        let micros = started.elapsed().as_micros() as u64;
+        if live.slowlog_log_slower_than >= 0
+            && micros >= live.slowlog_log_slower_than as u64
+            && !self.client.hide_from_slowlog
+        {
+            self.shared.slowlog.push(
+                &self.args,
+                micros,
+                handle.addr.to_string(),
+                handle.name.lock().clone().unwrap_or_default(),
+                live.slowlog_max_len as usize,
+            );
         }
         self.client.hide_from_slowlog = false;
     }

@@ -7,8 +7,11 @@ use tier_server::config::{self, Config, Startup};
 use tier_server::shared::{LogLevelSetter, Shared};
 use tracing_subscriber::{fmt, prelude::*, reload};
 
+/// mimalloc (fast with many threads freeing each other's blocks, as the epoch
+/// collector does), counted for `used_memory` and `maxmemory`.
 #[global_allocator]
-static ALLOCATOR: tier_engine::memory::CountingAllocator = tier_engine::memory::CountingAllocator;
+static ALLOCATOR: tier_engine::memory::CountingAllocator<mimalloc::MiMalloc> =
+    tier_engine::memory::CountingAllocator::new(mimalloc::MiMalloc);
 
 fn main() -> ExitCode {
     let config = match config::parse_args(std::env::args_os().skip(1)) {

@@ -77,6 +77,9 @@ pub struct Shared {
     pub lastsave: AtomicU64,
     /// 40 hex characters identifying this run, for INFO's run_id.
     pub run_id: String,
+    /// 40 hex characters naming this node's replication history, for INFO's
+    /// master_replid.
+    pub replid: String,
     /// The TCP port actually listened on.
     pub port: AtomicU64,
     shutdown_tx: watch::Sender<bool>,
@@ -97,9 +100,8 @@ impl Shared {
             stats: ServerStats::default(),
             started: Instant::now(),
             lastsave: AtomicU64::new(now_secs),
-            run_id: (0..40)
-                .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
-                .collect(),
+            run_id: random_id(),
+            replid: random_id(),
             port: AtomicU64::new(0),
             shutdown_tx,
             shutting_down: AtomicBool::new(false),
@@ -128,4 +130,11 @@ impl Shared {
     pub fn set_log_level(&self, level: LogLevel) {
         (self.set_log_level)(level);
     }
+}
+
+/// 40 random hex characters, as Redis's run and replication ids.
+fn random_id() -> String {
+    (0..40)
+        .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
+        .collect()
 }

@@ -84,11 +84,6 @@ impl SlowLog {
     pub fn reset(&self) {
         self.inner.lock().entries.clear();
     }
-
-    /// Applies a lowered `slowlog-max-len` right away.
-    pub fn trim(&self, max_len: usize) {
-        self.inner.lock().entries.truncate(max_len);
-    }
 }
 
 #[cfg(test)]

@@ -22,12 +22,16 @@ use table::{new_node, Table, MOVED};
 use crossbeam_epoch::{Atomic, Guard, Shared};
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use rand::Rng;
+use smallvec::SmallVec;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Number of lock stripes; also the smallest table size.
 pub const STRIPES: usize = 1024;
 /// Buckets moved by a writer each time it writes under a stripe during a resize.
 const MIGRATE_PER_WRITE: usize = 2;
+/// Tables smaller than this grow as soon as a writer finds them full; larger ones
+/// grow from [`Index::rehash_step`], which the keyspace's cron calls.
+const INLINE_RESIZE_LIMIT: usize = 1 << 16;
 
 /// A concurrent hash table with lock-free reads and striped, exclusive writes.
 pub struct Index<V, S> {
@@ -53,7 +57,7 @@ enum StripeGuard<'a, S> {
 /// checks that the stripe of every key written is held exclusively.
 pub struct Locks<'a, V, S> {
     index: &'a Index<V, S>,
-    held: Vec<(usize, StripeGuard<'a, S>)>,
+    held: SmallVec<[(usize, StripeGuard<'a, S>); 2]>,
 }
 
 impl<V: Clone, S: Default> Default for Index<V, S> {
@@ -112,7 +116,7 @@ impl<V: Clone + 'static, S> Index<V, S> {
     /// Takes the stripes named by `(hash, mode)` pairs, in ascending stripe order; a
     /// stripe named twice is taken once, exclusively if either asks for it.
     pub fn lock(&self, requests: &[(u64, LockMode)]) -> Locks<'_, V, S> {
-        let mut wanted: Vec<(usize, LockMode)> = requests
+        let mut wanted: SmallVec<[(usize, LockMode); 4]> = requests
             .iter()
             .map(|&(h, m)| (Self::stripe_of(h), m))
             .collect();
@@ -146,7 +150,7 @@ impl<V: Clone + 'static, S> Index<V, S> {
         let guard = self.stripes[stripe].try_write()?;
         Some(Locks {
             index: self,
-            held: vec![(stripe, StripeGuard::Exclusive(guard))],
+            held: smallvec::smallvec![(stripe, StripeGuard::Exclusive(guard))],
         })
     }
 
@@ -380,8 +384,9 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
         })
     }
 
-    /// Inserts `key` or replaces its value. Returns true if the key was new.
-    pub fn put(&mut self, key: &[u8], hash: u64, value: V, guard: &Guard) -> bool {
+    /// Inserts `key` or replaces its value. Returns the value replaced, if any (it
+    /// stays readable while `guard` lives).
+    pub fn put<'g>(&mut self, key: &[u8], hash: u64, value: V, guard: &'g Guard) -> Option<&'g V> {
         self.assert_exclusive(hash);
         let index = self.index;
         index.migrate(Index::<V, S>::stripe_of(hash), MIGRATE_PER_WRITE, guard);
@@ -396,7 +401,7 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
                 link.store(new_node(fresh, guard), Ordering::Release);
                 // SAFETY: unlinked above; readers still on it are protected by epochs.
                 unsafe { guard.defer_destroy(cur) };
-                return false;
+                return Some(node.value());
             }
             link = &node.next;
             cur = node.next.load(Ordering::Acquire, guard);
@@ -406,10 +411,12 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
         bucket.store(new_node(fresh, guard), Ordering::Release);
         let len = index.len.fetch_add(1, Ordering::Relaxed) + 1;
         let t = index.head_table(guard);
-        if len > t.size() && Index::<V, S>::next_table(t, guard).is_none() {
+        // Large generations are allocated by `rehash_step` in the background instead,
+        // so that no client waits while a big bucket array is allocated.
+        if len > t.size() && t.size() < INLINE_RESIZE_LIMIT && Index::<V, S>::next_table(t, guard).is_none() {
             index.start_resize(t, t.size() * 2, guard);
         }
-        true
+        None
     }
 
     /// Removes `key`. Returns whether it was there.
@@ -457,20 +464,20 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
     }
 }
 
+/// A retired head generation and the one linked behind it, owned.
+type Generations<V> = (Box<Table<V>>, Option<Box<Table<V>>>);
+
 /// Reclaims a retired head generation and the one linked behind it.
 ///
 /// # Safety
 /// `head` must be unreachable by any reader and owned by the caller.
-unsafe fn take_generations<V>(head: *mut Table<V>) -> Vec<Box<Table<V>>> {
+unsafe fn take_generations<V>(head: *mut Table<V>) -> Generations<V> {
     // SAFETY: per the contract, ownership passes to the returned boxes.
     let head = unsafe { Box::from_raw(head) };
     let guard = unsafe { crossbeam_epoch::unprotected() };
     let next = head.next.load(Ordering::Relaxed, guard);
-    let mut tables = vec![head];
-    if !next.is_null() {
-        tables.push(unsafe { next.into_owned() }.into_box());
-    }
-    tables
+    let next = (!next.is_null()).then(|| unsafe { next.into_owned() }.into_box());
+    (head, next)
 }
 
 impl<V, S> Drop for Index<V, S> {

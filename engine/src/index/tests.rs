@@ -11,7 +11,8 @@ type TestIndex = Index<u64, ()>;
 fn put(ix: &TestIndex, key: &[u8], v: u64) -> bool {
     let guard = crossbeam_epoch::pin();
     let h = ix.hash(key);
-    ix.lock(&[(h, LockMode::Exclusive)]).put(key, h, v, &guard)
+    let replaced = ix.lock(&[(h, LockMode::Exclusive)]).put(key, h, v, &guard).copied();
+    replaced.is_none()
 }
 
 fn del(ix: &TestIndex, key: &[u8]) -> bool {
@@ -46,6 +47,13 @@ fn put_get_replace_remove() {
     let ix = TestIndex::new();
     assert!(put(&ix, b"a", 1));
     assert!(!put(&ix, b"a", 2));
+    {
+        let guard = crossbeam_epoch::pin();
+        let h = ix.hash(b"a");
+        let old = ix.lock(&[(h, LockMode::Exclusive)]).put(b"a", h, 3, &guard).copied();
+        assert_eq!(old, Some(2));
+        put(&ix, b"a", 2);
+    }
     assert_eq!(get(&ix, b"a"), Some(2));
     assert_eq!(ix.len(), 1);
     assert!(del(&ix, b"a"));
@@ -93,7 +101,7 @@ fn scan_returns_every_stable_key_across_resizes() {
             seen.insert(n.key().to_vec());
         });
         // Churn between calls: waves of keys that make the table grow, then shrink.
-        let wave = (extra / 40) % 2 == 0;
+        let wave = (extra / 40).is_multiple_of(2);
         for _ in 0..40 {
             if wave {
                 put(&ix, &key(extra), 0);

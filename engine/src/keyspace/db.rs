@@ -9,6 +9,7 @@ use crate::index::{Index, LockMode, Locks, Node, STRIPES};
 use crate::stats::KeyspaceStats;
 use crate::value::Value;
 use crossbeam_epoch::Guard;
+use smallvec::SmallVec;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -66,26 +67,61 @@ impl Db {
     /// [`Db::get`] for a command that reads the key: counts a keyspace hit or miss and
     /// records the access.
     pub fn lookup_read<'g>(&self, key: &[u8], now: u64, guard: &'g Guard) -> Option<&'g Entry> {
-        let found = self.get(key, now, guard);
-        match found {
-            Some(e) => {
-                e.touch(now);
-                self.stats.keyspace_hits.incr();
-            }
-            None => self.stats.keyspace_misses.incr(),
+        let found = self.lookup_peek(key, now, guard);
+        if let Some(e) = found {
+            e.touch(now);
         }
         found
     }
 
+    /// [`Db::get`] for a command that inspects the key without using its value (TYPE,
+    /// TTL, OBJECT: Redis's `LOOKUP_NOTOUCH`): counts a keyspace hit or miss but leaves
+    /// the access time alone.
+    pub fn lookup_peek<'g>(&self, key: &[u8], now: u64, guard: &'g Guard) -> Option<&'g Entry> {
+        let found = self.get(key, now, guard);
+        self.count_lookup(found.is_some());
+        found
+    }
+
+    fn count_lookup(&self, hit: bool) {
+        if hit {
+            self.stats.keyspace_hits.incr();
+        } else {
+            self.stats.keyspace_misses.incr();
+        }
+    }
+
     /// Takes the stripes of `keys` in the given modes (ascending stripe order).
     pub fn lock<'a, 'g>(&'a self, keys: &[(&[u8], LockMode)], now: u64, guard: &'g Guard) -> Txn<'a, 'g> {
-        let hashed: Vec<(u64, LockMode)> = keys.iter().map(|&(k, m)| (self.index.hash(k), m)).collect();
+        let hashed: SmallVec<[(u64, LockMode); 4]> = keys.iter().map(|&(k, m)| (self.index.hash(k), m)).collect();
         self.lock_hashed(&hashed, now, guard)
     }
 
     /// Takes one key's stripe exclusively.
     pub fn lock_key<'a, 'g>(&'a self, key: &[u8], now: u64, guard: &'g Guard) -> Txn<'a, 'g> {
         self.lock_hashed(&[(self.index.hash(key), LockMode::Exclusive)], now, guard)
+    }
+
+    /// Takes `keys` on this database and `other_keys` on `other`, a different database,
+    /// for a command that spans two (MOVE, COPY ... DB). The two are always locked in one
+    /// global order, by address: their indexes would not do, because a SWAPDB between
+    /// two such commands can give them opposite views of which database is "db 0".
+    pub(crate) fn lock_pair<'a, 'g>(
+        &'a self,
+        keys: &[(&[u8], LockMode)],
+        other: &'a Db,
+        other_keys: &[(&[u8], LockMode)],
+        now: u64,
+        guard: &'g Guard,
+    ) -> (Txn<'a, 'g>, Txn<'a, 'g>) {
+        debug_assert!(!std::ptr::eq(self, other), "lock_pair needs two databases");
+        if (self as *const Db) < (other as *const Db) {
+            let mine = self.lock(keys, now, guard);
+            (mine, other.lock(other_keys, now, guard))
+        } else {
+            let theirs = other.lock(other_keys, now, guard);
+            (self.lock(keys, now, guard), theirs)
+        }
     }
 
     fn lock_hashed<'a, 'g>(&'a self, hashed: &[(u64, LockMode)], now: u64, guard: &'g Guard) -> Txn<'a, 'g> {
@@ -191,14 +227,18 @@ impl<'a, 'g> Txn<'a, 'g> {
 
     /// [`Txn::get`] that counts a keyspace hit or miss, for commands that read the key.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&'g Entry> {
-        let found = self.get(key);
-        match found {
-            Some(e) => {
-                e.touch(self.now);
-                self.db.stats.keyspace_hits.incr();
-            }
-            None => self.db.stats.keyspace_misses.incr(),
+        let found = self.lookup_peek(key);
+        if let Some(e) = found {
+            e.touch(self.now);
         }
+        found
+    }
+
+    /// [`Txn::get`] that counts a keyspace hit or miss without recording an access (see
+    /// [`Db::lookup_peek`]), e.g. for EXISTS.
+    pub fn lookup_peek(&mut self, key: &[u8]) -> Option<&'g Entry> {
+        let found = self.get(key);
+        self.db.count_lookup(found.is_some());
         found
     }
 
@@ -227,8 +267,8 @@ impl<'a, 'g> Txn<'a, 'g> {
     /// Stores `entry` under `key`, keeping the TTL index in step.
     pub fn put(&mut self, key: &[u8], entry: Entry) {
         let hash = self.db.index.hash(key);
-        let old_at = self.db.index.get(key, hash, self.guard).and_then(|n| n.value().expire_at);
         let new_at = entry.expire_at;
+        let old_at = self.locks.put(key, hash, entry, self.guard).and_then(|old| old.expire_at);
         if old_at != new_at {
             let expires = self.locks.state_mut(hash);
             if let Some(at) = old_at {
@@ -243,7 +283,6 @@ impl<'a, 'g> Txn<'a, 'g> {
                 _ => 0,
             };
         }
-        self.locks.put(key, hash, entry, self.guard);
     }
 
     /// Deletes `key`. Returns whether a live key was deleted.

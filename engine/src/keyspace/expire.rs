@@ -32,5 +32,4 @@ impl StripeExpires {
     pub fn clear(&mut self) {
         self.by_deadline.clear();
     }
-
 }

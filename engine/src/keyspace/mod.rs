@@ -8,8 +8,10 @@ mod expire;
 pub use db::{Db, Txn};
 pub use entry::Entry;
 
+use crate::index::LockMode;
 use crate::stats::KeyspaceStats;
 use arc_swap::ArcSwap;
+use crossbeam_epoch::Guard;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,6 +62,38 @@ impl Keyspace {
         self.dbs[a].store(db);
     }
 
+    /// Runs `f` holding the stripes of `a_keys` on database `a` and of `b_keys` on
+    /// database `b`, for a command that spans two databases (MOVE, COPY ... DB). Panics
+    /// if `a == b` or either is out of range; callers validate.
+    ///
+    /// Once locked, it checks that no SWAPDB moved either database since they were
+    /// looked up, and locks again if one did. So the command acts on the databases
+    /// that bore those numbers at a moment when it already held its keys; a SWAPDB
+    /// that completes later only renames them, exactly as if it had run after. (Midway
+    /// through a SWAPDB both numbers name the same database for an instant; then it
+    /// waits for the swap to finish.)
+    pub fn with_pair<'g, R>(
+        &self,
+        (a, a_keys): (usize, &[(&[u8], LockMode)]),
+        (b, b_keys): (usize, &[(&[u8], LockMode)]),
+        now: u64,
+        guard: &'g Guard,
+        f: impl for<'a> FnOnce(&mut Txn<'a, 'g>, &mut Txn<'a, 'g>) -> R,
+    ) -> R {
+        assert_ne!(a, b, "with_pair needs two databases");
+        loop {
+            let (da, db) = (self.db(a), self.db(b));
+            if Arc::ptr_eq(&da, &db) {
+                drop(self.swap.lock());
+                continue;
+            }
+            let (mut ta, mut tb) = da.lock_pair(a_keys, &db, b_keys, now, guard);
+            if Arc::ptr_eq(&self.dbs[a].load(), &da) && Arc::ptr_eq(&self.dbs[b].load(), &db) {
+                return f(&mut ta, &mut tb);
+            }
+        }
+    }
+
     /// FLUSHALL.
     pub fn flush_all(&self) {
         for db in self.dbs.iter() {
@@ -75,7 +109,7 @@ impl Keyspace {
     /// Background housekeeping for one cron tick: deletes due keys and advances
     /// resizes, spending at most `budget` of time. Returns the keys expired.
     pub fn cron(&self, now: u64, budget: Duration) -> u64 {
-        const REHASH_BUCKETS: usize = 1024;
+        const REHASH_BUCKETS: usize = 16 * 1024;
         let deadline = Instant::now() + budget;
         for db in self.dbs.iter() {
             db.load().rehash_step(REHASH_BUCKETS);
@@ -104,4 +138,86 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+    use bytes::Bytes;
+
+    fn put(db: &Db, key: &[u8], now: u64) {
+        let guard = crossbeam_epoch::pin();
+        db.lock_key(key, now, &guard)
+            .set(key, Value::Str(Bytes::from_static(b"v")), None);
+    }
+
+    #[test]
+    fn peek_counts_but_does_not_touch() {
+        let ks = Keyspace::new(1);
+        let db = ks.db(0);
+        put(&db, b"k", 0);
+        let guard = crossbeam_epoch::pin();
+        let e = db.lookup_peek(b"k", 5_000, &guard).expect("present");
+        assert_eq!(e.idle_seconds(5_000), 5);
+        assert!(db.lookup_peek(b"missing", 5_000, &guard).is_none());
+        assert_eq!(ks.stats().keyspace_hits.get(), 1);
+        assert_eq!(ks.stats().keyspace_misses.get(), 1);
+        let mut txn = db.lock(&[(b"k".as_slice(), LockMode::Shared)], 6_000, &guard);
+        assert_eq!(
+            txn.lookup_peek(b"k").map(|e| e.idle_seconds(6_000)),
+            Some(6)
+        );
+        assert_eq!(
+            txn.lookup_read(b"k").map(|e| e.idle_seconds(6_000)),
+            Some(0)
+        );
+        assert_eq!(ks.stats().keyspace_hits.get(), 3);
+    }
+
+    /// Two databases' keys locked together from both sides, while SWAPDB keeps
+    /// exchanging them: no deadlock, and every move lands whole.
+    #[test]
+    fn pairs_lock_in_one_order_across_swaps() {
+        const KEYS: usize = 64;
+        let ks = Arc::new(Keyspace::new(2));
+        for i in 0..KEYS {
+            put(&ks.db(0), format!("k{i}").as_bytes(), 0);
+        }
+        let movers: Vec<_> = (0..4)
+            .map(|t| {
+                let ks = ks.clone();
+                std::thread::spawn(move || {
+                    let guard = crossbeam_epoch::pin();
+                    for round in 0..2_000 {
+                        let key = format!("k{}", (round * 7 + t) % KEYS);
+                        let key = key.as_bytes();
+                        let (from, to) = if (round + t) % 2 == 0 { (0, 1) } else { (1, 0) };
+                        let x = [(key, LockMode::Exclusive)];
+                        ks.with_pair((from, &x), (to, &x), 0, &guard, |src, dst| {
+                            if dst.get(key).is_none() {
+                                if let Some(e) = src.get(key) {
+                                    dst.put(key, e.clone());
+                                    src.remove(key);
+                                }
+                            }
+                        });
+                    }
+                })
+            })
+            .collect();
+        let swapper = {
+            let ks = ks.clone();
+            std::thread::spawn(move || {
+                for _ in 0..2_000 {
+                    ks.swap_dbs(0, 1);
+                }
+            })
+        };
+        for t in movers {
+            t.join().expect("mover");
+        }
+        swapper.join().expect("swapper");
+        assert_eq!(ks.total_keys(), KEYS);
+    }
 }

@@ -102,7 +102,7 @@ pub fn execute(ctx: &mut Ctx<'_>) {
     run_spec(ctx, spec, spec.name);
 }
 
-fn run_spec(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &str) {
+fn run_spec(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static str) {
     if !spec.arity_ok(ctx.args.len()) {
         ctx.out.error(format!("ERR wrong number of arguments for '{full_name}' command"));
         return;
@@ -115,7 +115,7 @@ fn run_spec(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &str) {
         ctx.out.error("OOM command not allowed when used memory > 'maxmemory'.");
         return;
     }
-    ctx.client.last_command = spec.name;
+    ctx.client.last_command = full_name;
     (spec.handler)(ctx);
 }
 
@@ -124,12 +124,26 @@ fn run_spec(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &str) {
 pub fn dispatch_subcommand(ctx: &mut Ctx<'_>) {
     let parent = table::lookup(&ctx.args[0]).expect("dispatched from the table");
     match parent.subcommand(&ctx.args[1]) {
-        Some(sub) => {
-            let full = format!("{}|{}", parent.name, sub.name);
-            run_spec(ctx, sub, &full);
-        }
+        Some(sub) => run_spec(ctx, sub, subcommand_name(parent, sub)),
         None => ctx.unknown_subcommand(),
     }
+}
+
+/// `parent|sub`, Redis's full name of a subcommand (arity errors, CLIENT LIST's
+/// `cmd=`), built once for every subcommand of the table.
+fn subcommand_name(parent: &'static CommandSpec, sub: &'static CommandSpec) -> &'static str {
+    type Names = std::collections::HashMap<(&'static str, &'static str), &'static str>;
+    static NAMES: std::sync::OnceLock<Names> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let subcommands = table::commands()
+            .values()
+            .flat_map(|p| p.subcommands.iter().map(move |s| (p.name, s.name)));
+        // A bounded, one-time allocation: one name per subcommand of the table.
+        subcommands
+            .map(|(p, s)| ((p, s), &*Box::leak(format!("{p}|{s}").into_boxed_str())))
+            .collect()
+    });
+    names.get(&(parent.name, sub.name)).copied().unwrap_or(sub.name)
 }
 
 fn over_maxmemory(config: &Config) -> bool {

@@ -57,10 +57,10 @@ impl Flags {
             (Flags::ADMIN, "admin"),
             (Flags::PUBSUB, "pubsub"),
             (Flags::BLOCKING, "blocking"),
-            (Flags::NO_AUTH, "no_auth"),
             (Flags::LOADING, "loading"),
             (Flags::STALE, "stale"),
             (Flags::FAST, "fast"),
+            (Flags::NO_AUTH, "no_auth"),
         ];
         NAMES
             .iter()

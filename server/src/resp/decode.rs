@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -14,7 +15,7 @@ use crate::splitargs::split_args;
 /// Redis's `PROTO_INLINE_MAX_SIZE`: the longest inline request or header line.
 const INLINE_MAX: usize = 64 * 1024;
 /// Until a client authenticates, Redis refuses multibulk counts above this...
-const UNAUTHENTICATED_MAX_MULTIBULK: i64 = 10;
+const UNAUTHENTICATED_MAX_MULTIBULK: usize = 10;
 /// ...and bulk lengths above this.
 const UNAUTHENTICATED_MAX_BULK: usize = 16 * 1024;
 
@@ -122,6 +123,7 @@ pub fn parse_command(
             let Some(len) = walk_multibulk(buf, limits, |_| {})? else {
                 return Ok(false);
             };
+            // All of it is here: walk it again to slice the arguments out.
             let request = buf.split_to(len).freeze();
             walk_multibulk(&request, limits, |arg| args.push(request.slice(arg)))?;
         } else {
@@ -146,11 +148,11 @@ pub fn parse_command(
 
 /// Walks the multibulk request at the front of `buf` (which starts with `*`), calling
 /// `on_arg` with the range of each argument. Returns the request's length, or `None`
-/// if it is not all there yet. Only header lines are scanned; payloads are skipped.
+/// if it has not all arrived. Only header lines are scanned; payloads are skipped.
 fn walk_multibulk(
     buf: &[u8],
     limits: &Limits,
-    mut on_arg: impl FnMut(std::ops::Range<usize>),
+    mut on_arg: impl FnMut(Range<usize>),
 ) -> Result<Option<usize>, ProtocolError> {
     let Some(cr) = header_line(buf, limits, ProtocolError::TooBigMbulkCountString)? else {
         return Ok(None);
@@ -158,6 +160,8 @@ fn walk_multibulk(
     let count = parse_i64(&buf[1..cr])
         .filter(|&n| usize::try_from(n).map_or(true, |n| n <= limits.max_multibulk_len))
         .ok_or(ProtocolError::InvalidMultibulkLength)?;
+    // A count of zero or less is an empty request, which the caller skips.
+    let count = usize::try_from(count).unwrap_or(0);
     if count > UNAUTHENTICATED_MAX_MULTIBULK && limits.auth_required {
         return Err(ProtocolError::UnauthenticatedMultibulkLength);
     }
@@ -165,21 +169,10 @@ fn walk_multibulk(
     // unread.
     let mut pos = cr + 2;
     for _ in 0..count {
-        let rest = &buf[pos..];
-        let Some(cr) = header_line(rest, limits, ProtocolError::TooBigBulkCountString)? else {
+        let Some((header, len)) = bulk_header(&buf[pos..], limits)? else {
             return Ok(None);
         };
-        if rest[0] != b'$' {
-            return Err(ProtocolError::ExpectedDollar(rest[0]));
-        }
-        let len = parse_i64(&rest[1..cr])
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|&n| n <= limits.max_bulk_len)
-            .ok_or(ProtocolError::InvalidBulkLength)?;
-        if len > UNAUTHENTICATED_MAX_BULK && limits.auth_required {
-            return Err(ProtocolError::UnauthenticatedBulkLength);
-        }
-        let start = pos + cr + 2;
+        let start = pos + header;
         if buf.len() - start < len.saturating_add(2) {
             return Ok(None);
         }
@@ -187,6 +180,25 @@ fn walk_multibulk(
         pos = start + len + 2;
     }
     Ok(Some(pos))
+}
+
+/// Reads the `$len` header of a bulk argument at the front of `buf`: the header's
+/// length (CRLF included) and the payload's, or `None` until the header has arrived.
+fn bulk_header(buf: &[u8], limits: &Limits) -> Result<Option<(usize, usize)>, ProtocolError> {
+    let Some(cr) = header_line(buf, limits, ProtocolError::TooBigBulkCountString)? else {
+        return Ok(None);
+    };
+    if buf[0] != b'$' {
+        return Err(ProtocolError::ExpectedDollar(buf[0]));
+    }
+    let len = parse_i64(&buf[1..cr])
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n <= limits.max_bulk_len)
+        .ok_or(ProtocolError::InvalidBulkLength)?;
+    if len > UNAUTHENTICATED_MAX_BULK && limits.auth_required {
+        return Err(ProtocolError::UnauthenticatedBulkLength);
+    }
+    Ok(Some((cr + 2, len)))
 }
 
 /// Finds the CR ending the header line at the front of `buf`: `Ok(None)` until the

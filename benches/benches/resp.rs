@@ -1,0 +1,91 @@
+//! The request parser: tier's `parse_command` (zero-copy slices of the input buffer)
+//! against a naive parser that copies every argument into a fresh `Vec<Vec<u8>>` per
+//! command, both cutting a pipeline of 1,000 `SET key value` requests.
+
+use bytes::{Bytes, BytesMut};
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use std::time::Duration;
+use tier_server::resp::{parse_command, Limits};
+
+const COMMANDS: usize = 1_000;
+
+/// `COMMANDS` multibulk SETs with 16-byte values, as redis-benchmark -P sends them.
+fn pipeline() -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..COMMANDS {
+        let key = format!("key:{i:012}");
+        let value = format!("{i:016}");
+        out.extend_from_slice(b"*3\r\n$3\r\nSET\r\n");
+        for arg in [key.as_bytes(), value.as_bytes()] {
+            out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            out.extend_from_slice(arg);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out
+}
+
+/// Reads a decimal line ending in CRLF at `at`; returns the number and the next index.
+fn naive_number(buf: &[u8], at: usize) -> Option<(usize, usize)> {
+    let end = at + buf.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+    let n = std::str::from_utf8(&buf[at..end]).ok()?.parse().ok()?;
+    Some((n, end + 2))
+}
+
+/// The baseline: parses one multibulk command at `at`, copying each argument.
+fn naive_parse(buf: &[u8], at: usize) -> Option<(Vec<Vec<u8>>, usize)> {
+    if buf.get(at) != Some(&b'*') {
+        return None;
+    }
+    let (count, mut pos) = naive_number(buf, at + 1)?;
+    let mut args = Vec::new();
+    for _ in 0..count {
+        if buf.get(pos) != Some(&b'$') {
+            return None;
+        }
+        let (len, start) = naive_number(buf, pos + 1)?;
+        args.push(buf.get(start..start + len)?.to_vec());
+        pos = start + len + 2;
+    }
+    Some((args, pos))
+}
+
+fn parsers(c: &mut Criterion) {
+    let input = pipeline();
+    let mut group = c.benchmark_group("resp_parse_1000_sets");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(COMMANDS as u64));
+    group.bench_function("tier_parse_command", |b| {
+        let limits = Limits::default();
+        let mut args: Vec<Bytes> = Vec::with_capacity(8);
+        b.iter_batched(
+            || BytesMut::from(&input[..]),
+            |mut buf| {
+                let mut n = 0;
+                while let Ok(true) = parse_command(&mut buf, &limits, &mut args) {
+                    n += args.len();
+                }
+                assert_eq!(n, 3 * COMMANDS);
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("naive_vec_of_vecs", |b| {
+        b.iter(|| {
+            let mut at = 0;
+            let mut n = 0;
+            while let Some((args, next)) = naive_parse(black_box(&input), at) {
+                n += args.len();
+                at = next;
+            }
+            assert_eq!(n, 3 * COMMANDS);
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, parsers);
+criterion_main!(benches);

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Compares tierd with redis-server under redis-benchmark: SET and GET, 50 clients,
+# 16-byte values, 1M random keys, without and with pipelining (-P 1, -P 16). Both
+# servers run at the same time on free loopback ports, without persistence, and are
+# measured alternately (redis, then tierd, for each pipeline depth).
+#
+#   benches/compare-redis.sh                  # defaults: about 10 s per run
+#   N=200000 N_PIPELINED=1000000 benches/compare-redis.sh   # quicker
+#
+# Needs redis-server and redis-benchmark (Debian: apt-get install redis-server).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Requests per run without pipelining, and with -P 16.
+N=${N:-1000000}
+N_PIPELINED=${N_PIPELINED:-8000000}
+CLIENTS=${CLIENTS:-50}
+
+for tool in redis-server redis-benchmark; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "$tool not found: apt-get install -y redis-server redis-tools" >&2
+        exit 1
+    fi
+done
+
+echo "building tierd (release)..."
+cargo build --release --quiet -p tier-server --bin tierd
+
+# A port nothing listens on (a connection to it is refused).
+free_port() {
+    local port
+    while :; do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+}
+
+wait_for_port() {
+    local port=$1 name=$2
+    for _ in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return
+        fi
+        sleep 0.1
+    done
+    echo "$name did not start on port $port" >&2
+    exit 1
+}
+
+workdir=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$workdir" --logfile "$workdir/redis.log" &
+pids+=($!)
+tier_port=$(free_port)
+while [ "$tier_port" = "$redis_port" ]; do tier_port=$(free_port); done
+./target/release/tierd --port "$tier_port" --bind 127.0.0.1 --dir "$workdir/tier" \
+    --logfile "$workdir/tierd.log" &
+pids+=($!)
+wait_for_port "$redis_port" redis-server
+wait_for_port "$tier_port" tierd
+
+echo "$(redis-server --version)"
+echo "$(./target/release/tierd --version)"
+echo "machine: $(nproc) cores, $(uname -sr); clients $CLIENTS; N=$N (-P 1), N_PIPELINED=$N_PIPELINED (-P 16)"
+
+# Runs redis-benchmark against a port; prints "TEST rps p99" lines.
+bench() {
+    local port=$1 pipeline=$2 requests=$3
+    redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -t set,get -d 16 -r 1000000 \
+        -n "$requests" -P "$pipeline" --csv |
+        awk -F, 'NR > 1 { for (i = 1; i <= NF; i++) gsub(/"/, "", $i); print $1, $2, $7 }'
+}
+
+results="$workdir/results"
+for pipeline in 1 16; do
+    requests=$N
+    [ "$pipeline" -gt 1 ] && requests=$N_PIPELINED
+    for server in redis tierd; do
+        port=$redis_port
+        [ "$server" = tierd ] && port=$tier_port
+        echo "running $server -P $pipeline -n $requests..." >&2
+        bench "$port" "$pipeline" "$requests" | sed "s/^/$server $pipeline /" >>"$results"
+    done
+done
+
+# results lines: server pipeline test rps p99
+echo
+printf '%-5s %8s %12s %12s %7s %10s %10s\n' test pipeline "redis rps" "tierd rps" ratio "redis p99" "tierd p99"
+awk '
+    { key = $3 " " $2; rps[$1, key] = $4; p99[$1, key] = $5; if (!(key in seen)) { seen[key] = 1; order[n++] = key } }
+    END {
+        for (i = 0; i < n; i++) {
+            split(order[i], k, " ")
+            r = rps["redis", order[i]]; t = rps["tierd", order[i]]
+            printf "%-5s %8s %12.0f %12.0f %7.2f %8.3fms %8.3fms\n", k[1], k[2], r, t, (r > 0 ? t / r : 0), p99["redis", order[i]], p99["tierd", order[i]]
+        }
+    }' "$results"

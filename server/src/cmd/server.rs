@@ -1,5 +1,0 @@
-//! server commands.
-
-use super::table::CommandSpec;
-
-pub(super) const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,513 @@
+//! Server commands: INFO, CONFIG, COMMAND, SLOWLOG, TIME, LASTSAVE, DEBUG and
+//! SHUTDOWN, with Redis 7.0's replies and errors. INFO lives in [`info`], CONFIG in
+//! [`config`], COMMAND in [`command`] (its argument trees in [`command_docs`]),
+//! SLOWLOG in [`slowlog`].
+
+mod command;
+mod command_docs;
+mod config;
+mod info;
+mod slowlog;
+
+use super::table::{CommandSpec, Flags, KeySpec};
+use super::{dispatch_subcommand, truncate, Ctx};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Served while loading and while stale, as most server commands are (Redis adds
+/// NOSCRIPT, which tierd does not model).
+const SERVER: Flags = Flags::LOADING.union(Flags::STALE);
+const ADMIN: Flags = SERVER.union(Flags::ADMIN);
+
+pub(super) const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "command",
+        arity: -1,
+        flags: SERVER,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Get array of Redis command details",
+        since: "2.8.13",
+        complexity: "O(N) where N is the total number of Redis commands",
+        syntax: "",
+        handler: command::command,
+        subcommands: COMMAND_SUBCOMMANDS,
+    },
+    CommandSpec {
+        name: "config",
+        arity: -2,
+        flags: Flags::NONE,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "A container for server configuration commands",
+        since: "2.0.0",
+        complexity: "Depends on subcommand.",
+        syntax: "",
+        handler: dispatch_subcommand,
+        subcommands: CONFIG_SUBCOMMANDS,
+    },
+    CommandSpec {
+        name: "debug",
+        arity: -2,
+        flags: ADMIN,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "A container for debugging commands",
+        since: "1.0.0",
+        complexity: "Depends on subcommand.",
+        syntax: "",
+        handler: debug,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "info",
+        arity: -1,
+        flags: SERVER.union(Flags::NONDETERMINISTIC),
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Get information and statistics about the server",
+        since: "1.0.0",
+        complexity: "O(1)",
+        syntax: "[section [section ...]]",
+        handler: info::info,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "lastsave",
+        arity: 1,
+        flags: SERVER.union(Flags::FAST).union(Flags::NONDETERMINISTIC),
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Get the UNIX time stamp of the last successful save to disk",
+        since: "1.0.0",
+        complexity: "O(1)",
+        syntax: "",
+        handler: lastsave,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "shutdown",
+        arity: -1,
+        flags: ADMIN,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Synchronously save the dataset to disk and then shut down the server",
+        since: "1.0.0",
+        complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+        syntax: "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]",
+        handler: shutdown,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "slowlog",
+        arity: -2,
+        flags: Flags::NONE,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "A container for slow log commands",
+        since: "2.2.12",
+        complexity: "Depends on subcommand.",
+        syntax: "",
+        handler: dispatch_subcommand,
+        subcommands: SLOWLOG_SUBCOMMANDS,
+    },
+    CommandSpec {
+        name: "time",
+        arity: 1,
+        flags: SERVER.union(Flags::FAST).union(Flags::NONDETERMINISTIC),
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Return the current server time",
+        since: "2.6.0",
+        complexity: "O(1)",
+        syntax: "",
+        handler: time,
+        subcommands: &[],
+    },
+];
+
+const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "count",
+        arity: 2,
+        flags: SERVER,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Get total number of Redis commands",
+        since: "2.8.13",
+        complexity: "O(1)",
+        syntax: "",
+        handler: command::count,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "docs",
+        arity: -2,
+        flags: SERVER,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Get array of specific Redis command documentation",
+        since: "7.0.0",
+        complexity: "O(N) where N is the number of commands to look up",
+        syntax: "[command-name [command-name ...]]",
+        handler: command::docs,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "getkeys",
+        arity: -4,
+        flags: SERVER,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Extract keys given a full Redis command",
+        since: "2.8.13",
+        complexity: "O(N) where N is the number of arguments to the command",
+        syntax: "",
+        handler: command::getkeys,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "getkeysandflags",
+        arity: -4,
+        flags: SERVER,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Extract keys and access flags given a full Redis command",
+        since: "7.0.0",
+        complexity: "O(N) where N is the number of arguments to the command",
+        syntax: "",
+        handler: command::getkeysandflags,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "help",
+        arity: 2,
+        flags: SERVER,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Show helpful text about the different subcommands",
+        since: "5.0.0",
+        complexity: "O(1)",
+        syntax: "",
+        handler: command::help,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "info",
+        arity: -2,
+        flags: SERVER,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Get array of specific Redis command details, or all when no argument is given.",
+        since: "2.8.13",
+        complexity: "O(N) where N is the number of commands to look up",
+        syntax: "[command-name [command-name ...]]",
+        handler: command::info,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "list",
+        arity: -2,
+        flags: SERVER,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Get an array of Redis command names",
+        since: "7.0.0",
+        complexity: "O(N) where N is the total number of Redis commands",
+        syntax: "[FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]",
+        handler: command::list,
+        subcommands: &[],
+    },
+];
+
+const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "get",
+        arity: -3,
+        flags: ADMIN,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Get the values of configuration parameters",
+        since: "2.0.0",
+        complexity: "O(N) when N is the number of configuration parameters provided",
+        syntax: "parameter [parameter ...]",
+        handler: config::get,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "help",
+        arity: 2,
+        flags: SERVER,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Show helpful text about the different subcommands",
+        since: "5.0.0",
+        complexity: "O(1)",
+        syntax: "",
+        handler: config::help,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "resetstat",
+        arity: 2,
+        flags: ADMIN,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Reset the stats returned by INFO",
+        since: "2.0.0",
+        complexity: "O(1)",
+        syntax: "",
+        handler: config::resetstat,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "rewrite",
+        arity: 2,
+        flags: ADMIN,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Rewrite the configuration file with the in memory configuration",
+        since: "2.8.0",
+        complexity: "O(1)",
+        syntax: "",
+        handler: config::rewrite,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "set",
+        arity: -4,
+        flags: ADMIN,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Set configuration parameters to the given values",
+        since: "2.0.0",
+        complexity: "O(N) when N is the number of configuration parameters provided",
+        syntax: "parameter value [parameter value ...]",
+        handler: config::set,
+        subcommands: &[],
+    },
+];
+
+const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "get",
+        arity: -2,
+        flags: ADMIN.union(Flags::NONDETERMINISTIC),
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Get the slow log's entries",
+        since: "2.2.12",
+        complexity: "O(N) where N is the number of entries returned",
+        syntax: "[count]",
+        handler: slowlog::get,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "help",
+        arity: 2,
+        flags: SERVER,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Show helpful text about the different subcommands",
+        since: "6.2.0",
+        complexity: "O(1)",
+        syntax: "",
+        handler: slowlog::help,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "len",
+        arity: 2,
+        flags: ADMIN.union(Flags::NONDETERMINISTIC),
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Get the slow log's length",
+        since: "2.2.12",
+        complexity: "O(1)",
+        syntax: "",
+        handler: slowlog::len,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "reset",
+        arity: 2,
+        flags: ADMIN,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Clear all entries from the slow log",
+        since: "2.2.12",
+        complexity: "O(N) where N is the number of entries in the slowlog",
+        syntax: "",
+        handler: slowlog::reset,
+        subcommands: &[],
+    },
+];
+
+/// Redis's `addReplyHelp`: `lines` between its header and its HELP entry.
+fn reply_help(ctx: &mut Ctx<'_>, lines: &[&str]) {
+    let name = String::from_utf8_lossy(&ctx.args[0]).to_uppercase();
+    ctx.out.array_len(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for line in lines {
+        ctx.out.simple(line);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Prints this help.");
+}
+
+/// Redis's `addReplySubcommandSyntaxError`, for a subcommand a command parses itself.
+fn subcommand_syntax_error(ctx: &mut Ctx<'_>) {
+    let name = String::from_utf8_lossy(&ctx.args[0]).to_uppercase();
+    let sub = String::from_utf8_lossy(&ctx.args[1]);
+    ctx.out.error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {name} HELP.",
+        truncate(&sub, 128)
+    ));
+}
+
+/// The config file tierd was started with, as an absolute path: the first argument
+/// of the command line when it is not a flag, as `config::parse_args` reads it.
+fn config_file() -> Option<&'static Path> {
+    static FILE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let first = std::env::args_os().nth(1)?;
+        if first.as_encoded_bytes().starts_with(b"-") {
+            return None;
+        }
+        std::path::absolute(first).ok()
+    })
+    .as_deref()
+}
+
+fn time(ctx: &mut Ctx<'_>) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.out.array_len(2);
+    ctx.out.bulk_integer(now.as_secs() as i64);
+    ctx.out.bulk_integer(i64::from(now.subsec_micros()));
+}
+
+fn lastsave(ctx: &mut Ctx<'_>) {
+    let at = ctx
+        .shared
+        .lastsave
+        .load(std::sync::atomic::Ordering::Relaxed);
+    ctx.out.integer(at as i64);
+}
+
+/// DEBUG SLEEP <seconds> and DEBUG HELP; tierd has no other DEBUG subcommand. As if
+/// `enable-debug-command` were `yes`.
+fn debug(ctx: &mut Ctx<'_>) {
+    let sub = ctx.args[1].to_ascii_lowercase();
+    match (sub.as_slice(), ctx.args.len()) {
+        (b"help", 2) => reply_help(
+            ctx,
+            &[
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+            ],
+        ),
+        (b"sleep", 3) => {
+            // Only this connection pauses; the others go on.
+            let pause = sleep_duration(&ctx.args[2]);
+            ctx.client.pause = (!pause.is_zero()).then_some(pause);
+            ctx.out.ok();
+        }
+        _ => subcommand_syntax_error(ctx),
+    }
+}
+
+/// DEBUG SLEEP's argument as Redis reads it: the longest prefix that `strtod` takes
+/// as a number of seconds (nothing readable is 0); a negative, infinite or
+/// unrepresentable time is no sleep.
+fn sleep_duration(arg: &[u8]) -> Duration {
+    let text = String::from_utf8_lossy(arg);
+    let text = text.trim_start();
+    let seconds = (1..=text.len())
+        .rev()
+        .filter(|&end| text.is_char_boundary(end))
+        .find_map(|end| {
+            let prefix = &text[..end];
+            // Rust also reads "inf", "nan" and "infinity", which are no sleep anyway.
+            prefix.parse::<f64>().ok()
+        })
+        .unwrap_or(0.0);
+    let micros = seconds * 1e6;
+    if micros.is_finite() && micros >= 1.0 && micros < i64::MAX as f64 {
+        Duration::from_micros(micros as u64)
+    } else {
+        Duration::ZERO
+    }
+}
+
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]. Tierd has no persistence yet, so
+/// there is nothing to save by default; SAVE cannot be honoured and fails unless
+/// FORCE. On success nothing is replied: the connection closes as the server exits.
+fn shutdown(ctx: &mut Ctx<'_>) {
+    let (mut nosave, mut save, mut force, mut abort) = (false, false, false, false);
+    if ctx.args.len() > 5 {
+        return ctx.syntax_error();
+    }
+    for arg in &ctx.args[1..] {
+        match arg.to_ascii_lowercase().as_slice() {
+            b"nosave" => nosave = true,
+            b"save" => save = true,
+            // No replicas to wait for: NOW changes nothing.
+            b"now" => {}
+            b"force" => force = true,
+            b"abort" => abort = true,
+            _ => return ctx.syntax_error(),
+        }
+    }
+    if (abort && ctx.args.len() > 2) || (nosave && save) {
+        return ctx.syntax_error();
+    }
+    if abort {
+        return ctx.out.error("ERR No shutdown in progress.");
+    }
+    tracing::warn!("User requested shutdown...");
+    if save {
+        if !force {
+            tracing::warn!(
+                "Error trying to save the DB, can't exit: tierd has no persistence yet."
+            );
+            return ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+        }
+        tracing::warn!("Error trying to save the DB (tierd has no persistence yet). Exit anyway.");
+    }
+    ctx.shared.shutdown();
+    ctx.client.close_after_reply = true;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleep_reads_like_strtod() {
+        let ms = |arg: &str| sleep_duration(arg.as_bytes()).as_millis();
+        assert_eq!(ms("0.5"), 500);
+        assert_eq!(ms("1e-1"), 100);
+        assert_eq!(ms(".25"), 250);
+        assert_eq!(ms(" 0.5"), 500);
+        assert_eq!(ms("1.5x"), 1500);
+        assert_eq!(ms("2"), 2000);
+        for none in [
+            "",
+            "abc",
+            "-1",
+            "-0.5",
+            "0",
+            "inf",
+            "nan",
+            "1e300",
+            "0.0000001",
+        ] {
+            assert_eq!(ms(none), 0, "{none:?}");
+        }
+    }
+}
