@@ -801,7 +801,9 @@ fn client_kill_closes_other_connections() {
     );
 
     // New form, by address, local address, user, type: never this client by default.
+    // (A PING first: the server registers a connection once it has accepted it.)
     let mut victim = server.raw();
+    assert_eq!(victim.cmd(&["PING"]), Frame::Simple("PONG".into()));
     let addr = victim.stream.local_addr().unwrap().to_string();
     assert_eq!(
         raw.cmd(&["CLIENT", "KILL", "ADDR", &addr, "TYPE", "master"]),

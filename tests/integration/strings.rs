@@ -739,3 +739,34 @@ fn concurrent_incr_loses_no_update() {
         bulk(&(CLIENTS * EACH).to_string())
     );
 }
+
+#[test]
+fn mget_never_sees_half_an_mset() {
+    const ROUNDS: usize = 2000;
+    let server = TestServer::start();
+    let port = server.port;
+    let writer = thread::spawn(move || {
+        let mut raw = RawClient::connect(port);
+        for i in 0..ROUNDS {
+            let v = i.to_string();
+            assert_eq!(raw.cmd(&["MSET", "a", &v, "b", &v, "c", &v]), ok());
+        }
+    });
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["MSET", "a", "0", "b", "0", "c", "0"]), ok());
+    while !writer.is_finished() {
+        let Frame::Array(values) = raw.cmd(&["MGET", "a", "b", "c"]) else {
+            panic!("MGET replies with an array");
+        };
+        assert!(
+            values.windows(2).all(|w| w[0] == w[1]),
+            "torn MSET: {values:?}"
+        );
+    }
+    writer.join().expect("writer");
+    let last = bulk(&(ROUNDS - 1).to_string());
+    assert_eq!(
+        raw.cmd(&["MGET", "a", "b", "c"]),
+        array(vec![last.clone(), last.clone(), last])
+    );
+}

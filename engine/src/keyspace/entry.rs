@@ -34,9 +34,9 @@ impl Entry {
         }
     }
 
-    /// Whether the key has expired at `now_ms`.
+    /// Whether the key has expired at `now_ms` (strictly past its deadline, as Redis).
     pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at.is_some_and(|at| at <= now_ms)
+        self.expire_at.is_some_and(|at| at < now_ms)
     }
 
     /// Records an access (a relaxed store, skipped when the clock has not moved).

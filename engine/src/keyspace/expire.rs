@@ -21,10 +21,10 @@ impl StripeExpires {
         self.by_deadline.remove(&(at, Box::<[u8]>::from(key)));
     }
 
-    /// Takes the first key whose deadline is at or before `now_ms`.
+    /// Takes the first key whose deadline is before `now_ms`.
     pub fn pop_due(&mut self, now_ms: u64) -> Option<(u64, Box<[u8]>)> {
         match self.by_deadline.first() {
-            Some((at, _)) if *at <= now_ms => self.by_deadline.pop_first(),
+            Some((at, _)) if *at < now_ms => self.by_deadline.pop_first(),
             _ => None,
         }
     }

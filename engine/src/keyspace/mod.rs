@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 /// All databases of a node.
 pub struct Keyspace {
-    dbs: Box<[ArcSwap<Db>]>,
+    /// The databases by number. SWAPDB publishes a new table, so every reader sees
+    /// either the old numbering or the new one, never a mix.
+    dbs: ArcSwap<Box<[Arc<Db>]>>,
     stats: Arc<KeyspaceStats>,
     /// Serializes SWAPDB so two swaps never interleave.
     swap: Mutex<()>,
@@ -31,9 +33,11 @@ impl Keyspace {
     pub fn new(databases: usize) -> Self {
         let stats = Arc::new(KeyspaceStats::default());
         Keyspace {
-            dbs: (0..databases)
-                .map(|_| ArcSwap::from_pointee(Db::new(stats.clone())))
-                .collect(),
+            dbs: ArcSwap::from_pointee(
+                (0..databases)
+                    .map(|_| Arc::new(Db::new(stats.clone())))
+                    .collect(),
+            ),
             stats,
             swap: Mutex::new(()),
             expire_cursor: Mutex::new((0, 0)),
@@ -42,12 +46,12 @@ impl Keyspace {
 
     /// Number of databases.
     pub fn databases(&self) -> usize {
-        self.dbs.len()
+        self.dbs.load().len()
     }
 
     /// Database `i` (panics if out of range; callers validate SELECT's argument).
     pub fn db(&self, i: usize) -> Arc<Db> {
-        self.dbs[i].load_full()
+        self.dbs.load()[i].clone()
     }
 
     pub fn stats(&self) -> &KeyspaceStats {
@@ -57,9 +61,9 @@ impl Keyspace {
     /// SWAPDB: clients of `a` see the data of `b` and the other way round, at once.
     pub fn swap_dbs(&self, a: usize, b: usize) {
         let _one_at_a_time = self.swap.lock();
-        let da = self.dbs[a].load_full();
-        let db = self.dbs[b].swap(da);
-        self.dbs[a].store(db);
+        let mut table: Vec<Arc<Db>> = self.dbs.load().to_vec();
+        table.swap(a, b);
+        self.dbs.store(Arc::new(table.into_boxed_slice()));
     }
 
     /// Runs `f` holding the stripes of `a_keys` on database `a` and of `b_keys` on
@@ -69,9 +73,7 @@ impl Keyspace {
     /// Once locked, it checks that no SWAPDB moved either database since they were
     /// looked up, and locks again if one did. So the command acts on the databases
     /// that bore those numbers at a moment when it already held its keys; a SWAPDB
-    /// that completes later only renames them, exactly as if it had run after. (Midway
-    /// through a SWAPDB both numbers name the same database for an instant; then it
-    /// waits for the swap to finish.)
+    /// that completes later only renames them, exactly as if it had run after.
     pub fn with_pair<'g, R>(
         &self,
         (a, a_keys): (usize, &[(&[u8], LockMode)]),
@@ -82,13 +84,11 @@ impl Keyspace {
     ) -> R {
         assert_ne!(a, b, "with_pair needs two databases");
         loop {
-            let (da, db) = (self.db(a), self.db(b));
-            if Arc::ptr_eq(&da, &db) {
-                drop(self.swap.lock());
-                continue;
-            }
-            let (mut ta, mut tb) = da.lock_pair(a_keys, &db, b_keys, now, guard);
-            if Arc::ptr_eq(&self.dbs[a].load(), &da) && Arc::ptr_eq(&self.dbs[b].load(), &db) {
+            let named = self.dbs.load_full();
+            let (da, db) = (&named[a], &named[b]);
+            let (mut ta, mut tb) = da.lock_pair(a_keys, db, b_keys, now, guard);
+            let now_named = self.dbs.load();
+            if Arc::ptr_eq(&now_named[a], da) && Arc::ptr_eq(&now_named[b], db) {
                 return f(&mut ta, &mut tb);
             }
         }
@@ -96,14 +96,14 @@ impl Keyspace {
 
     /// FLUSHALL.
     pub fn flush_all(&self) {
-        for db in self.dbs.iter() {
-            db.load().flush();
+        for db in self.dbs.load().iter() {
+            db.flush();
         }
     }
 
     /// Total number of keys over all databases.
     pub fn total_keys(&self) -> usize {
-        self.dbs.iter().map(|d| d.load().len()).sum()
+        self.dbs.load().iter().map(|d| d.len()).sum()
     }
 
     /// Background housekeeping for one cron tick: deletes due keys and advances
@@ -111,14 +111,15 @@ impl Keyspace {
     pub fn cron(&self, now: u64, budget: Duration) -> u64 {
         const REHASH_BUCKETS: usize = 16 * 1024;
         let deadline = Instant::now() + budget;
-        for db in self.dbs.iter() {
-            db.load().rehash_step(REHASH_BUCKETS);
+        let dbs = self.dbs.load_full();
+        for db in dbs.iter() {
+            db.rehash_step(REHASH_BUCKETS);
         }
         let mut cursor = self.expire_cursor.lock();
         let mut expired = 0;
-        for _ in 0..self.dbs.len() {
+        for _ in 0..dbs.len() {
             let (db_i, stripe) = *cursor;
-            let db = self.dbs[db_i % self.dbs.len()].load();
+            let db = &dbs[db_i % dbs.len()];
             if db.volatile_len() > 0 {
                 let (n, resume) = db.expire_due(stripe, now, deadline);
                 expired += n;
@@ -127,7 +128,7 @@ impl Keyspace {
                     return expired;
                 }
             }
-            *cursor = ((db_i + 1) % self.dbs.len(), 0);
+            *cursor = ((db_i + 1) % dbs.len(), 0);
         }
         expired
     }

@@ -422,7 +422,7 @@ const fn object_subcommand(
     }
 }
 
-/// Every key argument from `first` on, each taken in `mode`.
+/// The lock requests for `keys`, each taken in `mode`.
 fn key_locks(keys: &[Bytes], mode: LockMode) -> Vec<(&[u8], LockMode)> {
     keys.iter().map(|k| (k.as_ref(), mode)).collect()
 }
@@ -824,15 +824,21 @@ fn parse_int(ctx: &mut Ctx<'_>, arg: &[u8], msg: Option<&str>) -> Option<i32> {
     fits
 }
 
-/// A database number parsed from `arg` and checked against `databases`, with
-/// Redis's errors (for MOVE and COPY ... DB).
+/// `n` as the number of an existing database.
+fn database(ctx: &Ctx<'_>, n: i32) -> Option<usize> {
+    usize::try_from(n)
+        .ok()
+        .filter(|&i| i < ctx.shared.keyspace.databases())
+}
+
+const DB_OUT_OF_RANGE: &str = "ERR DB index is out of range";
+
+/// A database number parsed from `arg`, with Redis's errors (MOVE, COPY ... DB).
 fn parse_db_index(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<usize> {
     let n = parse_int(ctx, arg, None)?;
-    let index = usize::try_from(n)
-        .ok()
-        .filter(|&i| i < ctx.shared.keyspace.databases());
+    let index = database(ctx, n);
     if index.is_none() {
-        ctx.out.error("ERR DB index is out of range");
+        ctx.out.error(DB_OUT_OF_RANGE);
     }
     index
 }
@@ -980,10 +986,8 @@ fn swapdb(ctx: &mut Ctx<'_>) {
     let Some(b) = parse_int(ctx, &args[2], Some("ERR invalid second DB index")) else {
         return;
     };
-    let databases = ctx.shared.keyspace.databases();
-    let index = |n: i32| usize::try_from(n).ok().filter(|&i| i < databases);
-    let (Some(a), Some(b)) = (index(a), index(b)) else {
-        return ctx.out.error("ERR DB index is out of range");
+    let (Some(a), Some(b)) = (database(ctx, a), database(ctx, b)) else {
+        return ctx.out.error(DB_OUT_OF_RANGE);
     };
     if a != b {
         ctx.shared.keyspace.swap_dbs(a, b);

@@ -80,7 +80,8 @@ pub fn parse_i64(arg: &[u8]) -> Option<i64> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    if digits.len() > 1 && digits.starts_with('0') {
+    // Leading zeros, and "-0", are not canonical integers for Redis.
+    if digits.starts_with('0') && (digits.len() > 1 || s.starts_with('-')) {
         return None;
     }
     s.parse().ok()

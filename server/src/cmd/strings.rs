@@ -494,7 +494,7 @@ enum SetTtl {
 }
 
 /// When a SET-like write goes ahead.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum SetIf {
     Always,
     /// NX: only if the key does not exist.
@@ -610,15 +610,14 @@ fn msetnx(ctx: &mut Ctx<'_>) {
 /// MSET, and MSETNX (`nx`): all the pairs or, with `nx` and any key present, none.
 /// Every key is taken in one lock, so no client sees a half-done MSET.
 fn mset_generic(ctx: &mut Ctx<'_>, nx: bool) {
-    let args = ctx.args;
-    if args.len() % 2 == 0 {
+    let pairs = ctx.args[1..].chunks_exact(2);
+    if !pairs.remainder().is_empty() {
         let name = if nx { "msetnx" } else { "mset" };
         ctx.out.error(format!(
             "ERR wrong number of arguments for '{name}' command"
         ));
         return;
     }
-    let pairs = args[1..].chunks_exact(2);
     let wanted: Vec<(&[u8], LockMode)> = pairs
         .clone()
         .map(|p| (&p[0][..], LockMode::Exclusive))
@@ -661,11 +660,10 @@ fn getex(ctx: &mut Ctx<'_>) {
     let mut txn = db.lock_key(key, ctx.now, &guard);
     let entry = txn.lookup_read(key);
     // As Redis: a missing key or a wrong type is answered before the TTL is checked.
-    let Ok(Some(value)) = string_of(ctx, entry) else {
-        if entry.is_none() {
-            ctx.out.null();
-        }
-        return;
+    let value = match string_of(ctx, entry) {
+        Ok(Some(value)) => value,
+        Ok(None) => return ctx.out.null(),
+        Err(Replied) => return,
     };
     let Ok(at) = deadline(ctx, opts.expire) else {
         return;
@@ -684,6 +682,12 @@ fn getex(ctx: &mut Ctx<'_>) {
         }
         None => {}
     }
+}
+
+/// Stores `value` at `key`, whose entry was `entry`, keeping the key's TTL: a change
+/// of the string in place, as Redis's dbOverwrite (APPEND, SETRANGE, the INCRs).
+fn overwrite(txn: &mut Txn<'_, '_>, key: &[u8], entry: Option<&Entry>, value: Value) {
+    txn.set(key, value, entry.and_then(|e| e.expire_at));
 }
 
 /// Refuses a string longer than proto-max-bulk-len (Redis's checkStringLength).
@@ -716,17 +720,12 @@ fn write_at(
     };
     let start = total - data.len();
     let mut new = Vec::with_capacity(total.max(old.len()));
-    new.extend_from_slice(old);
-    new.resize(new.len().max(start), 0);
-    new.truncate(start);
+    new.extend_from_slice(&old[..start.min(old.len())]);
+    new.resize(start, 0);
     new.extend_from_slice(data);
     new.extend_from_slice(old.get(total..).unwrap_or_default());
     let len = new.len();
-    txn.set(
-        &ctx.args[1],
-        Value::Str(new.into()),
-        entry.and_then(|e| e.expire_at),
-    );
+    overwrite(txn, &ctx.args[1], entry, Value::Str(new.into()));
     ctx.out.integer(len as i64);
 }
 
@@ -846,11 +845,7 @@ fn incr_by(ctx: &mut Ctx<'_>, by: i64) {
     let Some(new) = old.checked_add(by) else {
         return ctx.out.error("ERR increment or decrement would overflow");
     };
-    txn.set(
-        key,
-        Value::Str(decimal(new)),
-        entry.and_then(|e| e.expire_at),
-    );
+    overwrite(&mut txn, key, entry, Value::Str(decimal(new)));
     ctx.out.integer(new);
 }
 
@@ -887,7 +882,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) {
     match add_floats(old.map(|s| &s[..]), &args[2]) {
         Ok(sum) => {
             ctx.out.bulk(&sum);
-            txn.set(key, Value::Str(sum), entry.and_then(|e| e.expire_at));
+            overwrite(&mut txn, key, entry, Value::Str(sum));
         }
         Err(msg) => ctx.out.error(msg),
     }
