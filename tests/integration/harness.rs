@@ -5,7 +5,6 @@
 use bytes::BytesMut;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tier_server::resp::{decode_frame, Frame, DEFAULT_MAX_DEPTH};
@@ -14,7 +13,8 @@ use tier_server::resp::{decode_frame, Frame, DEFAULT_MAX_DEPTH};
 pub struct TestServer {
     child: Child,
     pub port: u16,
-    pub dir: tempfile::TempDir,
+    /// The data dir, deleted when the server is dropped.
+    _dir: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -39,7 +39,11 @@ impl TestServer {
                 .spawn()
                 .expect("spawn tierd");
             if wait_for_port(port, &mut child) {
-                return TestServer { child, port, dir };
+                return TestServer {
+                    child,
+                    port,
+                    _dir: dir,
+                };
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -61,10 +65,6 @@ impl TestServer {
     /// A raw RESP connection.
     pub fn raw(&self) -> RawClient {
         RawClient::connect(self.port)
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        self.dir.path()
     }
 
     /// Sends SIGTERM and waits for the exit status.
