@@ -12,70 +12,66 @@ pub fn split_args(line: &[u8]) -> Result<Vec<Vec<u8>>, UnbalancedQuotes> {
     let mut args = Vec::new();
     let mut i = 0;
     loop {
-        while i < line.len() && is_space(line[i]) {
+        while line.get(i).is_some_and(|&c| is_space(c)) {
             i += 1;
         }
         if i == line.len() {
             return Ok(args);
         }
         let mut current = Vec::new();
-        let mut in_double = false;
-        let mut in_single = false;
-        loop {
-            if in_double {
-                let Some(&c) = line.get(i) else {
-                    return Err(UnbalancedQuotes);
-                };
-                if c == b'\\' && line.get(i + 1) == Some(&b'x') && hex_pair(line, i + 2).is_some() {
-                    current.push(hex_pair(line, i + 2).unwrap_or_default());
-                    i += 3;
-                } else if c == b'\\' && i + 1 < line.len() {
-                    i += 1;
-                    current.push(match line[i] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    if line.get(i + 1).is_some_and(|&n| !is_space(n)) {
-                        return Err(UnbalancedQuotes);
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    current.push(c);
-                }
-            } else if in_single {
-                let Some(&c) = line.get(i) else {
-                    return Err(UnbalancedQuotes);
-                };
-                if c == b'\\' && line.get(i + 1) == Some(&b'\'') {
-                    i += 1;
-                    current.push(b'\'');
-                } else if c == b'\'' {
-                    if line.get(i + 1).is_some_and(|&n| !is_space(n)) {
-                        return Err(UnbalancedQuotes);
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    current.push(c);
-                }
-            } else {
-                match line.get(i) {
-                    None => break,
-                    Some(&c) if is_space(c) => break,
-                    Some(b'"') => in_double = true,
-                    Some(b'\'') => in_single = true,
-                    Some(&c) => current.push(c),
-                }
+        while let Some(&c) = line.get(i) {
+            if is_space(c) {
+                break;
             }
-            i += 1;
+            i = match c {
+                b'"' | b'\'' => read_quoted(line, i + 1, c, &mut current)?,
+                _ => {
+                    current.push(c);
+                    i + 1
+                }
+            };
         }
         args.push(current);
+    }
+}
+
+/// Reads a quoted part that starts at `i`, just after its opening `quote`, into
+/// `out`; returns the index just after the closing quote.
+fn read_quoted(line: &[u8], mut i: usize, quote: u8, out: &mut Vec<u8>) -> Result<usize, UnbalancedQuotes> {
+    loop {
+        let c = *line.get(i).ok_or(UnbalancedQuotes)?;
+        if c == quote {
+            // A closing quote must end the argument.
+            if line.get(i + 1).is_some_and(|&n| !is_space(n)) {
+                return Err(UnbalancedQuotes);
+            }
+            return Ok(i + 1);
+        }
+        match (c, line.get(i + 1), quote) {
+            (b'\\', Some(b'x'), b'"') if hex_pair(line, i + 2).is_some() => {
+                out.push(hex_pair(line, i + 2).unwrap_or_default());
+                i += 4;
+            }
+            (b'\\', Some(&escaped), b'"') => {
+                out.push(match escaped {
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    b'b' => 0x08,
+                    b'a' => 0x07,
+                    other => other,
+                });
+                i += 2;
+            }
+            (b'\\', Some(b'\''), b'\'') => {
+                out.push(b'\'');
+                i += 2;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
     }
 }
 
@@ -112,6 +108,7 @@ mod tests {
         assert_eq!(split(r#"set "a b\n" 'c\'d'"#), ["set", "a b\n", "c'd"]);
         assert_eq!(split(r#""\x41\x4a""#), ["AJ"]);
         assert_eq!(split(r#""""#), [""]);
+        assert_eq!(split(r#"ab"c d"  'e\f'"#), ["abc d", "e\\f"]);
     }
 
     #[test]

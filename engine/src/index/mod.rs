@@ -48,6 +48,14 @@ pub enum LockMode {
     Exclusive,
 }
 
+/// Where a write lands: the key's bucket, its chain head, and the key's node with
+/// the link pointing at it, if present.
+struct WriteSite<'g, V> {
+    bucket: &'g Atomic<Node<V>>,
+    head: Shared<'g, Node<V>>,
+    found: Option<(&'g Atomic<Node<V>>, Shared<'g, Node<V>>)>,
+}
+
 enum StripeGuard<'a, S> {
     Shared(#[allow(dead_code)] RwLockReadGuard<'a, S>),
     Exclusive(RwLockWriteGuard<'a, S>),
@@ -384,9 +392,10 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
         })
     }
 
-    /// Inserts `key` or replaces its value. Returns the value replaced, if any (it
-    /// stays readable while `guard` lives).
-    pub fn put<'g>(&mut self, key: &[u8], hash: u64, value: V, guard: &'g Guard) -> Option<&'g V> {
+    /// Prepares a write of `key`: checks its stripe is held exclusively, moves a few
+    /// buckets of an ongoing resize, and finds the key's bucket (with its chain head)
+    /// and, if the key is present, the link that points at its node.
+    fn find_for_write<'g>(&mut self, key: &[u8], hash: u64, guard: &'g Guard) -> WriteSite<'g, V> {
         self.assert_exclusive(hash);
         let index = self.index;
         index.migrate(Index::<V, S>::stripe_of(hash), MIGRATE_PER_WRITE, guard);
@@ -396,19 +405,32 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
         // SAFETY: pinned by `guard`; the stripe makes us this chain's only writer.
         while let Some(node) = unsafe { cur.as_ref() } {
             if node.hash == hash && node.key() == key {
-                let mut fresh = table::Node::new(hash, node.key_box(), value);
-                fresh.next = Atomic::from(node.next.load(Ordering::Acquire, guard));
-                link.store(new_node(fresh, guard), Ordering::Release);
-                // SAFETY: unlinked above; readers still on it are protected by epochs.
-                unsafe { guard.defer_destroy(cur) };
-                return Some(node.value());
+                return WriteSite { bucket, head, found: Some((link, cur)) };
             }
             link = &node.next;
             cur = node.next.load(Ordering::Acquire, guard);
         }
+        WriteSite { bucket, head, found: None }
+    }
+
+    /// Inserts `key` or replaces its value. Returns the value replaced, if any (it
+    /// stays readable while `guard` lives).
+    pub fn put<'g>(&mut self, key: &[u8], hash: u64, value: V, guard: &'g Guard) -> Option<&'g V> {
+        let site = self.find_for_write(key, hash, guard);
+        if let Some((link, old)) = site.found {
+            // SAFETY: found in a chain pinned by `guard`.
+            let node = unsafe { old.deref() };
+            let mut fresh = table::Node::new(hash, node.key_box(), value);
+            fresh.next = Atomic::from(node.next.load(Ordering::Acquire, guard));
+            link.store(new_node(fresh, guard), Ordering::Release);
+            // SAFETY: unlinked above; readers still on it are protected by epochs.
+            unsafe { guard.defer_destroy(old) };
+            return Some(node.value());
+        }
         let fresh = table::Node::new(hash, key.into(), value);
-        fresh.next.store(head, Ordering::Relaxed);
-        bucket.store(new_node(fresh, guard), Ordering::Release);
+        fresh.next.store(site.head, Ordering::Relaxed);
+        site.bucket.store(new_node(fresh, guard), Ordering::Release);
+        let index = self.index;
         let len = index.len.fetch_add(1, Ordering::Relaxed) + 1;
         let t = index.head_table(guard);
         // Large generations are allocated by `rehash_step` in the background instead,
@@ -421,25 +443,16 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
 
     /// Removes `key`. Returns whether it was there.
     pub fn remove(&mut self, key: &[u8], hash: u64, guard: &Guard) -> bool {
-        self.assert_exclusive(hash);
-        let index = self.index;
-        index.migrate(Index::<V, S>::stripe_of(hash), MIGRATE_PER_WRITE, guard);
-        let (bucket, head) = index.home_bucket(hash, guard);
-        let mut link = bucket;
-        let mut cur = head;
-        // SAFETY: as in `put`.
-        while let Some(node) = unsafe { cur.as_ref() } {
-            if node.hash == hash && node.key() == key {
-                link.store(node.next.load(Ordering::Acquire, guard), Ordering::Release);
-                // SAFETY: unlinked above.
-                unsafe { guard.defer_destroy(cur) };
-                index.len.fetch_sub(1, Ordering::Relaxed);
-                return true;
-            }
-            link = &node.next;
-            cur = node.next.load(Ordering::Acquire, guard);
-        }
-        false
+        let Some((link, old)) = self.find_for_write(key, hash, guard).found else {
+            return false;
+        };
+        // SAFETY: found in a chain pinned by `guard`.
+        let next = unsafe { old.deref() }.next.load(Ordering::Acquire, guard);
+        link.store(next, Ordering::Release);
+        // SAFETY: unlinked above; readers still on it are protected by epochs.
+        unsafe { guard.defer_destroy(old) };
+        self.index.len.fetch_sub(1, Ordering::Relaxed);
+        true
     }
 
     /// Empties the index; requires every stripe (see [`Index::lock_all`]). The old
