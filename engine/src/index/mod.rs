@@ -359,6 +359,11 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
             .map(|i| &self.held[i].1)
     }
 
+    /// Releases every stripe now, before the guard is dropped.
+    pub fn release(&mut self) {
+        self.held.clear();
+    }
+
     /// Whether the stripe of `hash` is held exclusively.
     pub fn holds_exclusive(&self, hash: u64) -> bool {
         matches!(self.guard_for(hash), Some(StripeGuard::Exclusive(_)))

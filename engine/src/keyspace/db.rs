@@ -27,6 +27,8 @@ pub struct Txn<'a, 'g> {
     locks: Locks<'a, Entry, StripeExpires>,
     guard: &'g Guard,
     now: u64,
+    /// Expired keys met under a shared stripe: deleted once the stripes are released.
+    expired_unlocked: SmallVec<[&'g [u8]; 1]>,
 }
 
 impl Db {
@@ -130,6 +132,7 @@ impl Db {
             locks: self.index.lock(hashed),
             guard,
             now,
+            expired_unlocked: SmallVec::new(),
         }
     }
 
@@ -221,6 +224,8 @@ impl<'a, 'g> Txn<'a, 'g> {
         if self.locks.holds_exclusive(hash) {
             self.unlink(key, hash, entry);
             self.db.stats.expired_keys.incr();
+        } else if let Some(node) = self.db.index.get(key, hash, self.guard) {
+            self.expired_unlocked.push(node.key());
         }
         None
     }
@@ -301,5 +306,19 @@ impl<'a, 'g> Txn<'a, 'g> {
             self.db.volatile.fetch_sub(1, Ordering::Relaxed);
         }
         self.locks.remove(key, hash, self.guard);
+    }
+}
+
+impl Drop for Txn<'_, '_> {
+    /// Deletes the expired keys this transaction could only read, as Redis deletes an
+    /// expired key on any access, once the stripes are released.
+    fn drop(&mut self) {
+        if self.expired_unlocked.is_empty() {
+            return;
+        }
+        self.locks.release();
+        for key in std::mem::take(&mut self.expired_unlocked) {
+            self.db.get(key, self.now, self.guard);
+        }
     }
 }
