@@ -207,3 +207,43 @@ pub fn nil() -> Frame {
 pub fn array(items: Vec<Frame>) -> Frame {
     Frame::Array(items)
 }
+
+/// A real redis-server, the reference the differential tests compare tierd against.
+/// `.ci/run` installs it (`apt-get install -y redis-server`).
+pub struct ReferenceRedis {
+    child: Child,
+    pub port: u16,
+}
+
+impl ReferenceRedis {
+    pub fn start() -> ReferenceRedis {
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server must be installed for the differential tests (apt-get install -y redis-server)");
+            if wait_for_port(port, &mut child) {
+                return ReferenceRedis { child, port };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("redis-server did not start");
+    }
+
+    pub fn raw(&self) -> RawClient {
+        RawClient::connect(self.port)
+    }
+}
+
+impl Drop for ReferenceRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

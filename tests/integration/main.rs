@@ -2,6 +2,7 @@
 //! `redis` crate or a raw RESP connection. One test binary, one module per area.
 
 mod connection;
+mod differential;
 mod harness;
 mod keys;
 mod protocol;
