@@ -7,11 +7,13 @@
 //! - [`cmd`]: the command table and the handlers, one file per family.
 //! - [`resp`]: the RESP2/RESP3 codec.
 //! - [`config`]: redis.conf-style configuration, CONFIG GET/SET.
+//! - `num`: numbers as Redis reads and writes them (`string2ll`, `long double`).
 
 pub mod client;
 pub mod cmd;
 pub mod config;
 mod conn;
+pub(crate) mod num;
 pub mod resp;
 pub mod server;
 pub mod shared;

@@ -53,7 +53,13 @@ pub enum LockMode {
 struct WriteSite<'g, V> {
     bucket: &'g Atomic<Node<V>>,
     head: Shared<'g, Node<V>>,
-    found: Option<(&'g Atomic<Node<V>>, Shared<'g, Node<V>>)>,
+    found: Option<Found<'g, V>>,
+}
+
+/// A key's node in its chain, and the link (bucket or predecessor) pointing at it.
+struct Found<'g, V> {
+    link: &'g Atomic<Node<V>>,
+    node: Shared<'g, Node<V>>,
 }
 
 enum StripeGuard<'a, S> {
@@ -410,7 +416,11 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
         // SAFETY: pinned by `guard`; the stripe makes us this chain's only writer.
         while let Some(node) = unsafe { cur.as_ref() } {
             if node.hash == hash && node.key() == key {
-                return WriteSite { bucket, head, found: Some((link, cur)) };
+                return WriteSite {
+                    bucket,
+                    head,
+                    found: Some(Found { link, node: cur }),
+                };
             }
             link = &node.next;
             cur = node.next.load(Ordering::Acquire, guard);
@@ -422,7 +432,7 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
     /// stays readable while `guard` lives).
     pub fn put<'g>(&mut self, key: &[u8], hash: u64, value: V, guard: &'g Guard) -> Option<&'g V> {
         let site = self.find_for_write(key, hash, guard);
-        if let Some((link, old)) = site.found {
+        if let Some(Found { link, node: old }) = site.found {
             // SAFETY: found in a chain pinned by `guard`.
             let node = unsafe { old.deref() };
             let mut fresh = table::Node::new(hash, node.key_box(), value);
@@ -448,7 +458,7 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
 
     /// Removes `key`. Returns whether it was there.
     pub fn remove(&mut self, key: &[u8], hash: u64, guard: &Guard) -> bool {
-        let Some((link, old)) = self.find_for_write(key, hash, guard).found else {
+        let Some(Found { link, node: old }) = self.find_for_write(key, hash, guard).found else {
             return false;
         };
         // SAFETY: found in a chain pinned by `guard`.

@@ -3,8 +3,9 @@
 //! errors. Until ACLs exist the only user is `default`, whose password is `requirepass`.
 
 use super::table::{CommandSpec, Flags, KeySpec};
-use super::{dispatch_subcommand, parse_i64, Ctx};
+use super::{dispatch_subcommand, reply_help, Ctx};
 use crate::client::ClientHandle;
+use crate::num::parse_i64;
 use crate::resp::Protocol;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -156,19 +157,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         handler: client_getname,
         subcommands: &[],
     },
-    CommandSpec {
-        name: "help",
-        arity: 2,
-        flags: CLIENT_SUB,
-        keys: KeySpec::NONE,
-        group: "connection",
-        summary: "Show helpful text about the different subcommands",
-        since: "5.0.0",
-        complexity: "O(1)",
-        syntax: "",
-        handler: client_help,
-        subcommands: &[],
-    },
+    CommandSpec::help("connection", "5.0.0", client_help),
     CommandSpec {
         name: "id",
         arity: 2,
@@ -253,9 +242,7 @@ fn ping(ctx: &mut Ctx<'_>) {
     match ctx.args {
         [_] => ctx.out.simple("PONG"),
         [_, message] => ctx.out.bulk(message),
-        _ => ctx
-            .out
-            .error("ERR wrong number of arguments for 'ping' command"),
+        _ => ctx.wrong_arity("ping"),
     }
 }
 
@@ -275,21 +262,10 @@ fn reset(ctx: &mut Ctx<'_>) {
 }
 
 fn select(ctx: &mut Ctx<'_>) {
-    let Some(index) = parse_i64(&ctx.args[1]) else {
-        return ctx.not_integer();
-    };
-    // Redis reads the index as a C int.
-    if i32::try_from(index).is_err() {
-        return ctx
-            .out
-            .error("ERR value is out of range, value must between -2147483648 and 2147483647");
-    }
-    match usize::try_from(index) {
-        Ok(db) if db < ctx.shared.keyspace.databases() => {
-            ctx.client.set_db(db);
-            ctx.out.ok();
-        }
-        _ => ctx.out.error("ERR DB index is out of range"),
+    let args = ctx.args;
+    if let Some(db) = ctx.parse_db_index(&args[1]) {
+        ctx.client.set_db(db);
+        ctx.out.ok();
     }
 }
 
@@ -734,43 +710,39 @@ fn client_kill(ctx: &mut Ctx<'_>) {
 }
 
 fn client_help(ctx: &mut Ctx<'_>) {
-    const LINES: &[&str] = &[
-        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "GETNAME",
-        "    Return the name of the current connection.",
-        "ID",
-        "    Return the ID of the current connection.",
-        "INFO",
-        "    Return information about the current client connection.",
-        "KILL <ip:port>",
-        "    Kill connection made from <ip:port>.",
-        "KILL <option> <value> [<option> <value> [...]]",
-        "    Kill connections. Options are:",
-        "    * ADDR (<ip:port>|<unixsocket>:0)",
-        "      Kill connections made from the specified address",
-        "    * LADDR (<ip:port>|<unixsocket>:0)",
-        "      Kill connections made to specified local address",
-        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-        "      Kill connections by type.",
-        "    * USER <username>",
-        "      Kill connections authenticated by <username>.",
-        "    * SKIPME (YES|NO)",
-        "      Skip killing current connection (default: yes).",
-        "LIST [options ...]",
-        "    Return information about client connections. Options:",
-        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-        "      Return clients of specified type.",
-        "SETNAME <name>",
-        "    Assign the name <name> to the current connection.",
-        "NO-EVICT (ON|OFF)",
-        "    Protect current client connection from eviction.",
-        "HELP",
-        "    Prints this help.",
-    ];
-    ctx.out.array_len(LINES.len());
-    for line in LINES {
-        ctx.out.simple(line);
-    }
+    reply_help(
+        ctx,
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+        ],
+    );
 }
 
 #[cfg(test)]

@@ -2,10 +2,11 @@
 //! SCAN, RANDOMKEY, RENAME, COPY, MOVE, TOUCH, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB and
 //! OBJECT, with Redis 7.0's replies and error texts.
 
-use super::strings::ExpireUnit;
+use super::expire::{invalid_expire_time, ExpireUnit};
 use super::table::{CommandSpec, Flags, KeySpec};
-use super::{parse_i64, Ctx};
+use super::{key_locks, reply_help, Ctx};
 use crate::config::{Config, MaxmemoryPolicy};
+use crate::num::parse_i64;
 use bytes::Bytes;
 use std::collections::HashSet;
 use tier_engine::glob::glob_match;
@@ -373,19 +374,7 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         "4.0.0",
         object_freq,
     ),
-    CommandSpec {
-        name: "help",
-        arity: 2,
-        flags: Flags::LOADING.union(Flags::STALE),
-        keys: KeySpec::NONE,
-        group: "generic",
-        summary: "Show helpful text about the different subcommands",
-        since: "6.2.0",
-        complexity: "O(1)",
-        syntax: "",
-        handler: object_help,
-        subcommands: &[],
-    },
+    CommandSpec::help("generic", "6.2.0", object_help),
     object_subcommand(
         "idletime",
         "Get the time since a Redis object was last accessed",
@@ -420,11 +409,6 @@ const fn object_subcommand(
         handler,
         subcommands: &[],
     }
-}
-
-/// The lock requests for `keys`, each taken in `mode`.
-fn key_locks(keys: &[Bytes], mode: LockMode) -> Vec<(&[u8], LockMode)> {
-    keys.iter().map(|k| (k.as_ref(), mode)).collect()
 }
 
 /// DEL and UNLINK (memory is always freed off the command path, so they are one).
@@ -552,23 +536,8 @@ fn expire_generic(ctx: &mut Ctx<'_>, unit: ExpireUnit) {
     let Some(n) = parse_i64(&ctx.args[2]) else {
         return ctx.not_integer();
     };
-    let base = match unit {
-        ExpireUnit::Seconds | ExpireUnit::Millis => ctx.now as i64,
-        ExpireUnit::UnixSeconds | ExpireUnit::UnixMillis => 0,
-    };
-    let millis = if matches!(unit, ExpireUnit::Seconds | ExpireUnit::UnixSeconds) {
-        n.checked_mul(1000)
-    } else {
-        Some(n)
-    };
-    let Some(when) = millis
-        .filter(|ms| *ms <= i64::MAX - base)
-        .map(|ms| ms + base)
-    else {
-        let name = String::from_utf8_lossy(&ctx.args[0]).to_lowercase();
-        return ctx
-            .out
-            .error(format!("ERR invalid expire time in '{name}' command"));
+    let Some(when) = unit.deadline(n, ctx.now) else {
+        return invalid_expire_time(ctx);
     };
     let db = ctx.db();
     let guard = tier_engine::pin();
@@ -803,46 +772,6 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) {
     }
 }
 
-/// Redis's `getIntFromObjectOrReply`: an argument that must be an integer within a C
-/// `int`. Writes `msg` as the error if given, else Redis's default texts.
-fn parse_int(ctx: &mut Ctx<'_>, arg: &[u8], msg: Option<&str>) -> Option<i32> {
-    let Some(n) = parse_i64(arg) else {
-        match msg {
-            Some(m) => ctx.out.error(m),
-            None => ctx.not_integer(),
-        }
-        return None;
-    };
-    let fits = i32::try_from(n).ok();
-    if fits.is_none() {
-        ctx.out.error(
-            msg.unwrap_or(
-                "ERR value is out of range, value must between -2147483648 and 2147483647",
-            ),
-        );
-    }
-    fits
-}
-
-/// `n` as the number of an existing database.
-fn database(ctx: &Ctx<'_>, n: i32) -> Option<usize> {
-    usize::try_from(n)
-        .ok()
-        .filter(|&i| i < ctx.shared.keyspace.databases())
-}
-
-const DB_OUT_OF_RANGE: &str = "ERR DB index is out of range";
-
-/// A database number parsed from `arg`, with Redis's errors (MOVE, COPY ... DB).
-fn parse_db_index(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<usize> {
-    let n = parse_int(ctx, arg, None)?;
-    let index = database(ctx, n);
-    if index.is_none() {
-        ctx.out.error(DB_OUT_OF_RANGE);
-    }
-    index
-}
-
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 
 fn copy(ctx: &mut Ctx<'_>) {
@@ -855,7 +784,7 @@ fn copy(ctx: &mut Ctx<'_>) {
         match args[i].to_ascii_uppercase().as_slice() {
             b"REPLACE" => replace = true,
             b"DB" if i + 1 < args.len() => {
-                let Some(n) = parse_db_index(ctx, &args[i + 1]) else {
+                let Some(n) = ctx.parse_db_index(&args[i + 1]) else {
                     return;
                 };
                 dst_db = n;
@@ -913,7 +842,7 @@ fn copy_locked<'a, 'g>(
 
 fn move_(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
-    let Some(dst_db) = parse_db_index(ctx, &args[2]) else {
+    let Some(dst_db) = ctx.parse_db_index(&args[2]) else {
         return;
     };
     let src_db = ctx.client.db;
@@ -980,14 +909,14 @@ fn flushall(ctx: &mut Ctx<'_>) {
 
 fn swapdb(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
-    let Some(a) = parse_int(ctx, &args[1], Some("ERR invalid first DB index")) else {
+    let Some(a) = ctx.parse_int(&args[1], Some("ERR invalid first DB index")) else {
         return;
     };
-    let Some(b) = parse_int(ctx, &args[2], Some("ERR invalid second DB index")) else {
+    let Some(b) = ctx.parse_int(&args[2], Some("ERR invalid second DB index")) else {
         return;
     };
-    let (Some(a), Some(b)) = (database(ctx, a), database(ctx, b)) else {
-        return ctx.out.error(DB_OUT_OF_RANGE);
+    let (Some(a), Some(b)) = (ctx.database(a), ctx.database(b)) else {
+        return ctx.db_out_of_range();
     };
     if a != b {
         ctx.shared.keyspace.swap_dbs(a, b);
@@ -1086,25 +1015,21 @@ fn object_freq(ctx: &mut Ctx<'_>) {
 }
 
 fn object_help(ctx: &mut Ctx<'_>) {
-    const HELP: &[&str] = &[
-        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "ENCODING <key>",
-        "    Return the kind of internal representation used in order to store the value",
-        "    associated with a <key>.",
-        "FREQ <key>",
-        "    Return the access frequency index of the <key>. The returned integer is",
-        "    proportional to the logarithm of the recent access frequency of the key.",
-        "IDLETIME <key>",
-        "    Return the idle time of the <key>, that is the approximated number of",
-        "    seconds elapsed since the last access to the key.",
-        "REFCOUNT <key>",
-        "    Return the number of references of the value associated with the specified",
-        "    <key>.",
-        "HELP",
-        "    Prints this help.",
-    ];
-    ctx.out.array_len(HELP.len());
-    for line in HELP {
-        ctx.out.simple(line);
-    }
+    reply_help(
+        ctx,
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    );
 }

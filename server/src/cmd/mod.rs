@@ -5,18 +5,20 @@
 pub mod table;
 
 mod connection;
+mod expire;
 mod keys;
 mod server;
 mod strings;
 
 use crate::client::Client;
 use crate::config::Config;
+use crate::num::parse_i64;
 use crate::resp::ReplyWriter;
 use crate::shared::Shared;
 use bytes::Bytes;
 use std::sync::Arc;
 use table::{CommandSpec, Flags};
-use tier_engine::Db;
+use tier_engine::{Db, LockMode};
 
 /// The command families; [`table::commands`] indexes them by name.
 pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
@@ -50,7 +52,8 @@ impl Ctx<'_> {
 
     /// Writes Redis's reply for an argument that must be an integer and is not.
     pub fn not_integer(&mut self) {
-        self.out.error("ERR value is not an integer or out of range");
+        self.out
+            .error("ERR value is not an integer or out of range");
     }
 
     pub fn syntax_error(&mut self) {
@@ -58,33 +61,99 @@ impl Ctx<'_> {
     }
 
     pub fn wrong_type(&mut self) {
-        self.out.error("WRONGTYPE Operation against a key holding the wrong kind of value");
+        self.out
+            .error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    }
+
+    /// Redis's arity error for the command `name` (its lower-case full name).
+    pub fn wrong_arity(&mut self, name: &str) {
+        self.out.error(format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
     }
 
     /// The error for a subcommand this command does not have, as Redis words it.
     pub fn unknown_subcommand(&mut self) {
+        self.subcommand_error("ERR unknown subcommand");
+    }
+
+    /// Redis's `addReplySubcommandSyntaxError`, for a subcommand a command parses
+    /// itself (DEBUG, SLOWLOG GET with too many arguments).
+    pub fn subcommand_syntax_error(&mut self) {
+        self.subcommand_error("ERR unknown subcommand or wrong number of arguments for");
+    }
+
+    /// `<prefix> '<subcommand>'. Try <COMMAND> HELP.`
+    fn subcommand_error(&mut self, prefix: &str) {
         let name = String::from_utf8_lossy(&self.args[0]).to_uppercase();
         let sub = String::from_utf8_lossy(&self.args[1]);
         self.out.error(format!(
-            "ERR unknown subcommand '{}'. Try {name} HELP.",
+            "{prefix} '{}'. Try {name} HELP.",
             truncate(&sub, 128)
         ));
     }
+
+    /// Redis's `getIntFromObjectOrReply`: an argument that must be an integer within a
+    /// C `int`. Writes `msg` as the error if given, else Redis's default texts.
+    pub fn parse_int(&mut self, arg: &[u8], msg: Option<&str>) -> Option<i32> {
+        let Some(n) = parse_i64(arg) else {
+            match msg {
+                Some(m) => self.out.error(m),
+                None => self.not_integer(),
+            }
+            return None;
+        };
+        let fits = i32::try_from(n).ok();
+        if fits.is_none() {
+            self.out.error(msg.unwrap_or(
+                "ERR value is out of range, value must between -2147483648 and 2147483647",
+            ));
+        }
+        fits
+    }
+
+    /// `n` as the number of an existing database.
+    pub fn database(&self, n: i32) -> Option<usize> {
+        usize::try_from(n)
+            .ok()
+            .filter(|&i| i < self.shared.keyspace.databases())
+    }
+
+    /// Redis's error for a database number that names no database.
+    pub fn db_out_of_range(&mut self) {
+        self.out.error("ERR DB index is out of range");
+    }
+
+    /// A database number parsed from `arg`, with Redis's errors (SELECT, MOVE, COPY
+    /// ... DB).
+    pub fn parse_db_index(&mut self, arg: &[u8]) -> Option<usize> {
+        let n = self.parse_int(arg, None)?;
+        let index = self.database(n);
+        if index.is_none() {
+            self.db_out_of_range();
+        }
+        index
+    }
 }
 
-/// Parses a whole argument as a signed 64-bit integer, as Redis's `string2ll`: no
-/// spaces, no plus sign, no leading zeros.
-pub fn parse_i64(arg: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(arg).ok()?;
-    let digits = s.strip_prefix('-').unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// Redis's `addReplyHelp`: its header (`<COMMAND> <subcommand> ...`), `lines`, then
+/// its HELP entry.
+pub fn reply_help(ctx: &mut Ctx<'_>, lines: &[&str]) {
+    let name = String::from_utf8_lossy(&ctx.args[0]).to_uppercase();
+    ctx.out.array_len(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for line in lines {
+        ctx.out.simple(line);
     }
-    // Leading zeros, and "-0", are not canonical integers for Redis.
-    if digits.starts_with('0') && (digits.len() > 1 || s.starts_with('-')) {
-        return None;
-    }
-    s.parse().ok()
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Prints this help.");
+}
+
+/// The lock requests for `keys`, each taken in `mode`.
+pub fn key_locks(keys: &[Bytes], mode: LockMode) -> Vec<(&[u8], LockMode)> {
+    keys.iter().map(|k| (k.as_ref(), mode)).collect()
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -105,15 +174,15 @@ pub fn execute(ctx: &mut Ctx<'_>) {
 
 fn run_spec(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static str) {
     if !spec.arity_ok(ctx.args.len()) {
-        ctx.out.error(format!("ERR wrong number of arguments for '{full_name}' command"));
-        return;
+        return ctx.wrong_arity(full_name);
     }
     if !ctx.client.authenticated && !spec.flags.contains(Flags::NO_AUTH) {
         ctx.out.error("NOAUTH Authentication required.");
         return;
     }
     if spec.flags.contains(Flags::DENYOOM) && over_maxmemory(ctx.config) {
-        ctx.out.error("OOM command not allowed when used memory > 'maxmemory'.");
+        ctx.out
+            .error("OOM command not allowed when used memory > 'maxmemory'.");
         return;
     }
     ctx.client.last_command = full_name;
@@ -144,7 +213,10 @@ fn subcommand_name(parent: &'static CommandSpec, sub: &'static CommandSpec) -> &
             .map(|(p, s)| ((p, s), &*Box::leak(format!("{p}|{s}").into_boxed_str())))
             .collect()
     });
-    names.get(&(parent.name, sub.name)).copied().unwrap_or(sub.name)
+    names
+        .get(&(parent.name, sub.name))
+        .copied()
+        .unwrap_or(sub.name)
 }
 
 fn over_maxmemory(config: &Config) -> bool {

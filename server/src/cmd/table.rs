@@ -87,11 +87,23 @@ pub struct KeySpec {
 }
 
 impl KeySpec {
-    pub const NONE: KeySpec = KeySpec { first: 0, last: 0, step: 0 };
+    pub const NONE: KeySpec = KeySpec {
+        first: 0,
+        last: 0,
+        step: 0,
+    };
     /// One key, the first argument.
-    pub const ONE: KeySpec = KeySpec { first: 1, last: 1, step: 1 };
+    pub const ONE: KeySpec = KeySpec {
+        first: 1,
+        last: 1,
+        step: 1,
+    };
     /// Every argument is a key.
-    pub const ALL: KeySpec = KeySpec { first: 1, last: -1, step: 1 };
+    pub const ALL: KeySpec = KeySpec {
+        first: 1,
+        last: -1,
+        step: 1,
+    };
 
     pub const fn new(first: i32, last: i32, step: i32) -> KeySpec {
         KeySpec { first, last, step }
@@ -101,10 +113,20 @@ impl KeySpec {
     pub fn positions(&self, argc: usize) -> impl Iterator<Item = usize> {
         let argc = argc as i64;
         let first = i64::from(self.first);
-        let last = if self.last < 0 { argc + i64::from(self.last) } else { i64::from(self.last) };
+        let last = if self.last < 0 {
+            argc + i64::from(self.last)
+        } else {
+            i64::from(self.last)
+        };
         let step = i64::from(self.step.max(1));
-        let end = if self.first == 0 { 0 } else { last.min(argc - 1) + 1 };
-        (first..end.max(first)).step_by(step as usize).map(|i| i as usize)
+        let end = if self.first == 0 {
+            0
+        } else {
+            last.min(argc - 1) + 1
+        };
+        (first..end.max(first))
+            .step_by(step as usize)
+            .map(|i| i as usize)
     }
 }
 
@@ -134,6 +156,24 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
+    /// A container's HELP subcommand (`CONFIG HELP`, `CLIENT HELP`, ...): they differ
+    /// only in group, version and handler.
+    pub const fn help(group: &'static str, since: &'static str, handler: Handler) -> CommandSpec {
+        CommandSpec {
+            name: "help",
+            arity: 2,
+            flags: Flags::LOADING.union(Flags::STALE),
+            keys: KeySpec::NONE,
+            group,
+            summary: "Show helpful text about the different subcommands",
+            since,
+            complexity: "O(1)",
+            syntax: "",
+            handler,
+            subcommands: &[],
+        }
+    }
+
     /// Whether `argc` arguments (name included) satisfy the arity.
     pub fn arity_ok(&self, argc: usize) -> bool {
         let arity = self.arity as i64;
@@ -182,7 +222,10 @@ mod tests {
     fn key_positions() {
         assert_eq!(KeySpec::ONE.positions(3).collect::<Vec<_>>(), [1]);
         assert_eq!(KeySpec::ALL.positions(4).collect::<Vec<_>>(), [1, 2, 3]);
-        assert_eq!(KeySpec::new(1, -1, 2).positions(5).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(
+            KeySpec::new(1, -1, 2).positions(5).collect::<Vec<_>>(),
+            [1, 3]
+        );
         assert_eq!(KeySpec::NONE.positions(5).count(), 0);
     }
 

@@ -275,7 +275,7 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
 /// Parses an integer as Redis's `string2ll` does (no sign but `-`, no leading zeros, no
 /// spaces, no overflow) and checks it lies in `min..=max`, with Redis's messages.
 fn int<T: TryFrom<i64>>(v: &[u8], min: i64, max: i64) -> Result<T, Reason> {
-    let n = string2ll(v).ok_or("argument couldn't be parsed into an integer")?;
+    let n = crate::num::parse_i64(v).ok_or("argument couldn't be parsed into an integer")?;
     if n < min || n > max {
         return Err(format!(
             "argument must be between {min} and {max} inclusive"
@@ -322,29 +322,6 @@ fn one_of<T: Copy>(v: &[u8], all: &[T], name: fn(T) -> &'static str) -> Result<T
                 names.join(", ")
             )
         })
-}
-
-/// Redis's `string2ll`: an optional `-`, then `0` alone or digits not starting with `0`;
-/// nothing else (no `+`, no spaces), and no overflow.
-pub(super) fn string2ll(s: &[u8]) -> Option<i64> {
-    if s == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    if !matches!(digits.first(), Some(b'1'..=b'9')) || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let magnitude = digits.iter().try_fold(0u64, |acc, d| {
-        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })?;
-    if negative {
-        0i64.checked_sub_unsigned(magnitude)
-    } else {
-        i64::try_from(magnitude).ok()
-    }
 }
 
 /// Redis's `memtoull`: digits then an optional unit, `b` (bytes), `k` = 1000, `kb` =
@@ -423,31 +400,6 @@ mod tests {
             "17179869184gb",
         ] {
             assert_eq!(memtoull(bad.as_bytes()), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn integers_as_redis() {
-        assert_eq!(string2ll(b"0"), Some(0));
-        assert_eq!(string2ll(b"12"), Some(12));
-        assert_eq!(string2ll(b"-1"), Some(-1));
-        assert_eq!(string2ll(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(string2ll(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [
-            "",
-            "-",
-            "-0",
-            "01",
-            "+1",
-            " 1",
-            "1 ",
-            "1.0",
-            "1k",
-            "9223372036854775808",
-            "-9223372036854775809",
-            "99999999999999999999999",
-        ] {
-            assert_eq!(string2ll(bad.as_bytes()), None, "{bad:?}");
         }
     }
 

@@ -10,6 +10,8 @@ use std::ops::Range;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+// Also the integer rule of RESP replies (`frame`).
+use crate::num::parse_i64;
 use crate::splitargs::split_args;
 
 /// Redis's `PROTO_INLINE_MAX_SIZE`: the longest inline request or header line.
@@ -223,36 +225,6 @@ fn find_line_end(buf: &[u8], end: u8) -> Option<usize> {
     buf.iter()
         .position(|&b| b == end || b == 0)
         .filter(|&i| buf[i] == end)
-}
-
-/// Parses a decimal `i64` with Redis's `string2ll` rules: an optional `-`, no `+`, no
-/// leading zeros (so no `-0`), no spaces, at most 20 bytes.
-pub(super) fn parse_i64(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    if !matches!(digits.first(), Some(b'1'..=b'9')) {
-        return None;
-    }
-    let mut value: u64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    if negative {
-        0i64.checked_sub_unsigned(value)
-    } else {
-        i64::try_from(value).ok()
-    }
 }
 
 #[cfg(test)]
@@ -507,26 +479,23 @@ mod tests {
                 .len(),
             1
         );
-        assert_eq!(
-            error_with(b"*3\r\n", &limits),
-            ProtocolError::InvalidMultibulkLength
-        );
-        assert_eq!(
-            error_with(b"*1\r\n$6\r\n", &limits),
-            ProtocolError::InvalidBulkLength
-        );
         let small = Limits {
             max_inline_len: 4,
             ..Limits::default()
         };
-        assert_eq!(
-            error_with(b"PINGX", &small),
-            ProtocolError::TooBigInlineRequest
-        );
-        assert_eq!(
-            error_with(b"*1\r\n$1234", &small),
-            ProtocolError::TooBigBulkCountString
-        );
+        for (input, limits, expected) in [
+            (
+                &b"*3\r\n"[..],
+                &limits,
+                ProtocolError::InvalidMultibulkLength,
+            ),
+            (b"*1\r\n$6\r\n", &limits, ProtocolError::InvalidBulkLength),
+            (b"PINGX", &small, ProtocolError::TooBigInlineRequest),
+            (b"*1\r\n$1234", &small, ProtocolError::TooBigBulkCountString),
+        ] {
+            let input_text = String::from_utf8_lossy(input);
+            assert_eq!(error_with(input, limits), expected, "{input_text:?}");
+        }
         // Redis 7.0 takes up to INT_MAX arguments, waiting for them to arrive.
         assert!(incomplete(b"*2147483647\r\n"));
         assert!(incomplete(b"*1\r\n$536870912\r\n"));
@@ -539,22 +508,21 @@ mod tests {
             ..Limits::default()
         };
         let unauth = |input: &[u8]| parse_all(input, &limits);
-        assert_eq!(
-            unauth(b"*11\r\n").1,
-            Err(ProtocolError::UnauthenticatedMultibulkLength)
-        );
-        assert_eq!(
-            unauth(b"*1\r\n$16385\r\n").1,
-            Err(ProtocolError::UnauthenticatedBulkLength)
-        );
-        assert_eq!(
-            unauth(b"*2147483648\r\n").1,
-            Err(ProtocolError::InvalidMultibulkLength)
-        );
-        assert_eq!(
-            unauth(b"*1\r\n$536870913\r\n").1,
-            Err(ProtocolError::InvalidBulkLength)
-        );
+        for (input, expected) in [
+            (
+                &b"*11\r\n"[..],
+                ProtocolError::UnauthenticatedMultibulkLength,
+            ),
+            (
+                b"*1\r\n$16385\r\n",
+                ProtocolError::UnauthenticatedBulkLength,
+            ),
+            (b"*2147483648\r\n", ProtocolError::InvalidMultibulkLength),
+            (b"*1\r\n$536870913\r\n", ProtocolError::InvalidBulkLength),
+        ] {
+            let input_text = String::from_utf8_lossy(input);
+            assert_eq!(unauth(input).1, Err(expected), "{input_text:?}");
+        }
         assert_eq!(unauth(b"*10\r\n$16384\r\n"), (vec![], Ok(()), 13));
         assert_eq!(
             String::from_utf8_lossy(&ProtocolError::UnauthenticatedBulkLength.message()),
@@ -572,28 +540,6 @@ mod tests {
         buf.extend_from_slice(b"56789\r\n");
         assert!(parse_command(&mut buf, &limits, &mut args).unwrap());
         assert_eq!(args, [&b"SET"[..], b"0123456789"]);
-    }
-
-    #[test]
-    fn string2ll_rules() {
-        for (s, v) in [
-            (&b"0"[..], Some(0)),
-            (b"-1", Some(-1)),
-            (b"9223372036854775807", Some(i64::MAX)),
-            (b"-9223372036854775808", Some(i64::MIN)),
-            (b"9223372036854775808", None),
-            (b"-9223372036854775809", None),
-            (b"", None),
-            (b"-", None),
-            (b"-0", None),
-            (b"00", None),
-            (b"+1", None),
-            (b" 1", None),
-            (b"1 ", None),
-            (b"99999999999999999999", None),
-        ] {
-            assert_eq!(parse_i64(s), v, "{:?}", String::from_utf8_lossy(s));
-        }
     }
 
     proptest! {

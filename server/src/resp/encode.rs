@@ -212,61 +212,7 @@ pub(super) fn put_double(out: &mut BytesMut, d: f64) {
     put_line(out, b',', DoubleText::new().format(d));
 }
 
-/// The longest header: a prefix, a sign, 20 digits and CRLF.
-const HEADER_MAX: usize = 24;
-
-const DIGIT_PAIRS: &[u8; 200] = b"00010203040506070809\
-    10111213141516171819202122232425262728293031323334353637383940414243444546474849\
-    50515253545556575859606162636465666768697071727374757677787980818283848586878889\
-    90919293949596979899";
-
-/// A stack buffer that a number (and its header bytes) is written into from the
-/// right, two digits at a time.
-struct Digits {
-    buf: [u8; HEADER_MAX],
-    start: usize,
-}
-
-impl Digits {
-    fn new() -> Self {
-        Self {
-            buf: [0; HEADER_MAX],
-            start: HEADER_MAX,
-        }
-    }
-
-    /// Prepends bytes; the callers' prefix, sign, 20 digits and CRLF always fit.
-    fn push_front(&mut self, bytes: &[u8]) {
-        let start = self.start - bytes.len();
-        self.buf[start..self.start].copy_from_slice(bytes);
-        self.start = start;
-    }
-
-    fn push_uint(&mut self, mut n: u64) {
-        while n >= 100 {
-            let pair = (n % 100) as usize * 2;
-            n /= 100;
-            self.push_front(&DIGIT_PAIRS[pair..pair + 2]);
-        }
-        if n >= 10 {
-            let pair = n as usize * 2;
-            self.push_front(&DIGIT_PAIRS[pair..pair + 2]);
-        } else {
-            self.push_front(&[b'0' + n as u8]);
-        }
-    }
-
-    fn push_int(&mut self, n: i64) {
-        self.push_uint(n.unsigned_abs());
-        if n < 0 {
-            self.push_front(b"-");
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
+use crate::num::{Digits, HEADER_MAX};
 
 /// A stack buffer for a double formatted the way Redis 7.0 does: C's `%.17g` (17
 /// significant digits, fixed notation for exponents -4 to 16, trailing zeros

@@ -5,7 +5,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::decode::parse_i64;
+use crate::num::parse_i64;
 use super::encode::{put_blob, put_double, put_int, put_len, put_line, put_verbatim};
 
 /// A nesting limit for [`decode_frame`] that no real reply comes near.

@@ -6,9 +6,8 @@
 //! COMMAND DOCS from the syntax string ([`command_docs`](super::command_docs)).
 
 use super::command_docs;
-use super::reply_help;
 use crate::cmd::table::{self, CommandSpec, Flags};
-use crate::cmd::{dispatch_subcommand, Ctx};
+use crate::cmd::{dispatch_subcommand, reply_help, Ctx};
 use crate::resp::ReplyWriter;
 use bytes::Bytes;
 use tier_engine::glob::glob_match;
@@ -289,31 +288,42 @@ fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
     for flag in flags {
         out.simple(flag);
     }
-    out.bulk(b"begin_search");
-    out.map_len(2);
-    out.bulk(b"type");
-    out.bulk(b"index");
-    out.bulk(b"spec");
-    out.map_len(1);
-    out.bulk(b"index");
-    out.integer(i64::from(keys.first));
-    out.bulk(b"find_keys");
-    out.map_len(2);
-    out.bulk(b"type");
-    out.bulk(b"range");
-    out.bulk(b"spec");
-    out.map_len(3);
-    out.bulk(b"lastkey");
-    // Relative to the first key, or counted from the end when negative.
-    out.integer(i64::from(if keys.last < 0 {
+    write_key_spec_step(
+        out,
+        b"begin_search",
+        b"index",
+        &[(b"index", i64::from(keys.first))],
+    );
+    // The last key relative to the first, or counted from the end when negative.
+    let lastkey = if keys.last < 0 {
         keys.last
     } else {
         keys.last - keys.first
-    }));
-    out.bulk(b"keystep");
-    out.integer(i64::from(keys.step));
-    out.bulk(b"limit");
-    out.integer(0);
+    };
+    write_key_spec_step(
+        out,
+        b"find_keys",
+        b"range",
+        &[
+            (b"lastkey", i64::from(lastkey)),
+            (b"keystep", i64::from(keys.step)),
+            (b"limit", 0),
+        ],
+    );
+}
+
+/// One step of a key spec: `name => {type => kind, spec => {field => n, ...}}`.
+fn write_key_spec_step(out: &mut ReplyWriter, name: &[u8], kind: &[u8], spec: &[(&[u8], i64)]) {
+    out.bulk(name);
+    out.map_len(2);
+    out.bulk(b"type");
+    out.bulk(kind);
+    out.bulk(b"spec");
+    out.map_len(spec.len());
+    for &(field, n) in spec {
+        out.bulk(field);
+        out.integer(n);
+    }
 }
 
 /// The key-spec flags a command's flags imply: a read-only command reads its keys, a

@@ -505,6 +505,15 @@ mod tests {
         a
     }
 
+    /// A choice between pure tokens.
+    fn one_of(name: &str, tokens: &[&str]) -> Arg {
+        composite(
+            name,
+            ArgType::OneOf,
+            tokens.iter().map(|t| pure(t)).collect(),
+        )
+    }
+
     #[test]
     fn empty_syntax_has_no_arguments() {
         assert_eq!(parse("", true), Ok(vec![]));
@@ -528,11 +537,7 @@ mod tests {
         let want = vec![
             arg("key", ArgType::Key),
             arg("value", ArgType::String),
-            optional(composite(
-                "nx_xx",
-                ArgType::OneOf,
-                vec![pure("NX"), pure("XX")],
-            )),
+            optional(one_of("nx_xx", &["NX", "XX"])),
             optional(pure("GET")),
             optional(composite(
                 "seconds_milliseconds_unix-time-seconds_unix-time-milliseconds_keepttl",
@@ -649,16 +654,8 @@ mod tests {
             Ok(vec![
                 arg("source", ArgType::Key),
                 arg("destination", ArgType::Key),
-                composite(
-                    "left_right",
-                    ArgType::OneOf,
-                    vec![pure("LEFT"), pure("RIGHT")]
-                ),
-                composite(
-                    "left_right",
-                    ArgType::OneOf,
-                    vec![pure("LEFT"), pure("RIGHT")]
-                ),
+                one_of("left_right", &["LEFT", "RIGHT"]),
+                one_of("left_right", &["LEFT", "RIGHT"]),
             ])
         );
         let mut filter = optional(composite(
@@ -685,11 +682,7 @@ mod tests {
         assert_eq!(
             parse("[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]", false),
             Ok(vec![
-                optional(composite(
-                    "nosave_save",
-                    ArgType::OneOf,
-                    vec![pure("NOSAVE"), pure("SAVE")]
-                )),
+                optional(one_of("nosave_save", &["NOSAVE", "SAVE"])),
                 optional(pure("NOW")),
                 optional(pure("FORCE")),
                 optional(pure("ABORT")),

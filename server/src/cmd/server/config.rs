@@ -2,8 +2,8 @@
 //! ([`SharedConfig`](crate::config::SharedConfig)), applying what a change implies
 //! (the log filter) as soon as it is made.
 
-use super::{config_file, reply_help};
-use crate::cmd::Ctx;
+use super::config_file;
+use crate::cmd::{reply_help, Ctx};
 use std::sync::atomic::Ordering;
 
 /// CONFIG GET pattern [pattern ...]: name/value pairs (a map in RESP3).

@@ -264,24 +264,20 @@ fn replication(lines: &mut Lines<'_>, shared: &Shared) {
 }
 
 fn cpu(lines: &mut Lines<'_>) {
-    let own = rusage(libc::RUSAGE_SELF);
-    let children = rusage(libc::RUSAGE_CHILDREN);
-    lines.field(
-        "used_cpu_sys",
-        own.map(|u| seconds(u.ru_stime)).unwrap_or_default(),
-    );
-    lines.field(
-        "used_cpu_user",
-        own.map(|u| seconds(u.ru_utime)).unwrap_or_default(),
-    );
-    lines.field(
-        "used_cpu_sys_children",
-        children.map(|u| seconds(u.ru_stime)).unwrap_or_default(),
-    );
-    lines.field(
-        "used_cpu_user_children",
-        children.map(|u| seconds(u.ru_utime)).unwrap_or_default(),
-    );
+    for (who, suffix) in [
+        (libc::RUSAGE_SELF, ""),
+        (libc::RUSAGE_CHILDREN, "_children"),
+    ] {
+        let usage = rusage(who);
+        let time = |field: fn(&libc::rusage) -> libc::timeval| {
+            usage
+                .as_ref()
+                .map(|u| seconds(field(u)))
+                .unwrap_or_default()
+        };
+        lines.field(&format!("used_cpu_sys{suffix}"), time(|u| u.ru_stime));
+        lines.field(&format!("used_cpu_user{suffix}"), time(|u| u.ru_utime));
+    }
 }
 
 /// `db0:keys=3,expires=1,avg_ttl=0` for every database that holds keys.

@@ -10,7 +10,7 @@ mod info;
 mod slowlog;
 
 use super::table::{CommandSpec, Flags, KeySpec};
-use super::{dispatch_subcommand, truncate, Ctx};
+use super::{dispatch_subcommand, reply_help, Ctx};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -180,19 +180,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         handler: command::getkeysandflags,
         subcommands: &[],
     },
-    CommandSpec {
-        name: "help",
-        arity: 2,
-        flags: SERVER,
-        keys: KeySpec::NONE,
-        group: "server",
-        summary: "Show helpful text about the different subcommands",
-        since: "5.0.0",
-        complexity: "O(1)",
-        syntax: "",
-        handler: command::help,
-        subcommands: &[],
-    },
+    CommandSpec::help("server", "5.0.0", command::help),
     CommandSpec {
         name: "info",
         arity: -2,
@@ -235,19 +223,7 @@ const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         handler: config::get,
         subcommands: &[],
     },
-    CommandSpec {
-        name: "help",
-        arity: 2,
-        flags: SERVER,
-        keys: KeySpec::NONE,
-        group: "server",
-        summary: "Show helpful text about the different subcommands",
-        since: "5.0.0",
-        complexity: "O(1)",
-        syntax: "",
-        handler: config::help,
-        subcommands: &[],
-    },
+    CommandSpec::help("server", "5.0.0", config::help),
     CommandSpec {
         name: "resetstat",
         arity: 2,
@@ -303,19 +279,7 @@ const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
         handler: slowlog::get,
         subcommands: &[],
     },
-    CommandSpec {
-        name: "help",
-        arity: 2,
-        flags: SERVER,
-        keys: KeySpec::NONE,
-        group: "server",
-        summary: "Show helpful text about the different subcommands",
-        since: "6.2.0",
-        complexity: "O(1)",
-        syntax: "",
-        handler: slowlog::help,
-        subcommands: &[],
-    },
+    CommandSpec::help("server", "6.2.0", slowlog::help),
     CommandSpec {
         name: "len",
         arity: 2,
@@ -343,30 +307,6 @@ const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
 ];
-
-/// Redis's `addReplyHelp`: `lines` between its header and its HELP entry.
-fn reply_help(ctx: &mut Ctx<'_>, lines: &[&str]) {
-    let name = String::from_utf8_lossy(&ctx.args[0]).to_uppercase();
-    ctx.out.array_len(lines.len() + 3);
-    ctx.out.simple(&format!(
-        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
-    for line in lines {
-        ctx.out.simple(line);
-    }
-    ctx.out.simple("HELP");
-    ctx.out.simple("    Prints this help.");
-}
-
-/// Redis's `addReplySubcommandSyntaxError`, for a subcommand a command parses itself.
-fn subcommand_syntax_error(ctx: &mut Ctx<'_>) {
-    let name = String::from_utf8_lossy(&ctx.args[0]).to_uppercase();
-    let sub = String::from_utf8_lossy(&ctx.args[1]);
-    ctx.out.error(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {name} HELP.",
-        truncate(&sub, 128)
-    ));
-}
 
 /// The config file tierd was started with, as an absolute path: the first argument
 /// of the command line when it is not a flag, as `config::parse_args` reads it.
@@ -417,7 +357,7 @@ fn debug(ctx: &mut Ctx<'_>) {
             ctx.client.pause = (!pause.is_zero()).then_some(pause);
             ctx.out.ok();
         }
-        _ => subcommand_syntax_error(ctx),
+        _ => ctx.subcommand_syntax_error(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! SLOWLOG GET / LEN / RESET / HELP over the node's [`SlowLog`](crate::slowlog::SlowLog).
 
-use super::{reply_help, subcommand_syntax_error};
-use crate::cmd::{parse_i64, Ctx};
+use crate::cmd::{reply_help, Ctx};
+use crate::num::parse_i64;
 
 /// Entries SLOWLOG GET returns when no count is given.
 const DEFAULT_COUNT: usize = 10;
@@ -9,7 +9,7 @@ const DEFAULT_COUNT: usize = 10;
 /// SLOWLOG GET [count]: the newest entries first; a count of -1 means all.
 pub(super) fn get(ctx: &mut Ctx<'_>) {
     if ctx.args.len() > 3 {
-        return subcommand_syntax_error(ctx);
+        return ctx.subcommand_syntax_error();
     }
     let count = match ctx.args.get(2) {
         None => DEFAULT_COUNT,
