@@ -33,7 +33,13 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
     let _ = stream.set_nodelay(true);
     let laddr = stream.local_addr().unwrap_or(addr);
     let handle = shared.clients.register(addr, laddr, tier_engine::now_ms());
-    handle.fd.store(std::os::fd::AsRawFd::as_raw_fd(&stream), Ordering::Relaxed);
+    handle
+        .fd
+        .store(std::os::fd::AsRawFd::as_raw_fd(&stream), Ordering::Relaxed);
+    // A shutdown that started before the registration did not see this client.
+    if shared.is_shutting_down() {
+        handle.kill();
+    }
     let mut client = Client::new(handle.clone(), config.requirepass.is_none());
     tracing::debug!(id = handle.id, %addr, "client connected");
     let result = Connection {
@@ -94,12 +100,18 @@ impl Connection<'_> {
             if self.client.close_after_reply {
                 return Ok(());
             }
-            handle.query_buffer.store(self.input.len(), Ordering::Relaxed);
+            handle
+                .query_buffer
+                .store(self.input.len(), Ordering::Relaxed);
         }
     }
 
     /// Waits for bytes (or a kill, or the idle timeout) and appends them to the input.
-    async fn read(&mut self, config: &Config, handle: &crate::client::ClientHandle) -> Result<(), String> {
+    async fn read(
+        &mut self,
+        config: &Config,
+        handle: &crate::client::ClientHandle,
+    ) -> Result<(), String> {
         self.input.reserve(READ_CHUNK);
         let idle = (config.timeout > 0).then(|| Duration::from_secs(u64::from(config.timeout)));
         let read = async {
@@ -192,8 +204,14 @@ impl Connection<'_> {
             return Ok(());
         }
         *self.client.handle.last_command.lock() = self.client.last_command;
-        self.stream.write_all(&self.writer.out).await.map_err(|e| e.to_string())?;
-        self.shared.stats.net_output_bytes.add(self.writer.out.len() as u64);
+        self.stream
+            .write_all(&self.writer.out)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.shared
+            .stats
+            .net_output_bytes
+            .add(self.writer.out.len() as u64);
         self.writer.out.clear();
         Ok(())
     }

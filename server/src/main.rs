@@ -17,7 +17,10 @@ fn main() -> ExitCode {
     let config = match config::parse_args(std::env::args_os().skip(1)) {
         Ok(Startup::Run(config)) => *config,
         Ok(Startup::Version) => {
-            println!("tierd v={} (Redis 7.0 compatible)", env!("CARGO_PKG_VERSION"));
+            println!(
+                "tierd v={} (Redis 7.0 compatible)",
+                env!("CARGO_PKG_VERSION")
+            );
             return ExitCode::SUCCESS;
         }
         Ok(Startup::Help) => {
@@ -46,10 +49,16 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config, set_log_level: LogLevelSetter) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let listeners = tier_server::server::bind(&config.bind, config.port)?;
-    std::fs::create_dir_all(&config.dir)
-        .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", config.dir.display()))?;
+    std::fs::create_dir_all(&config.dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the data directory {}: {e}",
+            config.dir.display()
+        )
+    })?;
     tracing::info!(
         "tierd {} starting, pid {}, data in {}",
         env!("CARGO_PKG_VERSION"),
@@ -66,12 +75,21 @@ fn init_logging(config: &Config) -> anyhow::Result<LogLevelSetter> {
     let (filter, handle) = reload::Layer::new(config.loglevel.filter());
     let layer = match &config.logfile {
         Some(path) => {
-            let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-            fmt::layer().with_writer(Arc::new(file)).with_ansi(false).boxed()
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            fmt::layer()
+                .with_writer(Arc::new(file))
+                .with_ansi(false)
+                .boxed()
         }
         None => fmt::layer().with_writer(std::io::stderr).boxed(),
     };
-    tracing_subscriber::registry().with(filter).with(layer).init();
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(layer)
+        .init();
     Ok(Box::new(move |level: config::LogLevel| {
         let _ = handle.modify(|f| *f = level.filter());
     }))

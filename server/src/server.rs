@@ -19,13 +19,17 @@ pub fn bind(addrs: &[String], port: u16) -> anyhow::Result<Vec<std::net::TcpList
             Some(host) => (true, host),
             None => (false, addr.as_str()),
         };
-        let ip: std::net::IpAddr = host.parse().with_context(|| format!("invalid bind address '{host}'"))?;
+        let ip: std::net::IpAddr = host
+            .parse()
+            .with_context(|| format!("invalid bind address '{host}'"))?;
         match std::net::TcpListener::bind(SocketAddr::new(ip, port)) {
             Ok(l) => {
                 l.set_nonblocking(true)?;
                 listeners.push(l);
             }
-            Err(e) if optional => tracing::warn!("could not bind optional address {host}:{port}: {e}"),
+            Err(e) if optional => {
+                tracing::warn!("could not bind optional address {host}:{port}: {e}")
+            }
             Err(e) => return Err(e).with_context(|| format!("could not bind {host}:{port}")),
         }
     }
@@ -36,7 +40,10 @@ pub fn bind(addrs: &[String], port: u16) -> anyhow::Result<Vec<std::net::TcpList
 /// connections to close.
 pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> anyhow::Result<()> {
     if let Some(l) = listeners.first() {
-        shared.port.store(u64::from(l.local_addr()?.port()), std::sync::atomic::Ordering::Relaxed);
+        shared.port.store(
+            u64::from(l.local_addr()?.port()),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
     let cron = spawn_cron(shared.clone());
     let mut accepts = Vec::new();
@@ -83,7 +90,10 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 
 async fn watch_signals(shared: Arc<Shared>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::warn!("could not install signal handlers");
         return;
     };

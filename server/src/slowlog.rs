@@ -36,14 +36,27 @@ struct Inner {
 
 impl SlowLog {
     /// Records a command that took `micros`, keeping at most `max_len` entries.
-    pub fn push(&self, args: &[Bytes], micros: u64, client_addr: String, client_name: Vec<u8>, max_len: usize) {
+    pub fn push(
+        &self,
+        args: &[Bytes],
+        micros: u64,
+        client_addr: String,
+        client_name: Vec<u8>,
+        max_len: usize,
+    ) {
         let mut kept: Vec<Vec<u8>> = args
             .iter()
-            .take(if args.len() > MAX_ARGS { MAX_ARGS - 1 } else { MAX_ARGS })
+            .take(if args.len() > MAX_ARGS {
+                MAX_ARGS - 1
+            } else {
+                MAX_ARGS
+            })
             .map(|a| {
                 if a.len() > MAX_ARG_LEN {
                     let mut v = a[..MAX_ARG_LEN].to_vec();
-                    v.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_ARG_LEN).as_bytes());
+                    v.extend_from_slice(
+                        format!("... ({} more bytes)", a.len() - MAX_ARG_LEN).as_bytes(),
+                    );
                     v
                 } else {
                     a.to_vec()
@@ -70,7 +83,12 @@ impl SlowLog {
     /// The newest `count` entries (all when None).
     pub fn get(&self, count: Option<usize>) -> Vec<SlowLogEntry> {
         let inner = self.inner.lock();
-        inner.entries.iter().take(count.unwrap_or(usize::MAX)).cloned().collect()
+        inner
+            .entries
+            .iter()
+            .take(count.unwrap_or(usize::MAX))
+            .cloned()
+            .collect()
     }
 
     pub fn len(&self) -> usize {

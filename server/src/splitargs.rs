@@ -37,7 +37,12 @@ pub fn split_args(line: &[u8]) -> Result<Vec<Vec<u8>>, UnbalancedQuotes> {
 
 /// Reads a quoted part that starts at `i`, just after its opening `quote`, into
 /// `out`; returns the index just after the closing quote.
-fn read_quoted(line: &[u8], mut i: usize, quote: u8, out: &mut Vec<u8>) -> Result<usize, UnbalancedQuotes> {
+fn read_quoted(
+    line: &[u8],
+    mut i: usize,
+    quote: u8,
+    out: &mut Vec<u8>,
+) -> Result<usize, UnbalancedQuotes> {
     loop {
         let c = *line.get(i).ok_or(UnbalancedQuotes)?;
         if c == quote {

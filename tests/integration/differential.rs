@@ -10,19 +10,51 @@ use tier_server::resp::Frame;
 
 const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4", "k5", "", "n1", "f1"];
 const VALUES: &[&str] = &[
-    "", "abc", "10", "-5", "3.5", "1e3", "9223372036854775807", "-0", " 1", "0x10", "07",
+    "",
+    "abc",
+    "10",
+    "-5",
+    "3.5",
+    "1e3",
+    "9223372036854775807",
+    "-0",
+    " 1",
+    "0x10",
+    "07",
     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 ];
 const NUMBERS: &[&str] = &[
-    "0", "1", "-1", "10", "100", "abc", "", "9223372036854775807", "-9223372036854775808",
-    "1.5", "+1", "1000000000000000", "-0", "007",
+    "0",
+    "1",
+    "-1",
+    "10",
+    "100",
+    "abc",
+    "",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "1.5",
+    "+1",
+    "1000000000000000",
+    "-0",
+    "007",
 ];
 /// Deadlines and TTLs: invalid, in the past, or far in the future.
 const TTLS: &[&str] = &[
-    "0", "-1", "abc", "", "100000", "9999999", "9223372036854775807", "1.5", "+1",
+    "0",
+    "-1",
+    "abc",
+    "",
+    "100000",
+    "9999999",
+    "9223372036854775807",
+    "1.5",
+    "+1",
     "-9223372036854775808",
 ];
-const FLOATS: &[&str] = &["1.5", "-0.1", "abc", "1e308", "inf", "10", "0.1", "-3e-5", ""];
+const FLOATS: &[&str] = &[
+    "1.5", "-0.1", "abc", "1e308", "inf", "10", "0.1", "-3e-5", "",
+];
 
 struct Gen(StdRng);
 
@@ -48,11 +80,24 @@ impl Gen {
     }
 
     fn one_of(&mut self, options: &[&[&'static str]]) -> Vec<String> {
-        options[self.0.gen_range(0..options.len())].iter().map(|s| s.to_string()).collect()
+        options[self.0.gen_range(0..options.len())]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     fn expire_options(&mut self) -> Vec<String> {
-        self.one_of(&[&[], &["NX"], &["XX"], &["GT"], &["LT"], &["NX", "XX"], &["GT", "LT"], &["nx"], &["FOO"]])
+        self.one_of(&[
+            &[],
+            &["NX"],
+            &["XX"],
+            &["GT"],
+            &["LT"],
+            &["NX", "XX"],
+            &["GT", "LT"],
+            &["nx"],
+            &["FOO"],
+        ])
     }
 
     fn command(&mut self) -> Vec<String> {
@@ -63,8 +108,17 @@ impl Gen {
                 push(&["SET".into(), self.key(), self.value()]);
                 let ttl = self.pick(TTLS);
                 let opts = self.one_of(&[
-                    &[], &["NX"], &["XX"], &["GET"], &["KEEPTTL"], &["NX", "GET"], &["XX", "KEEPTTL", "GET"],
-                    &["EX", "10", "PX", "10"], &["EX"], &["KEEPTTL", "EX", "5"], &["get", "nx"],
+                    &[],
+                    &["NX"],
+                    &["XX"],
+                    &["GET"],
+                    &["KEEPTTL"],
+                    &["NX", "GET"],
+                    &["XX", "KEEPTTL", "GET"],
+                    &["EX", "10", "PX", "10"],
+                    &["EX"],
+                    &["KEEPTTL", "EX", "5"],
+                    &["get", "nx"],
                 ]);
                 push(&opts);
                 if self.0.gen_ratio(1, 3) {
@@ -91,10 +145,25 @@ impl Gen {
             9 => push(&["INCRBY".into(), self.key(), self.pick(NUMBERS)]),
             10 => push(&["DECRBY".into(), self.key(), self.pick(NUMBERS)]),
             11 => push(&["INCRBYFLOAT".into(), self.key(), self.pick(FLOATS)]),
-            12 => push(&["GETRANGE".into(), self.key(), self.pick(NUMBERS), self.pick(NUMBERS)]),
-            13 => push(&["SETRANGE".into(), self.key(), self.pick(&["0", "3", "-1", "abc", "10", "536870912"]), self.value()]),
+            12 => push(&[
+                "GETRANGE".into(),
+                self.key(),
+                self.pick(NUMBERS),
+                self.pick(NUMBERS),
+            ]),
+            13 => push(&[
+                "SETRANGE".into(),
+                self.key(),
+                self.pick(&["0", "3", "-1", "abc", "10", "536870912"]),
+                self.value(),
+            ]),
             14 | 15 => {
-                push(&[if self.0.gen_bool(0.5) { "MSET" } else { "MSETNX" }.into()]);
+                push(&[if self.0.gen_bool(0.5) {
+                    "MSET"
+                } else {
+                    "MSETNX"
+                }
+                .into()]);
                 for _ in 0..self.0.gen_range(1..=3) {
                     push(&[self.key(), self.value()]);
                 }
@@ -115,35 +184,79 @@ impl Gen {
             }
             21 => push(&["TYPE".into(), self.key()]),
             22..=25 => {
-                push(&[self.pick(&["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"]), self.key(), self.pick(TTLS)]);
+                push(&[
+                    self.pick(&["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"]),
+                    self.key(),
+                    self.pick(TTLS),
+                ]);
                 push(&self.expire_options());
             }
-            26 => push(&[self.pick(&["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "PERSIST"]), self.key()]),
+            26 => push(&[
+                self.pick(&["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "PERSIST"]),
+                self.key(),
+            ]),
             27 => push(&[self.pick(&["RENAME", "RENAMENX"]), self.key(), self.key()]),
             28 => {
                 push(&["COPY".into(), self.key(), self.key()]);
-                let opts = self.one_of(&[&[], &["REPLACE"], &["DB", "1"], &["DB", "99"], &["DB", "x"], &["DB", "1", "REPLACE"]]);
+                let opts = self.one_of(&[
+                    &[],
+                    &["REPLACE"],
+                    &["DB", "1"],
+                    &["DB", "99"],
+                    &["DB", "x"],
+                    &["DB", "1", "REPLACE"],
+                ]);
                 push(&opts);
             }
-            29 => push(&["MOVE".into(), self.key(), self.pick(&["0", "1", "16", "x", "-1"])]),
+            29 => push(&[
+                "MOVE".into(),
+                self.key(),
+                self.pick(&["0", "1", "16", "x", "-1"]),
+            ]),
             30 => push(&["DBSIZE".into()]),
-            31 => push(&["SELECT".into(), self.pick(&["0", "1", "0", "16", "-1", "x"])]),
-            32 => push(&["SWAPDB".into(), self.pick(&["0", "1", "x"]), self.pick(&["0", "1", "17"])]),
+            31 => push(&[
+                "SELECT".into(),
+                self.pick(&["0", "1", "0", "16", "-1", "x"]),
+            ]),
+            32 => push(&[
+                "SWAPDB".into(),
+                self.pick(&["0", "1", "x"]),
+                self.pick(&["0", "1", "17"]),
+            ]),
             33 => push(&["ECHO".into(), self.value()]),
             34 => {
                 let opts = self.one_of(&[&["PING"], &["PING", "hi"], &["PING", "a", "b"]]);
                 push(&opts);
             }
-            35 => push(&["KEYS".into(), self.pick(&["*", "k*", "k[0-2]", "?1", "\\k*", "[^k]*", ""])]),
-            36 => push(&[self.pick(&["FOO", "get", "SeT", "CONFIG", "CLIENT", "OBJECT"]), self.key()]),
-            37 => push(&["CLIENT".into(), self.pick(&["GETNAME", "SETNAME", "NOSUCH", "setname"]), self.pick(&["n", "a b", ""])]),
+            35 => push(&[
+                "KEYS".into(),
+                self.pick(&["*", "k*", "k[0-2]", "?1", "\\k*", "[^k]*", ""]),
+            ]),
+            36 => push(&[
+                self.pick(&["FOO", "get", "SeT", "CONFIG", "CLIENT", "OBJECT"]),
+                self.key(),
+            ]),
+            37 => push(&[
+                "CLIENT".into(),
+                self.pick(&["GETNAME", "SETNAME", "NOSUCH", "setname"]),
+                self.pick(&["n", "a b", ""]),
+            ]),
             38 => {
-                push(&["SUBSTR".into(), self.key(), self.pick(NUMBERS), self.pick(NUMBERS)]);
+                push(&[
+                    "SUBSTR".into(),
+                    self.key(),
+                    self.pick(NUMBERS),
+                    self.pick(NUMBERS),
+                ]);
             }
             39 => push(&["GET".into()]),
             40 => push(&["SET".into(), self.key()]),
             41 => push(&["EXISTS".into()]),
-            42 => push(&["CONFIG".into(), "GET".into(), self.pick(&["maxmemory", "timeout", "databases", "slowlog*", "nosuch"])]),
+            42 => push(&[
+                "CONFIG".into(),
+                "GET".into(),
+                self.pick(&["maxmemory", "timeout", "databases", "slowlog*", "nosuch"]),
+            ]),
             _ => push(&["RANDOMKEY".into(), self.pick(&["extra"])]),
         }
         c
@@ -194,7 +307,10 @@ fn compare(seed: u64, commands: usize, resp3: bool) {
     for _ in 0..commands {
         let cmd = gen.command();
         let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        let (mut from_tierd, from_redis) = (normalized(&cmd, t.cmd(&args)), normalized(&cmd, r.cmd(&args)));
+        let (mut from_tierd, from_redis) = (
+            normalized(&cmd, t.cmd(&args)),
+            normalized(&cmd, r.cmd(&args)),
+        );
         history.push(cmd.join(" "));
         if same_deadline(&cmd, &from_tierd, &from_redis) {
             from_tierd = from_redis.clone();

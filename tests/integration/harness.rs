@@ -29,7 +29,14 @@ impl TestServer {
         for _attempt in 0..5 {
             let port = free_port();
             let mut child = Command::new(env!("CARGO_BIN_EXE_tierd"))
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--loglevel", "warning"])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--loglevel",
+                    "warning",
+                ])
                 .arg("--dir")
                 .arg(dir.path())
                 .args(flags)
@@ -71,7 +78,8 @@ impl TestServer {
     pub fn terminate(mut self) -> std::process::ExitStatus {
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        self.wait_exit(Duration::from_secs(10)).expect("tierd exits after SIGTERM")
+        self.wait_exit(Duration::from_secs(10))
+            .expect("tierd exits after SIGTERM")
     }
 
     /// Waits up to `limit` for the process to exit on its own.
@@ -122,7 +130,9 @@ pub struct RawClient {
 impl RawClient {
     pub fn connect(port: u16) -> RawClient {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
         RawClient {
             stream,
             buf: BytesMut::new(),
@@ -137,7 +147,8 @@ impl RawClient {
 
     pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> Frame {
         self.send(&encode_command(args));
-        self.read_frame().expect("a reply before the connection closed")
+        self.read_frame()
+            .expect("a reply before the connection closed")
     }
 
     /// Writes raw bytes.

@@ -701,3 +701,27 @@ fn sigterm_exits_zero() {
     let status = server.terminate();
     assert!(status.success(), "{status:?}");
 }
+
+/// There is no persistence yet: CONFIG reports exactly that, and refuses to pretend.
+#[test]
+fn persistence_options_report_the_truth() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    assert_eq!(
+        raw.cmd(&["CONFIG", "GET", "save"]),
+        array(vec![bulk("save"), bulk("")])
+    );
+    assert_eq!(
+        raw.cmd(&["CONFIG", "GET", "appendonly"]),
+        array(vec![bulk("appendonly"), bulk("no")])
+    );
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "appendonly", "no"]), ok());
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "appendonly", "yes"]),
+        err("ERR CONFIG SET failed (possibly related to argument 'appendonly') - tierd has no append-only file yet; only 'no' is accepted")
+    );
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "save", "900 1"]),
+        err("ERR CONFIG SET failed (possibly related to argument 'save') - tierd takes no snapshots yet; only \"\" is accepted")
+    );
+}

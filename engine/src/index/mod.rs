@@ -221,7 +221,12 @@ impl<V: Clone + 'static, S> Index<V, S> {
 
     /// Calls `visit` with the keys of the buckets under `cursor` and returns the next
     /// cursor (0 when the scan is complete), exactly as Redis's `dictScan`.
-    pub fn scan<'g>(&self, cursor: u64, guard: &'g Guard, mut visit: impl FnMut(&'g Node<V>)) -> u64 {
+    pub fn scan<'g>(
+        &self,
+        cursor: u64,
+        guard: &'g Guard,
+        mut visit: impl FnMut(&'g Node<V>),
+    ) -> u64 {
         // Every bucket this call visits shares the cursor's low bits, hence one stripe;
         // holding it keeps those buckets from moving while they are read.
         let _stripe = self.stripes[cursor as usize & (STRIPES - 1)].read();
@@ -239,7 +244,11 @@ impl<V: Clone + 'static, S> Index<V, S> {
                 v = advance_cursor(v, t0.mask as u64);
             }
             Some(t1) => {
-                let (small, large) = if t0.size() <= t1.size() { (t0, t1) } else { (t1, t0) };
+                let (small, large) = if t0.size() <= t1.size() {
+                    (t0, t1)
+                } else {
+                    (t1, t0)
+                };
                 let (m0, m1) = (small.mask as u64, large.mask as u64);
                 visit_bucket(small, v);
                 loop {
@@ -294,7 +303,11 @@ impl<V: Clone + 'static, S> Index<V, S> {
     }
 
     /// The bucket that holds `hash` now (following MOVED links) and its chain head.
-    fn home_bucket<'g>(&self, hash: u64, guard: &'g Guard) -> (&'g Atomic<Node<V>>, Shared<'g, Node<V>>) {
+    fn home_bucket<'g>(
+        &self,
+        hash: u64,
+        guard: &'g Guard,
+    ) -> (&'g Atomic<Node<V>>, Shared<'g, Node<V>>) {
         let mut t = self.head_table(guard);
         loop {
             let bucket = t.bucket(hash);
@@ -337,7 +350,8 @@ impl<V: Clone + 'static, S> Index<V, S> {
             while let Some(node) = unsafe { cur.as_ref() } {
                 let copy = table::Node::new(node.hash, node.key_box(), node.value().clone());
                 let dst = next.bucket(node.hash);
-                copy.next.store(dst.load(Ordering::Relaxed, guard), Ordering::Relaxed);
+                copy.next
+                    .store(dst.load(Ordering::Relaxed, guard), Ordering::Relaxed);
                 dst.store(new_node(copy, guard), Ordering::Release);
                 cur = node.next.load(Ordering::Acquire, guard);
             }
@@ -347,7 +361,8 @@ impl<V: Clone + 'static, S> Index<V, S> {
         t.migrated[stripe].store(end, Ordering::Relaxed);
         if end > done && end == per_stripe && t.stripes_left.fetch_sub(1, Ordering::AcqRel) == 1 {
             // The last stripe has moved: the next generation becomes the head.
-            self.head.store(t.next.load(Ordering::Acquire, guard), Ordering::Release);
+            self.head
+                .store(t.next.load(Ordering::Acquire, guard), Ordering::Release);
             // SAFETY: unreachable for new readers; every bucket is MOVED and empty, so
             // dropping it frees only the bucket array.
             unsafe { guard.defer_destroy(head) };
@@ -425,7 +440,11 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
             link = &node.next;
             cur = node.next.load(Ordering::Acquire, guard);
         }
-        WriteSite { bucket, head, found: None }
+        WriteSite {
+            bucket,
+            head,
+            found: None,
+        }
     }
 
     /// Inserts `key` or replaces its value. Returns the value replaced, if any (it
@@ -450,7 +469,10 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
         let t = index.head_table(guard);
         // Large generations are allocated by `rehash_step` in the background instead,
         // so that no client waits while a big bucket array is allocated.
-        if len > t.size() && t.size() < INLINE_RESIZE_LIMIT && Index::<V, S>::next_table(t, guard).is_none() {
+        if len > t.size()
+            && t.size() < INLINE_RESIZE_LIMIT
+            && Index::<V, S>::next_table(t, guard).is_none()
+        {
             index.start_resize(t, t.size() * 2, guard);
         }
         None
@@ -519,7 +541,11 @@ impl<V, S> Drop for Index<V, S> {
     }
 }
 
-fn for_each_in_chain<'g, V>(head: Shared<'g, Node<V>>, guard: &'g Guard, mut f: impl FnMut(&'g Node<V>)) {
+fn for_each_in_chain<'g, V>(
+    head: Shared<'g, Node<V>>,
+    guard: &'g Guard,
+    mut f: impl FnMut(&'g Node<V>),
+) {
     let mut cur = head;
     // SAFETY: pinned by `guard`; nodes are retired only through the collector.
     while let Some(node) = unsafe { cur.as_ref() } {

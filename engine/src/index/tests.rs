@@ -11,7 +11,10 @@ type TestIndex = Index<u64, ()>;
 fn put(ix: &TestIndex, key: &[u8], v: u64) -> bool {
     let guard = crossbeam_epoch::pin();
     let h = ix.hash(key);
-    let replaced = ix.lock(&[(h, LockMode::Exclusive)]).put(key, h, v, &guard).copied();
+    let replaced = ix
+        .lock(&[(h, LockMode::Exclusive)])
+        .put(key, h, v, &guard)
+        .copied();
     replaced.is_none()
 }
 
@@ -50,7 +53,10 @@ fn put_get_replace_remove() {
     {
         let guard = crossbeam_epoch::pin();
         let h = ix.hash(b"a");
-        let old = ix.lock(&[(h, LockMode::Exclusive)]).put(b"a", h, 3, &guard).copied();
+        let old = ix
+            .lock(&[(h, LockMode::Exclusive)])
+            .put(b"a", h, 3, &guard)
+            .copied();
         assert_eq!(old, Some(2));
         put(&ix, b"a", 2);
     }
@@ -131,7 +137,9 @@ fn random_finds_keys() {
     for i in 0..5000 {
         put(&ix, &key(i), i);
     }
-    let distinct: HashSet<u64> = (0..200).filter_map(|_| ix.random(&mut rng, &guard).map(|n| *n.value())).collect();
+    let distinct: HashSet<u64> = (0..200)
+        .filter_map(|_| ix.random(&mut rng, &guard).map(|n| *n.value()))
+        .collect();
     assert!(distinct.len() > 150);
 }
 

@@ -60,7 +60,8 @@ impl Db {
         let hash = self.index.hash(key);
         let entry = self.index.get(key, hash, guard)?.value();
         if entry.is_expired(now) {
-            self.lock_hashed(&[(hash, LockMode::Exclusive)], now, guard).get(key);
+            self.lock_hashed(&[(hash, LockMode::Exclusive)], now, guard)
+                .get(key);
             return None;
         }
         Some(entry)
@@ -94,8 +95,14 @@ impl Db {
     }
 
     /// Takes the stripes of `keys` in the given modes (ascending stripe order).
-    pub fn lock<'a, 'g>(&'a self, keys: &[(&[u8], LockMode)], now: u64, guard: &'g Guard) -> Txn<'a, 'g> {
-        let hashed: SmallVec<[(u64, LockMode); 4]> = keys.iter().map(|&(k, m)| (self.index.hash(k), m)).collect();
+    pub fn lock<'a, 'g>(
+        &'a self,
+        keys: &[(&[u8], LockMode)],
+        now: u64,
+        guard: &'g Guard,
+    ) -> Txn<'a, 'g> {
+        let hashed: SmallVec<[(u64, LockMode); 4]> =
+            keys.iter().map(|&(k, m)| (self.index.hash(k), m)).collect();
         self.lock_hashed(&hashed, now, guard)
     }
 
@@ -126,7 +133,12 @@ impl Db {
         }
     }
 
-    fn lock_hashed<'a, 'g>(&'a self, hashed: &[(u64, LockMode)], now: u64, guard: &'g Guard) -> Txn<'a, 'g> {
+    fn lock_hashed<'a, 'g>(
+        &'a self,
+        hashed: &[(u64, LockMode)],
+        now: u64,
+        guard: &'g Guard,
+    ) -> Txn<'a, 'g> {
         Txn {
             db: self,
             locks: self.index.lock(hashed),
@@ -138,7 +150,13 @@ impl Db {
 
     /// One step of a SCAN: calls `visit` with each live key under `cursor` and returns
     /// the next cursor (0 at the end). Must not be called while holding a [`Txn`].
-    pub fn scan<'g>(&self, cursor: u64, now: u64, guard: &'g Guard, mut visit: impl FnMut(&'g [u8], &'g Entry)) -> u64 {
+    pub fn scan<'g>(
+        &self,
+        cursor: u64,
+        now: u64,
+        guard: &'g Guard,
+        mut visit: impl FnMut(&'g [u8], &'g Entry),
+    ) -> u64 {
         self.index.scan(cursor, guard, |node: &'g Node<Entry>| {
             if !node.value().is_expired(now) {
                 visit(node.key(), node.value());
@@ -175,7 +193,12 @@ impl Db {
     /// Deletes keys whose deadline has passed, visiting stripes from `from_stripe` on
     /// until `deadline`, skipping stripes a client holds. Returns the number of keys
     /// deleted and the stripe to resume from.
-    pub(crate) fn expire_due(&self, from_stripe: usize, now: u64, deadline: Instant) -> (u64, usize) {
+    pub(crate) fn expire_due(
+        &self,
+        from_stripe: usize,
+        now: u64,
+        deadline: Instant,
+    ) -> (u64, usize) {
         const KEYS_PER_STRIPE: usize = 64;
         let guard = crossbeam_epoch::pin();
         let mut expired = 0;
@@ -188,7 +211,8 @@ impl Db {
                 continue;
             };
             for _ in 0..KEYS_PER_STRIPE {
-                let Some((_, key)) = locks.states_mut().next().and_then(|(_, e)| e.pop_due(now)) else {
+                let Some((_, key)) = locks.states_mut().next().and_then(|(_, e)| e.pop_due(now))
+                else {
                     break;
                 };
                 let hash = self.index.hash(&key);
@@ -273,7 +297,10 @@ impl<'a, 'g> Txn<'a, 'g> {
     pub fn put(&mut self, key: &[u8], entry: Entry) {
         let hash = self.db.index.hash(key);
         let new_at = entry.expire_at;
-        let old_at = self.locks.put(key, hash, entry, self.guard).and_then(|old| old.expire_at);
+        let old_at = self
+            .locks
+            .put(key, hash, entry, self.guard)
+            .and_then(|old| old.expire_at);
         if old_at != new_at {
             let expires = self.locks.state_mut(hash);
             if let Some(at) = old_at {

@@ -215,6 +215,27 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
                 .unwrap_or_default()
         },
     },
+    // Persistence does not exist yet: these report the truth, and accept only it, so
+    // that clients and tools that read them (redis-benchmark does) see what happens.
+    OptionSpec {
+        name: "appendonly",
+        runtime: true,
+        set: Setter::One(|_, v| match yes_no(v)? {
+            false => Ok(()),
+            true => Err("tierd has no append-only file yet; only 'no' is accepted".to_owned()),
+        }),
+        get: |_| "no".to_owned(),
+    },
+    OptionSpec {
+        name: "save",
+        runtime: true,
+        set: Setter::Many(|_, args| match args {
+            [] => Ok(()),
+            [only] if only.is_empty() => Ok(()),
+            _ => Err("tierd takes no snapshots yet; only \"\" is accepted".to_owned()),
+        }),
+        get: |_| String::new(),
+    },
     OptionSpec {
         name: "databases",
         runtime: false,

@@ -5,8 +5,8 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::num::parse_i64;
 use super::encode::{put_blob, put_double, put_int, put_len, put_line, put_verbatim};
+use crate::num::parse_i64;
 
 /// A nesting limit for [`decode_frame`] that no real reply comes near.
 pub const DEFAULT_MAX_DEPTH: usize = 128;
