@@ -347,11 +347,15 @@ mod tests {
             line_error("daemonize maybe").2,
             "argument must be 'yes' or 'no'"
         );
-        let err = text("\n\nsave 900 1\n").expect_err("unknown");
+        let err = text("\n\nnosuchoption 900 1\n").expect_err("unknown");
         assert_eq!(
             err.to_string(),
-            "Reading the configuration file tier.conf, at line 3\n>>> 'save 900 1'\n\
+            "Reading the configuration file tier.conf, at line 3\n>>> 'nosuchoption 900 1'\n\
              Bad directive or wrong number of arguments"
+        );
+        assert_eq!(
+            line_error("save 900 1").2,
+            "tierd takes no snapshots yet; only \"\" is accepted"
         );
     }
 
