@@ -18,5 +18,5 @@ pub mod value;
 /// is dropped.
 pub use crossbeam_epoch::{pin, Guard};
 pub use index::LockMode;
-pub use keyspace::{now_ms, Db, Entry, Keyspace, Txn};
+pub use keyspace::{now_ms, Db, DbRef, Entry, Keyspace, Txn};
 pub use value::Value;

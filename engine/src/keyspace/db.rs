@@ -297,10 +297,12 @@ impl<'a, 'g> Txn<'a, 'g> {
     pub fn put(&mut self, key: &[u8], entry: Entry) {
         let hash = self.db.index.hash(key);
         let new_at = entry.expire_at;
-        let old_at = self
-            .locks
-            .put(key, hash, entry, self.guard)
-            .and_then(|old| old.expire_at);
+        let old = self.locks.put(key, hash, entry, self.guard);
+        if old.is_some_and(|e| e.is_expired(self.now)) {
+            // Overwriting a key that had expired: Redis deletes it first, and counts it.
+            self.db.stats.expired_keys.incr();
+        }
+        let old_at = old.and_then(|e| e.expire_at);
         if old_at != new_at {
             let expires = self.locks.state_mut(hash);
             if let Some(at) = old_at {

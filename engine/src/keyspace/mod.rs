@@ -16,6 +16,20 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A database as numbered when the reference was taken (see [`Keyspace::db`]).
+pub struct DbRef {
+    table: arc_swap::Guard<Arc<Box<[Arc<Db>]>>>,
+    index: usize,
+}
+
+impl std::ops::Deref for DbRef {
+    type Target = Db;
+
+    fn deref(&self) -> &Db {
+        &self.table[self.index]
+    }
+}
+
 /// All databases of a node.
 pub struct Keyspace {
     /// The databases by number. SWAPDB publishes a new table, so every reader sees
@@ -50,8 +64,12 @@ impl Keyspace {
     }
 
     /// Database `i` (panics if out of range; callers validate SELECT's argument).
-    pub fn db(&self, i: usize) -> Arc<Db> {
-        self.dbs.load()[i].clone()
+    /// The reference pins the numbering it was taken under, without touching a
+    /// reference count that every command on every thread would share.
+    pub fn db(&self, i: usize) -> DbRef {
+        let table = self.dbs.load();
+        assert!(i < table.len(), "database {i} out of range");
+        DbRef { table, index: i }
     }
 
     pub fn stats(&self) -> &KeyspaceStats {

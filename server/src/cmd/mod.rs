@@ -18,7 +18,7 @@ use crate::shared::Shared;
 use bytes::Bytes;
 use std::sync::Arc;
 use table::{CommandSpec, Flags};
-use tier_engine::{Db, LockMode};
+use tier_engine::{DbRef, LockMode};
 
 /// The command families; [`table::commands`] indexes them by name.
 pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
@@ -46,7 +46,7 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// The client's selected database.
-    pub fn db(&self) -> Arc<Db> {
+    pub fn db(&self) -> DbRef {
         self.shared.keyspace.db(self.client.db)
     }
 

@@ -482,6 +482,9 @@ fn set_generic(
         let old = txn.lookup_read(key);
         reply_string(ctx, old)?;
         old
+    } else if matches!((cond, ttl), (SetIf::Always, SetTtl::Clear | SetTtl::At(_))) {
+        // A plain overwrite needs nothing of the old entry.
+        None
     } else {
         txn.get(key)
     };
