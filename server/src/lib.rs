@@ -13,7 +13,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 mod conn;
-pub(crate) mod num;
+pub mod num;
 pub mod resp;
 pub mod server;
 pub mod shared;

@@ -174,7 +174,7 @@ impl Config {
     }
 
     /// Applies the directives of a config file's contents; `path` names it in errors.
-    fn load_text(&mut self, text: &[u8], path: &str) -> Result<(), ConfigError> {
+    pub fn load_text(&mut self, text: &[u8], path: &str) -> Result<(), ConfigError> {
         for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
             let line = raw.trim_ascii();
             if line.is_empty() || line.starts_with(b"#") {

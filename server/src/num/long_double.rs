@@ -18,7 +18,7 @@ const MAX_CHARS: usize = 5 * 1024;
 
 /// A parsed number: finite, or an infinity (which any sum turns into an error).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Float {
+pub enum Float {
     Finite(LongDouble),
     Infinite,
 }
@@ -26,17 +26,17 @@ pub(crate) enum Float {
 /// A finite long double, `(-1)^neg × mant × 2^exp` with `exp >= MIN_EXP` and the
 /// value below 2^16384: every such triple is one (normal or subnormal).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct LongDouble {
+pub struct LongDouble {
     neg: bool,
     mant: u64,
     exp: i64,
 }
 
 impl Float {
-    pub(crate) const ZERO: Float = Float::Finite(LongDouble::ZERO);
+    pub const ZERO: Float = Float::Finite(LongDouble::ZERO);
 
     /// The sum, or None for an infinity or NaN.
-    pub(crate) fn add(self, other: Float) -> Option<LongDouble> {
+    pub fn add(self, other: Float) -> Option<LongDouble> {
         match (self, other) {
             (Float::Finite(a), Float::Finite(b)) => a.add(b),
             _ => None,
@@ -96,7 +96,7 @@ impl LongDouble {
 
     /// Redis's ld2string in LD_STR_HUMAN mode: printf's `%.17Lf` (exact, rounded
     /// half to even), trailing zeros and a trailing dot dropped, "-0" made "0".
-    pub(crate) fn to_human(self) -> String {
+    pub fn to_human(self) -> String {
         const SCALE: u128 = 10u128.pow(17);
         let mut text = String::new();
         if self.neg {
@@ -161,7 +161,7 @@ fn round(n: &Big, exp: i64, sticky: bool, neg: bool) -> Option<LongDouble> {
 /// strtold reads one (`[+-]` then decimal or `0x` hex digits with an optional
 /// point and exponent, or `inf`/`infinity`), with no spaces; NaN, and a value that
 /// overflows or underflows to zero, are refused.
-pub(crate) fn parse(text: &[u8]) -> Option<Float> {
+pub fn parse(text: &[u8]) -> Option<Float> {
     if text.is_empty() || text.len() >= MAX_CHARS {
         return None;
     }

@@ -3,7 +3,7 @@
 //! `ll2string`; [`long_double`] is C's x87 `long double`, which INCRBYFLOAT computes
 //! and prints in.
 
-pub(crate) mod long_double;
+pub mod long_double;
 
 use bytes::Bytes;
 
