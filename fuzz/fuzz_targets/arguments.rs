@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     if let (Some(a), Some(b)) = (long_double::parse(left), long_double::parse(right)) {
-        if let Some(sum) = a.add(b) {
+        if let Some(sum) = a.checked_add(b) {
             let text = sum.to_human();
             assert!(long_double::parse(text.as_bytes()).is_some(), "unreadable sum {text}");
         }

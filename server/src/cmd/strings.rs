@@ -829,7 +829,7 @@ pub(super) fn add_floats(current: Option<&[u8]>, incr: &[u8]) -> Result<Bytes, &
     };
     let incr = long_double::parse(incr).ok_or(NOT_FLOAT)?;
     let sum = current
-        .add(incr)
+        .checked_add(incr)
         .ok_or("ERR increment would produce NaN or Infinity")?;
     Ok(sum.to_human().into())
 }

@@ -36,7 +36,7 @@ impl Float {
     pub const ZERO: Float = Float::Finite(LongDouble::ZERO);
 
     /// The sum, or None for an infinity or NaN.
-    pub fn add(self, other: Float) -> Option<LongDouble> {
+    pub fn checked_add(self, other: Float) -> Option<LongDouble> {
         match (self, other) {
             (Float::Finite(a), Float::Finite(b)) => a.add(b),
             _ => None,
@@ -442,7 +442,7 @@ mod tests {
 
     fn sum(a: &str, b: &str) -> Option<String> {
         let (a, b) = (parse(a.as_bytes())?, parse(b.as_bytes())?);
-        a.add(b).map(LongDouble::to_human)
+        a.checked_add(b).map(LongDouble::to_human)
     }
 
     #[test]
@@ -529,7 +529,7 @@ mod tests {
         }
         fn plus(a: &str, b: &str) -> LongDouble {
             Float::Finite(value(a))
-                .add(Float::Finite(value(b)))
+                .checked_add(Float::Finite(value(b)))
                 .map(LongDouble::normalized)
                 .unwrap()
         }
