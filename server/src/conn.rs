@@ -64,7 +64,10 @@ fn admission_refusal(shared: &Shared, config: &Config, addr: SocketAddr) -> Opti
         shared.clients.rejected.fetch_add(1, Ordering::Relaxed);
         return Some("-ERR max number of clients reached\r\n");
     }
-    if config.protected_mode && config.requirepass.is_none() && !addr.ip().is_loopback() {
+    if config.protected_mode
+        && config.requirepass.is_none()
+        && !addr.ip().to_canonical().is_loopback()
+    {
         shared.clients.rejected.fetch_add(1, Ordering::Relaxed);
         return Some(PROTECTED_MODE_DENIED);
     }
@@ -214,5 +217,56 @@ impl Connection<'_> {
             .add(self.writer.out.len() as u64);
         self.writer.out.clear();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(config: Config, peer: &str) -> Option<&'static str> {
+        let shared = Shared::new(config.clone(), Box::new(|_| {}));
+        admission_refusal(&shared, &config, peer.parse().expect("address"))
+    }
+
+    /// Protected mode, as Redis: with no password, only loopback clients get in.
+    /// (The integration tests talk to loopback only, so this is checked here.)
+    #[test]
+    fn protected_mode_admits_only_loopback_without_a_password() {
+        let open = Config::default();
+        assert_eq!(
+            refusal(open.clone(), "192.0.2.7:5000"),
+            Some(PROTECTED_MODE_DENIED)
+        );
+        assert_eq!(
+            refusal(open.clone(), "[2001:db8::1]:5000"),
+            Some(PROTECTED_MODE_DENIED)
+        );
+        assert_eq!(refusal(open.clone(), "127.0.0.1:5000"), None);
+        assert_eq!(refusal(open.clone(), "[::1]:5000"), None);
+        // An IPv4 loopback client on a dual-stack listener.
+        assert_eq!(refusal(open, "[::ffff:127.0.0.1]:5000"), None);
+        let with_password = Config {
+            requirepass: Some(b"secret".to_vec()),
+            ..Config::default()
+        };
+        assert_eq!(refusal(with_password, "192.0.2.7:5000"), None);
+        let unprotected = Config {
+            protected_mode: false,
+            ..Config::default()
+        };
+        assert_eq!(refusal(unprotected, "192.0.2.7:5000"), None);
+    }
+
+    #[test]
+    fn maxclients_refuses_with_redis_text() {
+        let full = Config {
+            maxclients: 0,
+            ..Config::default()
+        };
+        assert_eq!(
+            refusal(full, "127.0.0.1:5000"),
+            Some("-ERR max number of clients reached\r\n")
+        );
     }
 }
