@@ -45,7 +45,7 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> 
             std::sync::atomic::Ordering::Relaxed,
         );
     }
-    let cron = spawn_cron(shared.clone());
+    let cron = spawn_cron(shared.clone()).context("could not start the cron thread")?;
     let mut accepts = Vec::new();
     for l in listeners {
         let listener = TcpListener::from_std(l)?;
@@ -105,7 +105,7 @@ async fn watch_signals(shared: Arc<Shared>) {
 }
 
 /// The background thread for housekeeping that must not run on the async runtime.
-fn spawn_cron(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
+fn spawn_cron(shared: Arc<Shared>) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("tier-cron".into())
         .spawn(move || {
@@ -118,5 +118,4 @@ fn spawn_cron(shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
                 shared.stats.sample_ops(Instant::now());
             }
         })
-        .expect("spawn the cron thread")
 }
