@@ -31,6 +31,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
         return;
     }
     let _ = stream.set_nodelay(true);
+    if let Err(e) = set_keepalive(&stream, config.tcp_keepalive) {
+        tracing::debug!(%addr, "could not set TCP keepalive: {e}");
+    }
     let laddr = stream.local_addr().unwrap_or(addr);
     let handle = shared.clients.register(addr, laddr, tier_engine::now_ms());
     handle
@@ -56,6 +59,20 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
         tracing::debug!(id = handle.id, %addr, "closing client: {reason}");
     }
     shared.clients.unregister(handle.id);
+}
+
+/// `tcp-keepalive` as Redis's anetKeepAlive applies it: probes after `seconds` idle,
+/// then every third of that, three times; 0 leaves keepalive off.
+fn set_keepalive(stream: &TcpStream, seconds: u32) -> std::io::Result<()> {
+    if seconds == 0 {
+        return Ok(());
+    }
+    let idle = Duration::from_secs(u64::from(seconds));
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval((idle / 3).max(Duration::from_secs(1)))
+        .with_retries(3);
+    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
 }
 
 /// Redis's checks at accept time: maxclients, then protected mode.
@@ -256,6 +273,33 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(refusal(unprotected, "192.0.2.7:5000"), None);
+    }
+
+    #[tokio::test]
+    async fn keepalive_follows_the_config() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        set_keepalive(&client, 300).expect("set");
+        let sock = socket2::SockRef::from(&client);
+        assert!(sock.keepalive().expect("SO_KEEPALIVE"));
+        assert_eq!(
+            sock.tcp_keepalive_time().expect("TCP_KEEPIDLE"),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            sock.tcp_keepalive_interval().expect("TCP_KEEPINTVL"),
+            Duration::from_secs(100)
+        );
+        assert_eq!(sock.tcp_keepalive_retries().expect("TCP_KEEPCNT"), 3);
+        let (accepted, _) = listener.accept().await.expect("accept");
+        set_keepalive(&accepted, 0).expect("off");
+        assert!(!socket2::SockRef::from(&accepted)
+            .keepalive()
+            .expect("SO_KEEPALIVE"));
     }
 
     #[test]
