@@ -107,18 +107,50 @@ fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+/// Waits until `child` itself listens on `port`. Another process may hold the port
+/// (two tests can draw the same free port; the loser's server then fails to bind
+/// and exits), so a successful connect is not enough: the listening socket must be
+/// one of the child's file descriptors.
 fn wait_for_port(port: u16, child: &mut Child) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
             return false;
         }
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if listens_on(child.id(), port) {
             return true;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// Whether process `pid` holds a socket listening on TCP `port` (Linux /proc).
+fn listens_on(pid: u32, port: u16) -> bool {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address is HEXIP:HEXPORT; state 0A is LISTEN; field 9 the inode.
+            let local_port = fields.get(1).and_then(|a| a.rsplit(':').next());
+            let listening = fields.get(3) == Some(&"0A");
+            if listening && local_port.and_then(|p| u16::from_str_radix(p, 16).ok()) == Some(port) {
+                if let Some(inode) = fields.get(9) {
+                    inodes.push(format!("socket:[{inode}]"));
+                }
+            }
+        }
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+    })
 }
 
 /// A blocking RESP connection that sends commands and returns each reply as a Frame.
