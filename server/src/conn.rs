@@ -116,6 +116,9 @@ impl Connection<'_> {
                 return Err("query buffer limit".into());
             }
             self.run_batch(&config).await?;
+            // The last command's arguments share the read buffer; dropping them lets
+            // the next read reuse it instead of allocating a new one.
+            self.args.clear();
             self.flush().await?;
             if self.client.close_after_reply {
                 return Ok(());
@@ -132,7 +135,9 @@ impl Connection<'_> {
         config: &Config,
         handle: &crate::client::ClientHandle,
     ) -> Result<(), String> {
-        self.input.reserve(READ_CHUNK);
+        if self.input.capacity() - self.input.len() < READ_CHUNK / 4 {
+            self.input.reserve(READ_CHUNK);
+        }
         let idle = (config.timeout > 0).then(|| Duration::from_secs(u64::from(config.timeout)));
         let read = async {
             match idle {
