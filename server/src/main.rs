@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tier_server::config::{self, Config, Startup};
 use tier_server::shared::{LogLevelSetter, Shared};
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::{fmt, prelude::*, reload};
 
 /// mimalloc (fast with many threads freeing each other's blocks, as the epoch
@@ -32,8 +33,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let set_log_level = match init_logging(&config) {
-        Ok(setter) => setter,
+    // The guard flushes the log writer's queue when main returns.
+    let (set_log_level, _log_flush) = match init_logging(&config) {
+        Ok(logging) => logging,
         Err(e) => {
             eprintln!("cannot open the log file: {e:#}");
             return ExitCode::FAILURE;
@@ -71,26 +73,30 @@ fn serve(config: Config, set_log_level: LogLevelSetter) -> anyhow::Result<()> {
 
 /// Logs to stderr, or to `logfile`, at `loglevel`; returns the switch CONFIG SET
 /// loglevel uses.
-fn init_logging(config: &Config) -> anyhow::Result<LogLevelSetter> {
+fn init_logging(config: &Config) -> anyhow::Result<(LogLevelSetter, WorkerGuard)> {
     let (filter, handle) = reload::Layer::new(config.loglevel.filter());
-    let layer = match &config.logfile {
+    // Log lines are handed to a writer thread: a runtime thread never waits on the
+    // disk (or a blocked stderr pipe) to log.
+    let (writer, flush_guard, ansi) = match &config.logfile {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)?;
-            fmt::layer()
-                .with_writer(Arc::new(file))
-                .with_ansi(false)
-                .boxed()
+            let (writer, guard) = tracing_appender::non_blocking(file);
+            (writer, guard, false)
         }
-        None => fmt::layer().with_writer(std::io::stderr).boxed(),
+        None => {
+            let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+            (writer, guard, true)
+        }
     };
     tracing_subscriber::registry()
         .with(filter)
-        .with(layer)
+        .with(fmt::layer().with_writer(writer).with_ansi(ansi))
         .init();
-    Ok(Box::new(move |level: config::LogLevel| {
+    let setter: LogLevelSetter = Box::new(move |level: config::LogLevel| {
         let _ = handle.modify(|f| *f = level.filter());
-    }))
+    });
+    Ok((setter, flush_guard))
 }

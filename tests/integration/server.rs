@@ -725,3 +725,19 @@ fn persistence_options_report_the_truth() {
         err("ERR CONFIG SET failed (possibly related to argument 'save') - tierd takes no snapshots yet; only \"\" is accepted")
     );
 }
+
+/// `logfile` sends the log to a file (through the writer thread), at `loglevel`.
+#[test]
+fn logfile_receives_the_log() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("tierd.log");
+    let log_arg = log.to_str().expect("utf-8 path");
+    let server = TestServer::start_with(&["--logfile", log_arg, "--loglevel", "notice"]);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["PING"]), Frame::Simple("PONG".into()));
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    let text = std::fs::read_to_string(&log).expect("the log file exists");
+    assert!(text.contains("Ready to accept connections"), "{text}");
+    assert!(text.contains("Received SIGTERM"), "{text}");
+}
