@@ -6,9 +6,11 @@
 //! - [`keyspace`]: databases, entries, TTLs, active expiry.
 //! - [`value`]: the Redis values.
 //! - [`memory`]: the counting allocator behind `used_memory`.
+//! - [`io`]: the cold tier's I/O engine (io_uring or a thread pool, O_DIRECT).
 
 pub mod glob;
 pub mod index;
+pub mod io;
 pub mod keyspace;
 pub mod memory;
 pub mod stats;
