@@ -12,6 +12,30 @@
 //! Every offset and length is a multiple of [`ALIGN`]; a request that breaks the rule is
 //! answered with an `InvalidInput` error, never handed to the kernel.
 
+/// The `read`, `write` and `fsync` of an engine whose own `submit(&self, Request)`
+/// queues prepared requests for its threads (io_uring and psync alike). Defined
+/// before the modules that expand it.
+macro_rules! submit_through_queue {
+    () => {
+        fn read(&self, file: &Arc<DirectFile>, offset: u64, len: usize) -> IoFuture<AlignedBuf> {
+            dispatch(Request::read(file, offset, len), |r| self.submit(r))
+        }
+
+        fn write(
+            &self,
+            file: &Arc<DirectFile>,
+            offset: u64,
+            buf: AlignedBuf,
+        ) -> IoFuture<AlignedBuf> {
+            dispatch(Request::write(file, offset, buf), |r| self.submit(r))
+        }
+
+        fn fsync(&self, file: &Arc<DirectFile>) -> IoFuture<()> {
+            dispatch(Request::fsync(file), |r| self.submit(r))
+        }
+    };
+}
+
 mod buf;
 mod file;
 mod future;

@@ -58,17 +58,7 @@ impl PsyncIoEngine {
 }
 
 impl IoEngine for PsyncIoEngine {
-    fn read(&self, file: &Arc<DirectFile>, offset: u64, len: usize) -> IoFuture<AlignedBuf> {
-        dispatch(Request::read(file, offset, len), |r| self.submit(r))
-    }
-
-    fn write(&self, file: &Arc<DirectFile>, offset: u64, buf: AlignedBuf) -> IoFuture<AlignedBuf> {
-        dispatch(Request::write(file, offset, buf), |r| self.submit(r))
-    }
-
-    fn fsync(&self, file: &Arc<DirectFile>) -> IoFuture<()> {
-        dispatch(Request::fsync(file), |r| self.submit(r))
-    }
+    submit_through_queue!();
 
     fn name(&self) -> &'static str {
         "psync"
