@@ -4,6 +4,8 @@
 mod db;
 mod entry;
 mod expire;
+#[cfg(test)]
+mod model_tests;
 
 pub use db::{Db, Txn};
 pub use entry::Entry;
