@@ -7,7 +7,9 @@
 //! - [`value`]: the Redis values.
 //! - [`memory`]: the counting allocator behind `used_memory`.
 //! - [`io`]: the cold tier's I/O engine (io_uring or a thread pool, O_DIRECT).
+//! - [`cold`]: the cold tier's on-disk segment format (records in 4 KiB blocks).
 
+pub mod cold;
 pub mod glob;
 pub mod index;
 pub mod io;
