@@ -241,14 +241,20 @@ impl<'a, 'g> Txn<'a, 'g> {
     /// deleted now (if held exclusively) and reads as absent.
     pub fn get(&mut self, key: &[u8]) -> Option<&'g Entry> {
         let hash = self.db.index.hash(key);
-        let entry = self.db.index.get(key, hash, self.guard)?.value();
+        self.get_hashed(key, hash)
+    }
+
+    /// [`Txn::get`] for a key whose hash the caller already has.
+    fn get_hashed(&mut self, key: &[u8], hash: u64) -> Option<&'g Entry> {
+        let node = self.db.index.get(key, hash, self.guard)?;
+        let entry = node.value();
         if !entry.is_expired(self.now) {
             return Some(entry);
         }
         if self.locks.holds_exclusive(hash) {
             self.unlink(key, hash, entry);
             self.db.stats.expired_keys.incr();
-        } else if let Some(node) = self.db.index.get(key, hash, self.guard) {
+        } else {
             self.expired_unlocked.push(node.key());
         }
         None
@@ -321,10 +327,10 @@ impl<'a, 'g> Txn<'a, 'g> {
 
     /// Deletes `key`. Returns whether a live key was deleted.
     pub fn remove(&mut self, key: &[u8]) -> bool {
-        let Some(entry) = self.get(key) else {
+        let hash = self.db.index.hash(key);
+        let Some(entry) = self.get_hashed(key, hash) else {
             return false;
         };
-        let hash = self.db.index.hash(key);
         self.unlink(key, hash, entry);
         true
     }
