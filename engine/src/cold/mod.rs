@@ -16,7 +16,10 @@
 //! length) an index entry of a cold key holds, the demoter, cold reads, promotion and
 //! the reclaimer.
 
+pub mod location;
 pub mod record;
+
+pub use location::{ColdLocation, MAX_RECORD_LEN, MAX_SEGMENT_ID, MAX_SEGMENT_SIZE};
 
 pub use record::{
     decode_record, encode_record, record_len, record_start, records_in_block_run, BlockRunRecords,
