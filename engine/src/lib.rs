@@ -22,5 +22,5 @@ pub mod value;
 /// is dropped.
 pub use crossbeam_epoch::{pin, Guard};
 pub use index::LockMode;
-pub use keyspace::{now_ms, Db, DbRef, Entry, Keyspace, Txn};
+pub use keyspace::{now_ms, Db, DbRef, DeadRecordSink, Entry, Keyspace, SlotRef, Txn};
 pub use value::Value;

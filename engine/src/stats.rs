@@ -44,7 +44,10 @@ impl Counter {
     }
 
     pub fn get(&self) -> u64 {
-        self.shards.iter().map(|s| s.load(Ordering::Relaxed)).sum()
+        // Wrapping, so a [`Gauge`]'s negative steps (added as two's complement) cancel.
+        self.shards
+            .iter()
+            .fold(0u64, |sum, s| sum.wrapping_add(s.load(Ordering::Relaxed)))
     }
 
     pub fn reset(&self) {
@@ -52,6 +55,36 @@ impl Counter {
             s.store(0, Ordering::Relaxed);
         }
     }
+}
+
+/// A figure that goes up and down (keys in the cold tier, bytes of values in RAM),
+/// sharded like [`Counter`]: a thread's shard may go below zero, the sum never does.
+#[derive(Default)]
+pub struct Gauge {
+    steps: Counter,
+}
+
+impl Gauge {
+    pub fn add(&self, delta: i64) {
+        self.steps.add(delta as u64);
+    }
+
+    pub fn get(&self) -> u64 {
+        (self.steps.get() as i64).max(0) as u64
+    }
+
+    pub fn reset(&self) {
+        self.steps.reset();
+    }
+}
+
+/// What the keyspace holds, by tier: kept in step by every write.
+#[derive(Default)]
+pub struct TierGauges {
+    /// Keys whose value is in the cold tier.
+    pub cold_keys: Gauge,
+    /// Payload bytes of the values in RAM.
+    pub hot_value_bytes: Gauge,
 }
 
 /// Keyspace statistics reported by INFO, with Redis's names.
@@ -88,5 +121,17 @@ mod tests {
         assert_eq!(c.get(), 4000);
         c.reset();
         assert_eq!(c.get(), 0);
+    }
+
+    #[test]
+    fn gauge_steps_cancel_across_threads() {
+        let g = Gauge::default();
+        std::thread::scope(|s| {
+            s.spawn(|| (0..1000).for_each(|_| g.add(3)));
+        });
+        std::thread::scope(|s| {
+            s.spawn(|| (0..1000).for_each(|_| g.add(-2)));
+        });
+        assert_eq!(g.get(), 1000);
     }
 }

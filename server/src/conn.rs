@@ -4,6 +4,7 @@
 //! this connection on a protocol error.
 
 use crate::client::Client;
+use crate::cmd::values::ColdValues;
 use crate::cmd::{self, Ctx};
 use crate::config::Config;
 use crate::resp::{parse_command, Limits, Protocol, ReplyWriter};
@@ -52,6 +53,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
         input: BytesMut::with_capacity(READ_CHUNK),
         writer: ReplyWriter::new(Protocol::Resp2),
         args: Vec::with_capacity(8),
+        cold: ColdValues::default(),
     }
     .run()
     .await;
@@ -98,6 +100,8 @@ struct Connection<'a> {
     input: BytesMut,
     writer: ReplyWriter,
     args: Vec<Bytes>,
+    /// Cold values loaded for the command being run.
+    cold: ColdValues,
 }
 
 impl Connection<'_> {
@@ -201,6 +205,7 @@ impl Connection<'_> {
             shared: self.shared,
             config,
             now,
+            cold: &mut self.cold,
         };
         cmd::execute(&mut ctx);
         self.shared.stats.commands_processed.incr();

@@ -5,6 +5,7 @@
 
 use super::entry::Entry;
 use super::expire::StripeExpires;
+use super::{Footprint, KeyspaceShared};
 use crate::index::{Index, LockMode, Locks, Node, STRIPES};
 use crate::stats::KeyspaceStats;
 use crate::value::Value;
@@ -18,7 +19,7 @@ use std::time::Instant;
 pub struct Db {
     index: Index<Entry, StripeExpires>,
     volatile: AtomicUsize,
-    stats: Arc<KeyspaceStats>,
+    shared: Arc<KeyspaceShared>,
 }
 
 /// The stripes a command holds on one database, and its view of time.
@@ -32,12 +33,16 @@ pub struct Txn<'a, 'g> {
 }
 
 impl Db {
-    pub(crate) fn new(stats: Arc<KeyspaceStats>) -> Self {
+    pub(crate) fn new(shared: Arc<KeyspaceShared>) -> Self {
         Db {
             index: Index::new(),
             volatile: AtomicUsize::new(0),
-            stats,
+            shared,
         }
+    }
+
+    fn stats(&self) -> &KeyspaceStats {
+        &self.shared.stats
     }
 
     /// Number of keys (expired keys not yet reclaimed included, as Redis's DBSIZE).
@@ -88,9 +93,9 @@ impl Db {
 
     fn count_lookup(&self, hit: bool) {
         if hit {
-            self.stats.keyspace_hits.incr();
+            self.stats().keyspace_hits.incr();
         } else {
-            self.stats.keyspace_misses.incr();
+            self.stats().keyspace_misses.incr();
         }
     }
 
@@ -179,6 +184,42 @@ impl Db {
         None
     }
 
+    /// A key picked at random with its entry, expired or not, for the demoter's
+    /// sampling; None when the db is empty.
+    pub fn random_entry<'g>(
+        &self,
+        rng: &mut impl rand::Rng,
+        guard: &'g Guard,
+    ) -> Option<(&'g [u8], &'g Entry)> {
+        let node = self.index.random(rng, guard)?;
+        Some((node.key(), node.value()))
+    }
+
+    /// The cold tier's compare-and-swap: if the live entry of `key` still has the slot
+    /// token `expected` ([`Entry::slot_token`], read under `guard`), replaces it with
+    /// `replace(entry)` and returns true; otherwise (the key changed, went away or
+    /// expired meanwhile) changes nothing and returns false. A write never loses to a
+    /// demotion, a promotion or a move of the record.
+    pub fn swap_slot(
+        &self,
+        key: &[u8],
+        expected: u64,
+        now: u64,
+        guard: &Guard,
+        replace: impl FnOnce(&Entry) -> Entry,
+    ) -> bool {
+        let mut txn = self.lock_key(key, now, guard);
+        let Some(entry) = txn.get(key) else {
+            return false;
+        };
+        if entry.slot_token() != expected {
+            return false;
+        }
+        let fresh = replace(entry);
+        txn.put(key, fresh);
+        true
+    }
+
     /// Deletes every key.
     pub fn flush(&self) {
         let guard = crossbeam_epoch::pin();
@@ -216,12 +257,15 @@ impl Db {
                     break;
                 };
                 let hash = self.index.hash(&key);
+                if let Some(node) = self.index.get(&key, hash, &guard) {
+                    self.shared.changed(Some(Footprint::of(node.value())), None);
+                }
                 locks.remove(&key, hash, &guard);
                 self.volatile.fetch_sub(1, Ordering::Relaxed);
                 expired += 1;
             }
         }
-        self.stats.expired_keys.add(expired);
+        self.stats().expired_keys.add(expired);
         (expired, from_stripe)
     }
 
@@ -253,7 +297,7 @@ impl<'a, 'g> Txn<'a, 'g> {
         }
         if self.locks.holds_exclusive(hash) {
             self.unlink(key, hash, entry);
-            self.db.stats.expired_keys.incr();
+            self.db.stats().expired_keys.incr();
         } else {
             self.expired_unlocked.push(node.key());
         }
@@ -284,7 +328,7 @@ impl<'a, 'g> Txn<'a, 'g> {
 
     /// Sets `key` to `value`, keeping the TTL the key has (if it exists).
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
-        let expire_at = self.get(key).and_then(|e| e.expire_at);
+        let expire_at = self.get(key).and_then(Entry::expire_at);
         self.set(key, value, expire_at);
     }
 
@@ -293,8 +337,7 @@ impl<'a, 'g> Txn<'a, 'g> {
         let Some(entry) = self.get(key) else {
             return false;
         };
-        let mut fresh = entry.clone();
-        fresh.expire_at = expire_at;
+        let fresh = entry.with_expire_at(expire_at);
         self.put(key, fresh);
         true
     }
@@ -302,13 +345,15 @@ impl<'a, 'g> Txn<'a, 'g> {
     /// Stores `entry` under `key`, keeping the TTL index in step.
     pub fn put(&mut self, key: &[u8], entry: Entry) {
         let hash = self.db.index.hash(key);
-        let new_at = entry.expire_at;
+        let new_at = entry.expire_at();
+        let footprint = Footprint::of(&entry);
         let old = self.locks.put(key, hash, entry, self.guard);
+        self.db.shared.changed(old.map(Footprint::of), Some(footprint));
         if old.is_some_and(|e| e.is_expired(self.now)) {
             // Overwriting a key that had expired: Redis deletes it first, and counts it.
-            self.db.stats.expired_keys.incr();
+            self.db.stats().expired_keys.incr();
         }
-        let old_at = old.and_then(|e| e.expire_at);
+        let old_at = old.and_then(Entry::expire_at);
         if old_at != new_at {
             let expires = self.locks.state_mut(hash);
             if let Some(at) = old_at {
@@ -336,7 +381,8 @@ impl<'a, 'g> Txn<'a, 'g> {
     }
 
     fn unlink(&mut self, key: &[u8], hash: u64, entry: &Entry) {
-        if let Some(at) = entry.expire_at {
+        self.db.shared.changed(Some(Footprint::of(entry)), None);
+        if let Some(at) = entry.expire_at() {
             self.locks.state_mut(hash).remove(at, key);
             self.db.volatile.fetch_sub(1, Ordering::Relaxed);
         }

@@ -8,15 +8,71 @@ mod expire;
 mod model_tests;
 
 pub use db::{Db, Txn};
-pub use entry::Entry;
+pub use entry::{Entry, SlotRef};
 
+use crate::cold::ColdLocation;
 use crate::index::LockMode;
-use crate::stats::KeyspaceStats;
+use crate::stats::{KeyspaceStats, TierGauges};
 use arc_swap::ArcSwap;
 use crossbeam_epoch::Guard;
 use parking_lot::Mutex;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+/// Told of every cold-tier record that no key points at any more (the key was
+/// deleted or overwritten, its value came back to RAM or moved to another record), so
+/// the cold tier knows how much of each segment is still live.
+pub trait DeadRecordSink: Send + Sync {
+    fn record_dead(&self, loc: ColdLocation);
+}
+
+/// What every database of a keyspace shares: statistics, tier gauges, and where
+/// dead records are reported.
+pub(crate) struct KeyspaceShared {
+    pub(crate) stats: KeyspaceStats,
+    pub(crate) gauges: TierGauges,
+    dead_records: OnceLock<Arc<dyn DeadRecordSink>>,
+}
+
+/// What an entry holds in each tier, for keeping the gauges and the cold tier's
+/// live bytes in step as entries come and go.
+#[derive(Clone, Copy)]
+pub(crate) struct Footprint {
+    cold: Option<ColdLocation>,
+    hot_bytes: usize,
+}
+
+impl Footprint {
+    pub(crate) fn of(entry: &Entry) -> Footprint {
+        Footprint {
+            cold: entry.cold(),
+            hot_bytes: entry.hot().map_or(0, crate::value::Value::payload_len),
+        }
+    }
+}
+
+impl KeyspaceShared {
+    /// Accounts for an entry `old` replaced by `new` (None: absent). A record the old
+    /// entry pointed at and the new one does not is dead.
+    pub(crate) fn changed(&self, old: Option<Footprint>, new: Option<Footprint>) {
+        let old_cold = old.and_then(|f| f.cold);
+        let new_cold = new.and_then(|f| f.cold);
+        if let Some(loc) = old_cold.filter(|&loc| new_cold != Some(loc)) {
+            if let Some(sink) = self.dead_records.get() {
+                sink.record_dead(loc);
+            }
+        }
+        let cold_delta = i64::from(new_cold.is_some()) - i64::from(old_cold.is_some());
+        if cold_delta != 0 {
+            self.gauges.cold_keys.add(cold_delta);
+        }
+        let hot = |f: Option<Footprint>| f.map_or(0, |f| f.hot_bytes as i64);
+        let hot_delta = hot(new) - hot(old);
+        if hot_delta != 0 {
+            self.gauges.hot_value_bytes.add(hot_delta);
+        }
+    }
+}
 
 /// A database as numbered when the reference was taken (see [`Keyspace::db`]).
 pub struct DbRef {
@@ -37,7 +93,7 @@ pub struct Keyspace {
     /// The databases by number. SWAPDB publishes a new table, so every reader sees
     /// either the old numbering or the new one, never a mix.
     dbs: ArcSwap<Box<[Arc<Db>]>>,
-    stats: Arc<KeyspaceStats>,
+    shared: Arc<KeyspaceShared>,
     /// Serializes SWAPDB so two swaps never interleave.
     swap: Mutex<()>,
     /// Where active expiry resumes: (db, stripe).
@@ -47,14 +103,18 @@ pub struct Keyspace {
 impl Keyspace {
     /// A keyspace of `databases` empty databases.
     pub fn new(databases: usize) -> Self {
-        let stats = Arc::new(KeyspaceStats::default());
+        let shared = Arc::new(KeyspaceShared {
+            stats: KeyspaceStats::default(),
+            gauges: TierGauges::default(),
+            dead_records: OnceLock::new(),
+        });
         Keyspace {
             dbs: ArcSwap::from_pointee(
                 (0..databases)
-                    .map(|_| Arc::new(Db::new(stats.clone())))
+                    .map(|_| Arc::new(Db::new(shared.clone())))
                     .collect(),
             ),
-            stats,
+            shared,
             swap: Mutex::new(()),
             expire_cursor: Mutex::new((0, 0)),
         }
@@ -75,7 +135,23 @@ impl Keyspace {
     }
 
     pub fn stats(&self) -> &KeyspaceStats {
-        &self.stats
+        &self.shared.stats
+    }
+
+    /// Keys and bytes by tier.
+    pub fn gauges(&self) -> &TierGauges {
+        &self.shared.gauges
+    }
+
+    /// Names where dead cold-tier records are reported; set once, before any value is
+    /// demoted. Returns false if a sink was set already.
+    pub fn set_dead_record_sink(&self, sink: Arc<dyn DeadRecordSink>) -> bool {
+        self.shared.dead_records.set(sink).is_ok()
+    }
+
+    /// Every database as numbered now (for background work that visits them all).
+    pub fn all_dbs(&self) -> Arc<Box<[Arc<Db>]>> {
+        self.dbs.load_full()
     }
 
     /// SWAPDB: clients of `a` see the data of `b` and the other way round, at once.

@@ -81,7 +81,7 @@ fn check_get(db: &Db, model: &Model, key: u16, now: u64) {
     let guard = crossbeam_epoch::pin();
     let got = db
         .get(&key_bytes(key), now, &guard)
-        .map(|e| (e.value.clone(), e.expire_at));
+        .map(|e| (e.hot().cloned().expect("values stay in RAM here"), e.expire_at()));
     let want = live(model, key, now).map(|(v, at)| (value_of(v), at));
     assert_eq!(got, want, "key {key} at {now}");
 }

@@ -4,6 +4,7 @@
 
 use super::expire::{invalid_expire_time, ExpireUnit};
 use super::table::{CommandSpec, Flags, KeySpec};
+use super::values::{ColdMiss, ColdValues};
 use super::{key_locks, reply_help, Ctx};
 use crate::config::{Config, MaxmemoryPolicy};
 use crate::num::parse_i64;
@@ -454,7 +455,7 @@ fn type_(ctx: &mut Ctx<'_>) {
     let guard = tier_engine::pin();
     let found = db.lookup_peek(&ctx.args[1], ctx.now, &guard);
     ctx.out
-        .simple(found.map_or("none", |e| e.value.type_name()));
+        .simple(found.map_or("none", Entry::type_name));
 }
 
 fn expire(ctx: &mut Ctx<'_>) {
@@ -546,7 +547,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, unit: ExpireUnit) {
     let Some(entry) = txn.get(key) else {
         return ctx.out.integer(0);
     };
-    let current = entry.expire_at.map(clamp_i64);
+    let current = entry.expire_at().map(clamp_i64);
     if !condition.allows(current, when) {
         return ctx.out.integer(0);
     }
@@ -587,7 +588,7 @@ fn ttl_generic(ctx: &mut Ctx<'_>, millis: bool, absolute: bool) {
     let Some(entry) = db.lookup_peek(&ctx.args[1], ctx.now, &guard) else {
         return ctx.out.integer(-2);
     };
-    let Some(at) = entry.expire_at.map(clamp_i64) else {
+    let Some(at) = entry.expire_at().map(clamp_i64) else {
         return ctx.out.integer(-1);
     };
     let left = if absolute {
@@ -610,7 +611,7 @@ fn persist(ctx: &mut Ctx<'_>) {
     let guard = tier_engine::pin();
     let key = &ctx.args[1];
     let mut txn = db.lock_key(key, ctx.now, &guard);
-    let had_ttl = txn.get(key).is_some_and(|e| e.expire_at.is_some());
+    let had_ttl = txn.get(key).is_some_and(|e| e.expire_at().is_some());
     if had_ttl {
         txn.set_expire(key, None);
     }
@@ -706,7 +707,7 @@ fn scan(ctx: &mut Ctx<'_>) {
         cursor = db.scan(cursor, ctx.now, &guard, |key, entry| {
             visited += 1;
             let type_ok = type_name
-                .is_none_or(|t| t.eq_ignore_ascii_case(entry.value.type_name().as_bytes()));
+                .is_none_or(|t| t.eq_ignore_ascii_case(entry.type_name().as_bytes()));
             if type_ok && matches(key) {
                 found.push(key);
             }
@@ -761,7 +762,10 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) {
     } else if nx && txn.get(newkey).is_some() {
         false
     } else {
-        txn.put(newkey, entry.clone());
+        let Ok(moved) = ctx.cold.hot_entry(key, entry) else {
+            return;
+        };
+        txn.put(newkey, moved);
         txn.remove(key);
         true
     };
@@ -804,40 +808,44 @@ fn copy(ctx: &mut Ctx<'_>) {
     let copied = if src_db == dst_db {
         let db = ctx.db();
         let mut txn = db.lock(&[read[0], write[0]], ctx.now, &guard);
-        copy_locked(&mut txn, None, key, newkey, replace)
+        copy_locked(ctx.cold, &mut txn, None, key, newkey, replace)
     } else {
         ctx.shared.keyspace.with_pair(
             (src_db, &read),
             (dst_db, &write),
             ctx.now,
             &guard,
-            |src, dst| copy_locked(src, Some(dst), key, newkey, replace),
+            |src, dst| copy_locked(ctx.cold, src, Some(dst), key, newkey, replace),
         )
     };
-    ctx.out.integer(i64::from(copied));
+    if let Ok(copied) = copied {
+        ctx.out.integer(i64::from(copied));
+    }
 }
 
 /// COPY once its keys are held: `dst` is None when the copy stays in the source db.
 /// The copy is a new value (fresh access time) with the source's TTL.
 fn copy_locked<'a, 'g>(
+    cold: &mut ColdValues,
     src: &mut Txn<'a, 'g>,
     dst: Option<&mut Txn<'a, 'g>>,
     key: &[u8],
     newkey: &[u8],
     replace: bool,
-) -> bool {
+) -> Result<bool, ColdMiss> {
     let Some(entry) = src.lookup_read(key) else {
-        return false;
+        return Ok(false);
     };
+    let value = cold.value_of(key, entry)?.clone();
     let dst = match dst {
         Some(dst) => dst,
         None => src,
     };
     if !replace && dst.get(newkey).is_some() {
-        return false;
+        return Ok(false);
     }
-    dst.set(newkey, entry.value.clone(), entry.expire_at);
-    true
+    dst.set(newkey, value, entry.expire_at());
+    Ok(true)
 }
 
 fn move_(ctx: &mut Ctx<'_>) {
@@ -852,25 +860,28 @@ fn move_(ctx: &mut Ctx<'_>) {
     let key = args[1].as_ref();
     let guard = tier_engine::pin();
     let lock = [(key, LockMode::Exclusive)];
-    let moved = ctx.shared.keyspace.with_pair(
+    let cold = &mut *ctx.cold;
+    let moved: Result<bool, ColdMiss> = ctx.shared.keyspace.with_pair(
         (src_db, &lock),
         (dst_db, &lock),
         ctx.now,
         &guard,
         |src, dst| {
             let Some(entry) = src.get(key) else {
-                return false;
+                return Ok(false);
             };
             entry.touch(src.now());
             if dst.get(key).is_some() {
-                return false;
+                return Ok(false);
             }
-            dst.put(key, entry.clone());
+            dst.put(key, cold.hot_entry(key, entry)?);
             src.remove(key);
-            true
+            Ok(true)
         },
     );
-    ctx.out.integer(i64::from(moved));
+    if let Ok(moved) = moved {
+        ctx.out.integer(i64::from(moved));
+    }
 }
 
 fn dbsize(ctx: &mut Ctx<'_>) {
@@ -960,7 +971,10 @@ fn is_lru(policy: MaxmemoryPolicy) -> bool {
 
 fn object_encoding(ctx: &mut Ctx<'_>) {
     with_object(ctx, |ctx, entry| {
-        let encoding = match &entry.value {
+        let Ok(value) = ctx.value_of(&ctx.args[2], entry) else {
+            return;
+        };
+        let encoding = match &*value {
             Value::Str(s) if parse_i64(s).is_some() => "int",
             Value::Str(s) if s.len() <= EMBSTR_SIZE_LIMIT => "embstr",
             Value::Str(_) => "raw",
@@ -987,7 +1001,10 @@ fn refcount(value: &Value, config: &Config) -> i64 {
 
 fn object_refcount(ctx: &mut Ctx<'_>) {
     with_object(ctx, |ctx, entry| {
-        let n = refcount(&entry.value, ctx.config);
+        let Ok(value) = ctx.value_of(&ctx.args[2], entry) else {
+            return;
+        };
+        let n = refcount(&value, ctx.config);
         ctx.out.integer(n);
     });
 }

@@ -3,6 +3,7 @@
 //! its handler. Handlers write exactly one reply into the connection's writer.
 
 pub mod table;
+pub mod values;
 
 mod connection;
 mod expire;
@@ -18,7 +19,7 @@ use crate::shared::Shared;
 use bytes::Bytes;
 use std::sync::Arc;
 use table::{CommandSpec, Flags};
-use tier_engine::{DbRef, LockMode};
+use tier_engine::{DbRef, Entry, LockMode};
 
 /// The command families; [`table::commands`] indexes them by name.
 pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
@@ -42,12 +43,23 @@ pub struct Ctx<'a> {
     pub config: &'a Config,
     /// The time the command runs at, Unix milliseconds.
     pub now: u64,
+    /// Values of the command's keys loaded from the cold tier.
+    pub cold: &'a mut values::ColdValues,
 }
 
 impl Ctx<'_> {
     /// The client's selected database.
     pub fn db(&self) -> DbRef {
         self.shared.keyspace.db(self.client.db)
+    }
+
+    /// The value of `entry`, the entry of `key` (see [`values`]).
+    pub fn value_of<'g>(
+        &mut self,
+        key: &[u8],
+        entry: &'g Entry,
+    ) -> Result<values::ValueRef<'g>, values::ColdMiss> {
+        self.cold.value_of(key, entry)
     }
 
     /// Writes Redis's reply for an argument that must be an integer and is not.

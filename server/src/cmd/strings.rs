@@ -9,6 +9,7 @@
 
 use super::expire::{invalid_expire_time, ExpireUnit};
 use super::table::{CommandSpec, Flags, KeySpec};
+use super::values::{ColdMiss, ValueRef};
 use super::{key_locks, Ctx};
 use crate::num::{format_i64, long_double, parse_i64};
 use bytes::Bytes;
@@ -314,28 +315,57 @@ fn as_str(value: &Value) -> Option<&Bytes> {
 }
 
 /// The string of a looked-up key (None: no key); replies WRONGTYPE when the key holds
-/// another type.
+/// another type. Stops without a reply when the value is in the cold tier and was not
+/// loaded (see [`super::values`]).
 fn string_of<'g>(
     ctx: &mut Ctx<'_>,
+    key: &[u8],
     entry: Option<&'g Entry>,
-) -> Result<Option<&'g Bytes>, Replied> {
-    match entry {
-        None => Ok(None),
-        Some(e) => match as_str(&e.value) {
-            Some(s) => Ok(Some(s)),
-            None => {
-                ctx.wrong_type();
-                Err(Replied)
-            }
-        },
+) -> Result<Option<StrRef<'g>>, Replied> {
+    let Some(e) = entry else {
+        return Ok(None);
+    };
+    let string = match ctx.value_of(key, e)? {
+        ValueRef::Ram(v) => as_str(v).map(StrRef::Ram),
+        ValueRef::Loaded(v) => as_str(&v).cloned().map(StrRef::Loaded),
+    };
+    match string {
+        Some(s) => Ok(Some(s)),
+        None => {
+            ctx.wrong_type();
+            Err(Replied)
+        }
+    }
+}
+
+/// A string a command reads: borrowed from RAM or loaded from the cold tier.
+enum StrRef<'g> {
+    Ram(&'g Bytes),
+    Loaded(Bytes),
+}
+
+impl std::ops::Deref for StrRef<'_> {
+    type Target = Bytes;
+
+    fn deref(&self) -> &Bytes {
+        match self {
+            StrRef::Ram(b) => b,
+            StrRef::Loaded(b) => b,
+        }
+    }
+}
+
+impl From<ColdMiss> for Replied {
+    fn from(_: ColdMiss) -> Replied {
+        Replied
     }
 }
 
 /// Replies with the string of a looked-up key, or null without a key (Redis's
 /// getGenericCommand).
-fn reply_string(ctx: &mut Ctx<'_>, entry: Option<&Entry>) -> Result<(), Replied> {
-    match string_of(ctx, entry)? {
-        Some(s) => ctx.out.bulk(s),
+fn reply_string(ctx: &mut Ctx<'_>, key: &[u8], entry: Option<&Entry>) -> Result<(), Replied> {
+    match string_of(ctx, key, entry)? {
+        Some(s) => ctx.out.bulk(&s),
         None => ctx.out.null(),
     }
     Ok(())
@@ -345,14 +375,14 @@ fn get(ctx: &mut Ctx<'_>) {
     let db = ctx.db();
     let guard = tier_engine::pin();
     let entry = db.lookup_read(&ctx.args[1], ctx.now, &guard);
-    let _ = reply_string(ctx, entry);
+    let _ = reply_string(ctx, &ctx.args[1], entry);
 }
 
 fn strlen(ctx: &mut Ctx<'_>) {
     let db = ctx.db();
     let guard = tier_engine::pin();
     let entry = db.lookup_read(&ctx.args[1], ctx.now, &guard);
-    if let Ok(s) = string_of(ctx, entry) {
+    if let Ok(s) = string_of(ctx, &ctx.args[1], entry) {
         ctx.out.integer(s.map_or(0, |s| s.len() as i64));
     }
 }
@@ -364,8 +394,15 @@ fn mget(ctx: &mut Ctx<'_>) {
     let mut txn = db.lock(&key_locks(keys, LockMode::Shared), ctx.now, &guard);
     ctx.out.array_len(keys.len());
     for key in keys {
+        let value = match txn.lookup_read(key) {
+            Some(e) => match ctx.value_of(key, e) {
+                Ok(v) => Some(v),
+                Err(ColdMiss) => return,
+            },
+            None => None,
+        };
         // As Redis: a key of another type reads as missing.
-        match txn.lookup_read(key).and_then(|e| as_str(&e.value)) {
+        match value.as_deref().and_then(as_str) {
             Some(s) => ctx.out.bulk(s),
             None => ctx.out.null(),
         }
@@ -480,7 +517,7 @@ fn set_generic(
     let mut txn = db.lock_key(key, ctx.now, &guard);
     let old = if get {
         let old = txn.lookup_read(key);
-        reply_string(ctx, old)?;
+        reply_string(ctx, key, old)?;
         old
     } else if matches!((cond, ttl), (SetIf::Always, SetTtl::Clear | SetTtl::At(_))) {
         // A plain overwrite needs nothing of the old entry.
@@ -498,7 +535,7 @@ fn set_generic(
     }
     let expire_at = match ttl {
         SetTtl::Clear => None,
-        SetTtl::Keep => old.and_then(|e| e.expire_at),
+        SetTtl::Keep => old.and_then(Entry::expire_at),
         SetTtl::At(at) => Some(at),
     };
     txn.set(key, Value::string(value), expire_at);
@@ -603,7 +640,7 @@ fn getdel(ctx: &mut Ctx<'_>) {
     let guard = tier_engine::pin();
     let mut txn = db.lock_key(key, ctx.now, &guard);
     let entry = txn.lookup_read(key);
-    if reply_string(ctx, entry).is_ok() && entry.is_some() {
+    if reply_string(ctx, key, entry).is_ok() && entry.is_some() {
         txn.remove(key);
     }
 }
@@ -619,7 +656,7 @@ fn getex(ctx: &mut Ctx<'_>) {
     let mut txn = db.lock_key(key, ctx.now, &guard);
     let entry = txn.lookup_read(key);
     // As Redis: a missing key or a wrong type is answered before the TTL is checked.
-    let value = match string_of(ctx, entry) {
+    let value = match string_of(ctx, key, entry) {
         Ok(Some(value)) => value,
         Ok(None) => return ctx.out.null(),
         Err(Replied) => return,
@@ -627,7 +664,7 @@ fn getex(ctx: &mut Ctx<'_>) {
     let Ok(at) = deadline(ctx, opts.expire) else {
         return;
     };
-    ctx.out.bulk(value);
+    ctx.out.bulk(&value);
     match at {
         // EXAT / PXAT in the past delete the key.
         Some(at) if at <= ctx.now => {
@@ -636,7 +673,7 @@ fn getex(ctx: &mut Ctx<'_>) {
         Some(at) => {
             txn.set_expire(key, Some(at));
         }
-        None if opts.persist && entry.is_some_and(|e| e.expire_at.is_some()) => {
+        None if opts.persist && entry.is_some_and(|e| e.expire_at().is_some()) => {
             txn.set_expire(key, None);
         }
         None => {}
@@ -646,7 +683,7 @@ fn getex(ctx: &mut Ctx<'_>) {
 /// Stores `value` at `key`, whose entry was `entry`, keeping the key's TTL: a change
 /// of the string in place, as Redis's dbOverwrite (APPEND, SETRANGE, the INCRs).
 fn overwrite(txn: &mut Txn<'_, '_>, key: &[u8], entry: Option<&Entry>, value: Value) {
-    txn.set(key, value, entry.and_then(|e| e.expire_at));
+    txn.set(key, value, entry.and_then(Entry::expire_at));
 }
 
 /// Refuses a string longer than proto-max-bulk-len (Redis's checkStringLength).
@@ -701,8 +738,8 @@ fn modify_string(
     let guard = tier_engine::pin();
     let mut txn = db.lock_key(key, ctx.now, &guard);
     let entry = txn.get(key);
-    if let Ok(old) = string_of(ctx, entry) {
-        f(ctx, &mut txn, entry, old);
+    if let Ok(old) = string_of(ctx, key, entry) {
+        f(ctx, &mut txn, entry, old.as_deref());
     }
 }
 
@@ -744,10 +781,10 @@ fn getrange(ctx: &mut Ctx<'_>) {
     let db = ctx.db();
     let guard = tier_engine::pin();
     let entry = db.lookup_read(&args[1], ctx.now, &guard);
-    let Ok(value) = string_of(ctx, entry) else {
+    let Ok(value) = string_of(ctx, &args[1], entry) else {
         return;
     };
-    let value = value.map_or(&[][..], |s| &s[..]);
+    let value = value.as_deref().map_or(&[][..], |s| &s[..]);
     ctx.out.bulk(substring(value, start, end));
 }
 

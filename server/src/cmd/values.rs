@@ -1,0 +1,87 @@
+//! The values a command reads, wherever they are. A value in RAM is borrowed from its
+//! entry; a value in the cold tier must have been loaded before the command ran (the
+//! connection reads the command's keys from disk first, with no lock held). A
+//! handler that meets a cold value nobody loaded (it was demoted in the instant
+//! between) records the key and stops before changing anything; the connection
+//! discards its partial reply, loads the key, and runs the command again.
+
+use bytes::Bytes;
+use smallvec::SmallVec;
+use std::ops::Deref;
+use tier_engine::cold::ColdLocation;
+use tier_engine::{Entry, SlotRef, Value};
+
+/// A value a handler reads: borrowed from RAM, or a copy of one loaded from the cold
+/// tier (cheap: values share their bytes).
+pub enum ValueRef<'g> {
+    Ram(&'g Value),
+    Loaded(Value),
+}
+
+impl Deref for ValueRef<'_> {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        match self {
+            ValueRef::Ram(v) => v,
+            ValueRef::Loaded(v) => v,
+        }
+    }
+}
+
+/// The command needs a cold value that was not loaded; it stopped without effect.
+#[derive(Debug)]
+pub struct ColdMiss;
+
+/// Cold values loaded for the command being run, and the keys it missed.
+#[derive(Default)]
+pub struct ColdValues {
+    loaded: SmallVec<[(ColdLocation, Value); 2]>,
+    missed: SmallVec<[Bytes; 1]>,
+}
+
+impl ColdValues {
+    /// Makes `value`, read from the record at `loc`, available to the command.
+    pub fn insert(&mut self, loc: ColdLocation, value: Value) {
+        if !self.loaded.iter().any(|(l, _)| *l == loc) {
+            self.loaded.push((loc, value));
+        }
+    }
+
+    /// Forgets everything (before the connection's next command).
+    pub fn clear(&mut self) {
+        self.loaded.clear();
+        self.missed.clear();
+    }
+
+    /// The keys the command missed, taken (empty if it ran to the end).
+    pub fn take_missed(&mut self) -> SmallVec<[Bytes; 1]> {
+        std::mem::take(&mut self.missed)
+    }
+
+    /// The value of `entry` (the entry of `key`).
+    pub fn value_of<'g>(&mut self, key: &[u8], entry: &'g Entry) -> Result<ValueRef<'g>, ColdMiss> {
+        match entry.slot() {
+            SlotRef::Hot(v) => Ok(ValueRef::Ram(v)),
+            SlotRef::Cold(loc) => match self.loaded.iter().find(|(l, _)| *l == loc) {
+                Some((_, v)) => Ok(ValueRef::Loaded(v.clone())),
+                None => {
+                    self.missed.push(Bytes::copy_from_slice(key));
+                    Err(ColdMiss)
+                }
+            },
+        }
+    }
+
+    /// `entry` with its value in RAM, for a command that moves or copies it to another
+    /// key or database (a record names its key, so it never changes owner).
+    pub fn hot_entry(&mut self, key: &[u8], entry: &Entry) -> Result<Entry, ColdMiss> {
+        match entry.slot() {
+            SlotRef::Hot(_) => Ok(entry.clone()),
+            SlotRef::Cold(_) => {
+                let value = self.value_of(key, entry)?.clone();
+                Ok(entry.with_hot(value))
+            }
+        }
+    }
+}
