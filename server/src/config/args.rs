@@ -208,6 +208,7 @@ mod tests {
     use super::super::{LogLevel, MaxmemoryPolicy};
     use super::*;
     use std::io::Write;
+    use tier_engine::io::IoEngineKind;
 
     fn run(args: &[&str]) -> Result<Config, ConfigError> {
         match parse_args(args.iter().map(OsString::from))? {
@@ -441,6 +442,126 @@ mod tests {
             run(&["--daemonize", "yes"]),
             Err(ConfigError::Flag { .. })
         ));
+    }
+
+    #[test]
+    fn tier_options_from_the_command_line_and_file() {
+        let c = run(&[
+            "--tier-segment-size",
+            "8mb",
+            "--tier-dir",
+            "/mnt/nvme0/tier",
+            "--tier-io-engine",
+            "PSYNC",
+            "--tier-max-size",
+            "2gb",
+            "--tier-min-value-size",
+            "4kb",
+            "--tier-reclaim-threshold",
+            "25",
+            "--tier-promote-window",
+            "300",
+        ])
+        .expect("valid");
+        assert_eq!(c.tier_segment_size, 8 << 20);
+        assert_eq!(c.tier_dir, Path::new("/mnt/nvme0/tier"));
+        assert_eq!(c.tier_path(), Path::new("/mnt/nvme0/tier"));
+        assert_eq!(c.tier_io_engine, IoEngineKind::Psync);
+        assert_eq!(c.tier_max_size, 2 << 30);
+        assert_eq!(c.tier_min_value_size, 4096);
+        assert_eq!(c.tier_reclaim_threshold, 25);
+        assert_eq!(c.tier_promote_window, 300);
+
+        let c = text(
+            "dir /var/lib/tier
+             tier-dir segments
+             tier-io-engine uring
+             tier-segment-size 1mb
+             tier-min-value-size 0
+",
+        )
+        .expect("valid");
+        assert_eq!(c.tier_path(), Path::new("/var/lib/tier/segments"));
+        assert_eq!(c.tier_io_engine, IoEngineKind::Uring);
+        assert_eq!(c.tier_segment_size, 1 << 20);
+        assert_eq!(c.tier_min_value_size, 0);
+        // The bounds themselves, and a multiple of 4096 given in plain bytes.
+        for (value, want) in [
+            ("67108864", 64 << 20),
+            ("64mb", 64 << 20),
+            ("1048576", 1 << 20),
+            ("1052672", (1 << 20) + 4096),
+        ] {
+            assert_eq!(
+                run(&["--tier-segment-size", value]).map(|c| c.tier_segment_size),
+                Ok(want),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn tier_option_errors() {
+        let reason = |args: &[&str]| match run(args) {
+            Err(ConfigError::Flag { reason, .. }) => reason,
+            other => panic!("{args:?} gave {other:?}"),
+        };
+        let between = "argument must be between 1048576 and 67108864 inclusive";
+        assert_eq!(reason(&["--tier-segment-size", "128mb"]), between);
+        assert_eq!(reason(&["--tier-segment-size", "67112960"]), between);
+        assert_eq!(reason(&["--tier-segment-size", "1044480"]), between);
+        assert_eq!(reason(&["--tier-segment-size", "0"]), between);
+        assert_eq!(
+            reason(&["--tier-segment-size", "10m"]),
+            "argument must be a multiple of 4096"
+        );
+        assert_eq!(
+            reason(&["--tier-segment-size", "1048577"]),
+            "argument must be a multiple of 4096"
+        );
+        assert_eq!(
+            reason(&["--tier-segment-size", "8 mb"]),
+            "argument must be a memory value"
+        );
+        assert_eq!(
+            reason(&["--tier-io-engine", "aio"]),
+            "argument(s) must be one of the following: auto, uring, psync"
+        );
+        assert_eq!(
+            reason(&["--tier-io-engine", ""]),
+            "argument(s) must be one of the following: auto, uring, psync"
+        );
+        assert_eq!(reason(&["--tier-dir", ""]), "tier-dir can't be empty");
+        assert_eq!(
+            reason(&["--tier-max-size", "1tb"]),
+            "argument must be a memory value"
+        );
+        assert_eq!(
+            reason(&["--tier-reclaim-threshold", "0"]),
+            "argument must be between 1 and 100 inclusive"
+        );
+        assert_eq!(
+            reason(&["--tier-reclaim-threshold", "50%"]),
+            "argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            reason(&["--tier-promote-window", "-1"]),
+            "argument must be between 0 and 9223372036854775807 inclusive"
+        );
+        let err = run(&["--tier-segment-size", "100mb"]).expect_err("too large");
+        assert_eq!(
+            err.to_string(),
+            "Reading the command line\n>>> '--tier-segment-size 100mb'\n\
+             argument must be between 1048576 and 67108864 inclusive"
+        );
+        assert_eq!(
+            line_error("port 7000\ntier-io-engine libaio\n"),
+            (
+                2,
+                "tier-io-engine libaio".to_owned(),
+                "argument(s) must be one of the following: auto, uring, psync".to_owned()
+            )
+        );
     }
 
     #[test]

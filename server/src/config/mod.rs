@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
+use tier_engine::cold::MAX_SEGMENT_SIZE;
 use tier_engine::glob::glob_match;
+use tier_engine::io::IoEngineKind;
 
 pub use args::{parse_args, ConfigError, Startup, USAGE};
 use options::{lookup, OPTIONS};
@@ -41,6 +43,28 @@ pub struct Config {
     /// `maxmemory-policy`: what to do once RAM (and disk) are full. Default:
     /// noeviction.
     pub maxmemory_policy: MaxmemoryPolicy,
+    /// `tier-dir`: the directory of the cold tier's segment files, as given; a
+    /// relative path is taken relative to `dir` (see [`Config::tier_path`]). Default:
+    /// `tier`.
+    pub tier_dir: PathBuf,
+    /// `tier-io-engine`: the I/O engine of the cold tier: `auto` (io_uring where the
+    /// kernel allows it, else psync), `uring` or `psync`. Default: auto.
+    pub tier_io_engine: IoEngineKind,
+    /// `tier-segment-size`: the size of one segment file in bytes, a multiple of 4096
+    /// between 1mb and 64mb ([`MAX_SEGMENT_SIZE`]). Default: 64mb.
+    pub tier_segment_size: u64,
+    /// `tier-max-size`: the most disk bytes the segment files may take; 0 means no
+    /// limit. Default: 0.
+    pub tier_max_size: u64,
+    /// `tier-min-value-size`: values smaller than this many bytes stay in RAM.
+    /// Default: 64.
+    pub tier_min_value_size: u64,
+    /// `tier-reclaim-threshold`: a segment whose live bytes fall below this percentage
+    /// (1..=100) of the bytes written to it is rewritten and freed. Default: 50.
+    pub tier_reclaim_threshold: u32,
+    /// `tier-promote-window`: a cold value read a second time within this many seconds
+    /// of its previous read comes back to RAM; 0 turns promotion off. Default: 60.
+    pub tier_promote_window: u64,
     /// `maxclients`: the most clients connected at once (at least 1). Default: 10000.
     pub maxclients: u32,
     /// `timeout`: close a client idle for this many seconds; 0 never does. Default: 0.
@@ -80,6 +104,13 @@ impl Default for Config {
             dir: PathBuf::from("./data"),
             maxmemory: 0,
             maxmemory_policy: MaxmemoryPolicy::Noeviction,
+            tier_dir: PathBuf::from("tier"),
+            tier_io_engine: IoEngineKind::Auto,
+            tier_segment_size: MAX_SEGMENT_SIZE,
+            tier_max_size: 0,
+            tier_min_value_size: 64,
+            tier_reclaim_threshold: 50,
+            tier_promote_window: 60,
             maxclients: 10_000,
             timeout: 0,
             tcp_keepalive: 300,
@@ -96,6 +127,16 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The directory of the cold tier's segment files: `tier-dir` itself when it is
+    /// absolute, else `tier-dir` under `dir`.
+    pub fn tier_path(&self) -> PathBuf {
+        if self.tier_dir.is_absolute() {
+            self.tier_dir.clone()
+        } else {
+            self.dir.join(&self.tier_dir)
+        }
+    }
+
     /// CONFIG GET: every option matching one of `patterns`, once, in the order found,
     /// with its value formatted as Redis's CONFIG GET does (memory in plain bytes,
     /// booleans `yes`/`no`, lists space-separated, enums lowercase).
@@ -298,7 +339,8 @@ impl SharedConfig {
     }
 
     /// CONFIG SET of one or more `(name, value)` pairs, all or none. Only options that
-    /// may change at run time are accepted (maxmemory, maxmemory-policy, maxclients,
+    /// may change at run time are accepted (maxmemory, maxmemory-policy, tier-max-size,
+    /// tier-min-value-size, tier-reclaim-threshold, tier-promote-window, maxclients,
     /// timeout, tcp-keepalive, proto-max-bulk-len, client-query-buffer-limit, loglevel,
     /// requirepass, protected-mode, slowlog-log-slower-than, slowlog-max-len, hz).
     ///
@@ -350,6 +392,13 @@ mod tests {
             ("dir", "./data"),
             ("maxmemory", "0"),
             ("maxmemory-policy", "noeviction"),
+            ("tier-dir", "tier"),
+            ("tier-io-engine", "auto"),
+            ("tier-segment-size", "67108864"),
+            ("tier-max-size", "0"),
+            ("tier-min-value-size", "64"),
+            ("tier-reclaim-threshold", "50"),
+            ("tier-promote-window", "60"),
             ("maxclients", "10000"),
             ("timeout", "0"),
             ("tcp-keepalive", "300"),
@@ -398,6 +447,13 @@ mod tests {
             [
                 "port",
                 "protected-mode",
+                "tier-dir",
+                "tier-io-engine",
+                "tier-segment-size",
+                "tier-max-size",
+                "tier-min-value-size",
+                "tier-reclaim-threshold",
+                "tier-promote-window",
                 "timeout",
                 "tcp-keepalive",
                 "proto-max-bulk-len"
@@ -459,6 +515,94 @@ mod tests {
             Ok(vec!["maxmemory"])
         );
         assert_eq!(shared.set(&pairs(&[("maxmemory", "0")])), Ok(vec![]));
+    }
+
+    #[test]
+    fn tier_defaults() {
+        let c = Config::default();
+        assert_eq!(c.tier_dir, PathBuf::from("tier"));
+        assert_eq!(c.tier_io_engine, IoEngineKind::Auto);
+        assert_eq!(c.tier_segment_size, 64 << 20);
+        assert_eq!(c.tier_segment_size, MAX_SEGMENT_SIZE);
+        assert_eq!(c.tier_max_size, 0);
+        assert_eq!(c.tier_min_value_size, 64);
+        assert_eq!(c.tier_reclaim_threshold, 50);
+        assert_eq!(c.tier_promote_window, 60);
+        assert_eq!(c.tier_path(), PathBuf::from("./data/tier"));
+    }
+
+    #[test]
+    fn tier_path_joins_a_relative_tier_dir_onto_dir() {
+        let relative = Config {
+            dir: PathBuf::from("/var/lib/tier"),
+            tier_dir: PathBuf::from("cold/segments"),
+            ..Config::default()
+        };
+        assert_eq!(
+            relative.tier_path(),
+            PathBuf::from("/var/lib/tier/cold/segments")
+        );
+        let dotted = Config {
+            dir: PathBuf::from("data"),
+            tier_dir: PathBuf::from("../nvme"),
+            ..Config::default()
+        };
+        assert_eq!(dotted.tier_path(), PathBuf::from("data/../nvme"));
+        let absolute = Config {
+            dir: PathBuf::from("/var/lib/tier"),
+            tier_dir: PathBuf::from("/mnt/nvme0/tier"),
+            ..Config::default()
+        };
+        assert_eq!(absolute.tier_path(), PathBuf::from("/mnt/nvme0/tier"));
+    }
+
+    #[test]
+    fn config_set_tier_runtime_options() {
+        let shared = SharedConfig::new(Config::default());
+        let changed = shared
+            .set(&pairs(&[
+                ("tier-max-size", "100gb"),
+                ("TIER-MIN-VALUE-SIZE", "1kb"),
+                ("tier-reclaim-threshold", "100"),
+                ("tier-promote-window", "0"),
+            ]))
+            .expect("valid");
+        assert_eq!(
+            changed,
+            [
+                "tier-max-size",
+                "tier-min-value-size",
+                "tier-reclaim-threshold",
+                "tier-promote-window"
+            ]
+        );
+        let c = shared.load_full();
+        assert_eq!(c.tier_max_size, 100 << 30);
+        assert_eq!(c.tier_min_value_size, 1024);
+        assert_eq!(c.tier_reclaim_threshold, 100);
+        assert_eq!(c.tier_promote_window, 0);
+        assert_eq!(
+            get(&c, &["tier-*"]),
+            [
+                ("tier-dir", "tier"),
+                ("tier-io-engine", "auto"),
+                ("tier-segment-size", "67108864"),
+                ("tier-max-size", "107374182400"),
+                ("tier-min-value-size", "1024"),
+                ("tier-reclaim-threshold", "100"),
+                ("tier-promote-window", "0"),
+            ]
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        );
+        assert_eq!(
+            shared.set(&pairs(&[("tier-reclaim-threshold", "1")])),
+            Ok(vec!["tier-reclaim-threshold"])
+        );
+        assert_eq!(
+            shared.set(&pairs(&[("tier-promote-window", "9223372036854775807")])),
+            Ok(vec!["tier-promote-window"])
+        );
+        assert_eq!(shared.load().tier_promote_window, i64::MAX as u64);
     }
 
     #[test]
@@ -525,6 +669,42 @@ mod tests {
             (
                 &[("loglevel", "")],
                 "ERR CONFIG SET failed (possibly related to argument 'loglevel') - argument(s) must be one of the following: debug, verbose, notice, warning",
+            ),
+            (
+                &[("tier-dir", "/tmp")],
+                "ERR CONFIG SET failed (possibly related to argument 'tier-dir') - can't set immutable config",
+            ),
+            (
+                &[("tier-io-engine", "psync")],
+                "ERR CONFIG SET failed (possibly related to argument 'tier-io-engine') - can't set immutable config",
+            ),
+            (
+                &[("tier-segment-size", "8mb")],
+                "ERR CONFIG SET failed (possibly related to argument 'tier-segment-size') - can't set immutable config",
+            ),
+            (
+                &[("tier-max-size", "10x")],
+                "ERR CONFIG SET failed (possibly related to argument 'tier-max-size') - argument must be a memory value",
+            ),
+            (
+                &[("tier-min-value-size", "-1")],
+                "ERR CONFIG SET failed (possibly related to argument 'tier-min-value-size') - argument must be a memory value",
+            ),
+            (
+                &[("tier-reclaim-threshold", "0")],
+                "ERR CONFIG SET failed (possibly related to argument 'tier-reclaim-threshold') - argument must be between 1 and 100 inclusive",
+            ),
+            (
+                &[("tier-reclaim-threshold", "101")],
+                "ERR CONFIG SET failed (possibly related to argument 'tier-reclaim-threshold') - argument must be between 1 and 100 inclusive",
+            ),
+            (
+                &[("tier-promote-window", "-1")],
+                "ERR CONFIG SET failed (possibly related to argument 'tier-promote-window') - argument must be between 0 and 9223372036854775807 inclusive",
+            ),
+            (
+                &[("tier-promote-window", "1.5")],
+                "ERR CONFIG SET failed (possibly related to argument 'tier-promote-window') - argument couldn't be parsed into an integer",
             ),
             (
                 &[("protected-mode", "maybe")],
@@ -615,6 +795,10 @@ mod tests {
                 "requirepass",
                 "maxmemory",
                 "maxmemory-policy",
+                "tier-max-size",
+                "tier-min-value-size",
+                "tier-reclaim-threshold",
+                "tier-promote-window",
                 "maxclients",
                 "timeout",
                 "tcp-keepalive",

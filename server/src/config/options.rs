@@ -7,6 +7,9 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use tier_engine::cold::MAX_SEGMENT_SIZE;
+use tier_engine::io::{IoEngineKind, ALIGN};
+
 use super::{Config, LogLevel, MaxmemoryPolicy};
 use crate::splitargs::split_args;
 
@@ -14,6 +17,12 @@ use crate::splitargs::split_args;
 const MAX_BIND_ADDRESSES: usize = 16;
 /// One mebibyte, the smallest `proto-max-bulk-len` and `client-query-buffer-limit`.
 const MB: u64 = 1024 * 1024;
+/// `tier-segment-size` must be a multiple of this: the cold tier's block size, the
+/// alignment of every O_DIRECT transfer.
+const SEGMENT_ALIGN: u64 = ALIGN as u64;
+/// `tier-io-engine`'s values, in the order its error message lists them.
+const IO_ENGINE_KINDS: [IoEngineKind; 3] =
+    [IoEngineKind::Auto, IoEngineKind::Uring, IoEngineKind::Psync];
 /// Redis's bounds on `hz` after parsing: larger or smaller values are clamped.
 const HZ_RANGE: std::ops::RangeInclusive<u32> = 1..=500;
 
@@ -146,6 +155,77 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
             Ok(())
         }),
         get: |c| c.maxmemory_policy.name().to_owned(),
+    },
+    // The cold tier: where and how values demoted from RAM are kept on disk.
+    OptionSpec {
+        name: "tier-dir",
+        runtime: false,
+        set: Setter::One(|c, v| {
+            if v.is_empty() {
+                return Err("tier-dir can't be empty".to_owned());
+            }
+            c.tier_dir = PathBuf::from(OsStr::from_bytes(v));
+            Ok(())
+        }),
+        get: |c| c.tier_dir.to_string_lossy().into_owned(),
+    },
+    OptionSpec {
+        name: "tier-io-engine",
+        runtime: false,
+        set: Setter::One(|c, v| {
+            c.tier_io_engine = one_of(v, &IO_ENGINE_KINDS, IoEngineKind::as_str)?;
+            Ok(())
+        }),
+        get: |c| c.tier_io_engine.as_str().to_owned(),
+    },
+    OptionSpec {
+        name: "tier-segment-size",
+        runtime: false,
+        set: Setter::One(|c, v| {
+            let size = memory(v, MB, MAX_SEGMENT_SIZE)?;
+            if size % SEGMENT_ALIGN != 0 {
+                return Err(format!("argument must be a multiple of {SEGMENT_ALIGN}"));
+            }
+            c.tier_segment_size = size;
+            Ok(())
+        }),
+        get: |c| c.tier_segment_size.to_string(),
+    },
+    OptionSpec {
+        name: "tier-max-size",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tier_max_size = memory(v, 0, u64::MAX)?;
+            Ok(())
+        }),
+        get: |c| c.tier_max_size.to_string(),
+    },
+    OptionSpec {
+        name: "tier-min-value-size",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tier_min_value_size = memory(v, 0, u64::MAX)?;
+            Ok(())
+        }),
+        get: |c| c.tier_min_value_size.to_string(),
+    },
+    OptionSpec {
+        name: "tier-reclaim-threshold",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tier_reclaim_threshold = int(v, 1, 100)?;
+            Ok(())
+        }),
+        get: |c| c.tier_reclaim_threshold.to_string(),
+    },
+    OptionSpec {
+        name: "tier-promote-window",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tier_promote_window = int(v, 0, i64::MAX)?;
+            Ok(())
+        }),
+        get: |c| c.tier_promote_window.to_string(),
     },
     OptionSpec {
         name: "maxclients",
