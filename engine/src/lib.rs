@@ -7,7 +7,8 @@
 //! - [`value`]: the Redis values.
 //! - [`memory`]: the counting allocator behind `used_memory`.
 //! - [`io`]: the cold tier's I/O engine (io_uring or a thread pool, O_DIRECT).
-//! - [`cold`]: the cold tier's on-disk segment format (records in 4 KiB blocks).
+//! - [`cold`]: the cold tier: records in 4 KiB blocks of segment files, and the
+//!   segment store that appends, reads and reclaims them.
 
 pub mod cold;
 pub mod glob;

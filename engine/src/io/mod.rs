@@ -54,6 +54,11 @@ use std::sync::Arc;
 pub use buf::AlignedBuf;
 pub use file::DirectFile;
 pub use future::IoFuture;
+
+/// A connected completer and future, for tests elsewhere in the crate that need an
+/// I/O that stays pending until they complete it.
+#[cfg(test)]
+pub(crate) use future::channel as future_channel_for_tests;
 pub use psync::PsyncIoEngine;
 pub use sim::{SimIoEngine, SimOp};
 pub use uring::UringIoEngine;
