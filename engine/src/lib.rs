@@ -17,6 +17,7 @@ pub mod io;
 pub mod keyspace;
 pub mod memory;
 pub mod stats;
+pub mod tier;
 pub mod value;
 
 /// Pins the current thread's epoch: entries read under the guard stay valid until it

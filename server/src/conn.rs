@@ -4,22 +4,27 @@
 //! this connection on a protocol error.
 
 use crate::client::Client;
+use crate::cmd::table::Flags;
 use crate::cmd::values::ColdValues;
 use crate::cmd::{self, Ctx};
 use crate::config::Config;
 use crate::resp::{parse_command, Limits, Protocol, ReplyWriter};
 use crate::shared::Shared;
 use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tier_engine::tier::Tier;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Replies are flushed mid-batch once this many bytes wait.
 const FLUSH_AT: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
+/// The longest a write waits for the demoter to bring RAM under `maxmemory`.
+const ROOM_WAIT: Duration = Duration::from_secs(2);
 
 const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
@@ -182,7 +187,7 @@ impl Connection<'_> {
                     return Ok(());
                 }
             }
-            self.run_command(config);
+            self.run_one(config).await;
             if let Some(pause) = self.client.pause.take() {
                 tokio::time::sleep(pause).await;
             }
@@ -195,9 +200,77 @@ impl Connection<'_> {
         }
     }
 
-    fn run_command(&mut self, config: &Config) {
+    /// Runs the parsed command: first loads the cold values of its keys (and waits for
+    /// room when a write finds RAM full and the tier can make some), then runs it,
+    /// again after loading any cold value it missed (see [`cmd::values`]).
+    async fn run_one(&mut self, config: &Config) {
         let now = tier_engine::now_ms();
         let started = Instant::now();
+        if let Some(tier) = self.shared.tier.get() {
+            let spec = cmd::table::resolve(&self.args);
+            if let Some(spec) = spec.filter(|s| s.arity_ok(self.args.len())) {
+                if spec.flags.contains(Flags::DENYOOM) {
+                    wait_for_room(tier, config).await;
+                }
+                if !spec.flags.contains(Flags::KEYS_ONLY) {
+                    let db = self.client.db;
+                    let cold: SmallVec<[Bytes; 1]> = spec
+                        .keys
+                        .positions(self.args.len())
+                        .map(|i| &self.args[i])
+                        .filter(|key| tier.is_cold(db, key))
+                        .cloned()
+                        .collect();
+                    if !cold.is_empty() && !self.load_cold(tier, &cold).await {
+                        return self.account(now, started);
+                    }
+                }
+            }
+            loop {
+                let mark = self.writer.out.len();
+                self.execute(config, now);
+                let missed = self.cold.take_missed();
+                if missed.is_empty() {
+                    break;
+                }
+                self.writer.out.truncate(mark);
+                if !self.load_cold(tier, &missed).await {
+                    break;
+                }
+            }
+            self.cold.clear();
+        } else {
+            self.execute(config, now);
+        }
+        self.account(now, started);
+    }
+
+    /// Reads the cold values of `keys` in the client's database, all at once, for the
+    /// command about to run. On a failed read, replies with the error and returns
+    /// false: the command does not run.
+    async fn load_cold(&mut self, tier: &Tier, keys: &[Bytes]) -> bool {
+        let db = self.client.db;
+        let reads = keys
+            .iter()
+            .map(|key| async move { (key, tier.load(db, key).await) });
+        for (key, read) in futures_util::future::join_all(reads).await {
+            match read {
+                Ok(Some((loc, value))) => self.cold.insert(loc, value),
+                Ok(None) => {}
+                Err(e) => {
+                    self.cold.clear();
+                    self.writer.error(format!(
+                        "ERR cold tier read of key '{}' failed: {e}",
+                        String::from_utf8_lossy(key)
+                    ));
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn execute(&mut self, config: &Config, now: u64) {
         let mut ctx = Ctx {
             args: &self.args,
             out: &mut self.writer,
@@ -208,6 +281,10 @@ impl Connection<'_> {
             cold: &mut self.cold,
         };
         cmd::execute(&mut ctx);
+    }
+
+    /// Counts the command and records it in the slow log if it took long.
+    fn account(&mut self, now: u64, started: Instant) {
         self.shared.stats.commands_processed.incr();
         let handle = &self.client.handle;
         handle.last_interaction.store(now, Ordering::Relaxed);
@@ -244,6 +321,19 @@ impl Connection<'_> {
             .add(self.writer.out.len() as u64);
         self.writer.out.clear();
         Ok(())
+    }
+}
+
+/// A write that finds RAM above `maxmemory` waits while the demoter makes room, at
+/// most [`ROOM_WAIT`]; if RAM is still full then, the command's memory check answers
+/// -OOM as without a tier.
+async fn wait_for_room(tier: &Tier, config: &Config) {
+    let full =
+        || config.maxmemory > 0 && tier_engine::memory::used_memory() as u64 > config.maxmemory;
+    let deadline = Instant::now() + ROOM_WAIT;
+    while full() && tier.can_make_room() && Instant::now() < deadline {
+        tier.wake_demoter();
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use tier_engine::cold::ColdStoreConfig;
+use tier_engine::tier::{Tier, TierConfig};
 use tier_server::config::{self, Config, Startup};
 use tier_server::shared::{LogLevelSetter, Shared};
 use tracing_appender::non_blocking::WorkerGuard;
@@ -67,7 +69,24 @@ fn serve(config: Config, set_log_level: LogLevelSetter) -> anyhow::Result<()> {
         std::process::id(),
         config.dir.display()
     );
+    let tier_config = TierConfig {
+        store: ColdStoreConfig {
+            dir: config.tier_path(),
+            segment_size: config.tier_segment_size,
+            max_size: config.tier_max_size,
+        },
+        io_engine: config.tier_io_engine,
+        maxmemory: config.maxmemory,
+        min_value_size: config.tier_min_value_size,
+        reclaim_threshold_pct: config.tier_reclaim_threshold,
+        promote_window_secs: config.tier_promote_window,
+    };
     let shared = Arc::new(Shared::new(config, set_log_level));
+    let tier = Tier::start(shared.keyspace.clone(), tier_config)
+        .map_err(|e| anyhow::anyhow!("cannot start the cold tier: {e}"))?;
+    if shared.tier.set(tier).is_err() {
+        anyhow::bail!("the cold tier was started twice");
+    }
     runtime.block_on(tier_server::server::run(shared, listeners))
 }
 

@@ -6,8 +6,10 @@ use crate::config::{Config, LogLevel, SharedConfig};
 use crate::slowlog::SlowLog;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use tier_engine::stats::Counter;
+use tier_engine::tier::Tier;
 use tier_engine::Keyspace;
 use tokio::sync::watch;
 
@@ -65,7 +67,10 @@ impl ServerStats {
 
 /// What the whole node shares.
 pub struct Shared {
-    pub keyspace: Keyspace,
+    pub keyspace: Arc<Keyspace>,
+    /// The cold tier, once started (`tierd` starts it after the keyspace exists; a
+    /// node without one keeps every value in RAM).
+    pub tier: OnceLock<Tier>,
     pub config: SharedConfig,
     pub clients: Clients,
     pub stats: ServerStats,
@@ -89,11 +94,12 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(config: Config, set_log_level: LogLevelSetter) -> Self {
-        let keyspace = Keyspace::new(config.databases as usize);
+        let keyspace = Arc::new(Keyspace::new(config.databases as usize));
         let (shutdown_tx, _) = watch::channel(false);
         let now_secs = tier_engine::now_ms() / 1000;
         Shared {
             keyspace,
+            tier: OnceLock::new(),
             slowlog: SlowLog::default(),
             config: SharedConfig::new(config),
             clients: Clients::default(),
@@ -125,6 +131,29 @@ impl Shared {
     /// Resolves when a shutdown starts.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown_tx.subscribe()
+    }
+
+    /// Hands the tier's run-time settings (maxmemory, tier-min-value-size, ...) from
+    /// the live configuration to the running tier, after CONFIG SET.
+    pub fn sync_tier_settings(&self) {
+        let Some(tier) = self.tier.get() else {
+            return;
+        };
+        let config = self.config.load();
+        let settings = tier.settings();
+        settings
+            .maxmemory
+            .store(config.maxmemory, Ordering::Relaxed);
+        settings
+            .min_value_size
+            .store(config.tier_min_value_size, Ordering::Relaxed);
+        settings
+            .reclaim_threshold_pct
+            .store(config.tier_reclaim_threshold, Ordering::Relaxed);
+        settings
+            .promote_window_secs
+            .store(config.tier_promote_window, Ordering::Relaxed);
+        tier.set_max_disk(config.tier_max_size);
     }
 
     pub fn set_log_level(&self, level: LogLevel) {

@@ -58,6 +58,11 @@ impl TestServer {
         panic!("tierd did not start");
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
@@ -289,4 +294,28 @@ impl Drop for ReferenceRedis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// INFO's text, which must be a bulk string (RESP2).
+pub fn info(raw: &mut RawClient, sections: &[&str]) -> String {
+    let mut args = vec!["INFO"];
+    args.extend_from_slice(sections);
+    match raw.cmd(&args) {
+        Frame::Bulk(text) => String::from_utf8(text.to_vec()).expect("INFO is text"),
+        other => panic!("INFO replied {other:?}"),
+    }
+}
+
+/// The value of `name:` in INFO's text.
+pub fn field(text: &str, name: &str) -> Option<String> {
+    text.split("\r\n")
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::to_owned)
+}
+
+/// The numeric value of `name:` in INFO's text.
+pub fn number(text: &str, name: &str) -> u64 {
+    field(text, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no numeric {name} in {text}"))
 }

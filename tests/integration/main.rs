@@ -8,3 +8,4 @@ mod keys;
 mod protocol;
 mod server;
 mod strings;
+mod tier;

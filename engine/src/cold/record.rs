@@ -70,6 +70,9 @@ pub enum RecordError {
     /// the block run).
     #[error("non-zero byte at offset {offset} in a block's padding")]
     BadPadding { offset: usize },
+    /// A well-formed record whose value type byte names no type this build knows.
+    #[error("unknown value type {0}")]
+    UnknownValueType(u8),
 }
 
 /// A record decoded in place: borrows its key and value from the bytes it was read

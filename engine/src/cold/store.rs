@@ -135,6 +135,8 @@ struct Counters {
 /// The segment store. `Send + Sync`; share it as `Arc<ColdStore>`.
 pub struct ColdStore {
     config: ColdStoreConfig,
+    /// The disk budget now: `config.max_size` until [`ColdStore::set_max_size`].
+    max_size: AtomicU64,
     io: Arc<dyn IoEngine>,
     table: Table,
     /// Serializes appends (and retiring the active segment).
@@ -173,6 +175,7 @@ impl ColdStore {
             );
         }
         Ok(ColdStore {
+            max_size: AtomicU64::new(config.max_size),
             config,
             io,
             table: RwLock::new(HashMap::new()),
@@ -218,7 +221,7 @@ impl ColdStore {
         let ctx = Ctx {
             dir: &self.config.dir,
             segment_size: self.config.segment_size,
-            max_size: self.config.max_size,
+            max_size: self.max_size.load(Ordering::Relaxed),
             io: &*self.io,
             table: &self.table,
         };
@@ -424,6 +427,12 @@ impl ColdStore {
             .reclaimed_segments
             .fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Changes the disk budget (`CONFIG SET tier-max-size`; 0 = unlimited). Segments
+    /// already there stay; a budget below what they take only stops new segments.
+    pub fn set_max_size(&self, max_size: u64) {
+        self.max_size.store(max_size, Ordering::Relaxed);
     }
 
     /// The tier directory.

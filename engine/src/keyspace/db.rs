@@ -54,6 +54,11 @@ impl Db {
         self.index.is_empty()
     }
 
+    /// The index's hash of `key` (cold-tier records carry it).
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.index.hash(key)
+    }
+
     /// Number of keys with a TTL.
     pub fn volatile_len(&self) -> usize {
         self.volatile.load(Ordering::Relaxed)
@@ -348,7 +353,9 @@ impl<'a, 'g> Txn<'a, 'g> {
         let new_at = entry.expire_at();
         let footprint = Footprint::of(&entry);
         let old = self.locks.put(key, hash, entry, self.guard);
-        self.db.shared.changed(old.map(Footprint::of), Some(footprint));
+        self.db
+            .shared
+            .changed(old.map(Footprint::of), Some(footprint));
         if old.is_some_and(|e| e.is_expired(self.now)) {
             // Overwriting a key that had expired: Redis deletes it first, and counts it.
             self.db.stats().expired_keys.incr();

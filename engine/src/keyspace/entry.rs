@@ -61,8 +61,18 @@ impl Entry {
         }
     }
 
-    /// This entry with its value demoted to `loc` (same expiry and access metadata).
+    /// This entry with its value demoted to `loc`: same expiry and access time, and
+    /// the access bit clear, so only a read after the demotion counts towards
+    /// promotion ([`Entry::read_again_within`]).
     pub fn with_cold(&self, loc: ColdLocation) -> Entry {
+        let entry = self.with_slot(Slot::cold(loc));
+        entry.access.fetch_and(!REFERENCED, Ordering::Relaxed);
+        entry
+    }
+
+    /// This entry moved to another record `loc` of the cold tier (the reclaimer), with
+    /// all its metadata.
+    pub fn with_location(&self, loc: ColdLocation) -> Entry {
         self.with_slot(Slot::cold(loc))
     }
 
@@ -147,6 +157,14 @@ impl Entry {
     pub fn idle_seconds(&self, now_ms: u64) -> u64 {
         let last = self.access.load(Ordering::Relaxed);
         u64::from(access_clock(now_ms).wrapping_sub(last) & CLOCK_MASK)
+    }
+
+    /// Whether the value was read since it was last demoted or written, no more than
+    /// `window_secs` ago: the promotion test of a cold read (a value read once by a
+    /// scan is not promoted; one read again soon is).
+    pub fn read_again_within(&self, now_ms: u64, window_secs: u64) -> bool {
+        self.access.load(Ordering::Relaxed) & REFERENCED != 0
+            && self.idle_seconds(now_ms) <= window_secs
     }
 
     /// The demoter's second chance: true (and the bit is cleared) if the entry was

@@ -79,9 +79,12 @@ fn live(model: &Model, key: u16, now: u64) -> Option<(u8, Option<u64>)> {
 
 fn check_get(db: &Db, model: &Model, key: u16, now: u64) {
     let guard = crossbeam_epoch::pin();
-    let got = db
-        .get(&key_bytes(key), now, &guard)
-        .map(|e| (e.hot().cloned().expect("values stay in RAM here"), e.expire_at()));
+    let got = db.get(&key_bytes(key), now, &guard).map(|e| {
+        (
+            e.hot().cloned().expect("values stay in RAM here"),
+            e.expire_at(),
+        )
+    });
     let want = live(model, key, now).map(|(v, at)| (value_of(v), at));
     assert_eq!(got, want, "key {key} at {now}");
 }

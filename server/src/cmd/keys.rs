@@ -24,7 +24,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "del",
         arity: -2,
-        flags: W,
+        flags: W.union(Flags::KEYS_ONLY),
         keys: KeySpec::ALL,
         group: "generic",
         summary: "Delete a key",
@@ -37,7 +37,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         arity: -2,
-        flags: WF,
+        flags: WF.union(Flags::KEYS_ONLY),
         keys: KeySpec::ALL,
         group: "generic",
         summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
@@ -50,7 +50,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exists",
         arity: -2,
-        flags: RF,
+        flags: RF.union(Flags::KEYS_ONLY),
         keys: KeySpec::ALL,
         group: "generic",
         summary: "Determine if a key exists",
@@ -63,7 +63,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         arity: -2,
-        flags: RF,
+        flags: RF.union(Flags::KEYS_ONLY),
         keys: KeySpec::ALL,
         group: "generic",
         summary: "Alters the last access time of a key(s). Returns the number of existing keys specified.",
@@ -76,7 +76,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         arity: 2,
-        flags: RF,
+        flags: RF.union(Flags::KEYS_ONLY),
         keys: KeySpec::ONE,
         group: "generic",
         summary: "Determine the type stored at key",
@@ -89,7 +89,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expire",
         arity: -3,
-        flags: WF,
+        flags: WF.union(Flags::KEYS_ONLY),
         keys: KeySpec::ONE,
         group: "generic",
         summary: "Set a key's time to live in seconds",
@@ -102,7 +102,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         arity: -3,
-        flags: WF,
+        flags: WF.union(Flags::KEYS_ONLY),
         keys: KeySpec::ONE,
         group: "generic",
         summary: "Set a key's time to live in milliseconds",
@@ -115,7 +115,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expireat",
         arity: -3,
-        flags: WF,
+        flags: WF.union(Flags::KEYS_ONLY),
         keys: KeySpec::ONE,
         group: "generic",
         summary: "Set the expiration for a key as a UNIX timestamp",
@@ -128,7 +128,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         arity: -3,
-        flags: WF,
+        flags: WF.union(Flags::KEYS_ONLY),
         keys: KeySpec::ONE,
         group: "generic",
         summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
@@ -141,7 +141,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         arity: 2,
-        flags: RFND,
+        flags: RFND.union(Flags::KEYS_ONLY),
         keys: KeySpec::ONE,
         group: "generic",
         summary: "Get the time to live for a key in seconds",
@@ -154,7 +154,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         arity: 2,
-        flags: RFND,
+        flags: RFND.union(Flags::KEYS_ONLY),
         keys: KeySpec::ONE,
         group: "generic",
         summary: "Get the time to live for a key in milliseconds",
@@ -167,7 +167,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expiretime",
         arity: 2,
-        flags: RF,
+        flags: RF.union(Flags::KEYS_ONLY),
         keys: KeySpec::ONE,
         group: "generic",
         summary: "Get the expiration Unix timestamp for a key",
@@ -180,7 +180,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpiretime",
         arity: 2,
-        flags: RF,
+        flags: RF.union(Flags::KEYS_ONLY),
         keys: KeySpec::ONE,
         group: "generic",
         summary: "Get the expiration Unix timestamp for a key in milliseconds",
@@ -193,7 +193,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         arity: 2,
-        flags: WF,
+        flags: WF.union(Flags::KEYS_ONLY),
         keys: KeySpec::ONE,
         group: "generic",
         summary: "Remove the expiration from a key",
@@ -454,8 +454,7 @@ fn type_(ctx: &mut Ctx<'_>) {
     let db = ctx.db();
     let guard = tier_engine::pin();
     let found = db.lookup_peek(&ctx.args[1], ctx.now, &guard);
-    ctx.out
-        .simple(found.map_or("none", Entry::type_name));
+    ctx.out.simple(found.map_or("none", Entry::type_name));
 }
 
 fn expire(ctx: &mut Ctx<'_>) {
@@ -706,8 +705,8 @@ fn scan(ctx: &mut Ctx<'_>) {
     loop {
         cursor = db.scan(cursor, ctx.now, &guard, |key, entry| {
             visited += 1;
-            let type_ok = type_name
-                .is_none_or(|t| t.eq_ignore_ascii_case(entry.type_name().as_bytes()));
+            let type_ok =
+                type_name.is_none_or(|t| t.eq_ignore_ascii_case(entry.type_name().as_bytes()));
             if type_ok && matches(key) {
                 found.push(key);
             }

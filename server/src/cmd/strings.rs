@@ -43,7 +43,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         arity: -3,
-        flags: WM,
+        flags: WM.union(Flags::KEYS_ONLY),
         keys: KeySpec::ONE,
         group: "string",
         summary: "Set the string value of a key",
@@ -56,7 +56,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         arity: 3,
-        flags: WMF,
+        flags: WMF.union(Flags::KEYS_ONLY),
         keys: KeySpec::ONE,
         group: "string",
         summary: "Set the value of a key, only if the key does not exist",
@@ -69,7 +69,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         arity: 4,
-        flags: WM,
+        flags: WM.union(Flags::KEYS_ONLY),
         keys: KeySpec::ONE,
         group: "string",
         summary: "Set the value and expiration of a key",
@@ -82,7 +82,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         arity: 4,
-        flags: WM,
+        flags: WM.union(Flags::KEYS_ONLY),
         keys: KeySpec::ONE,
         group: "string",
         summary: "Set the value and expiration in milliseconds of a key",
@@ -108,7 +108,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         arity: -3,
-        flags: WM,
+        flags: WM.union(Flags::KEYS_ONLY),
         keys: PAIRS,
         group: "string",
         summary: "Set multiple keys to multiple values",
@@ -121,7 +121,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         arity: -3,
-        flags: WM,
+        flags: WM.union(Flags::KEYS_ONLY),
         keys: PAIRS,
         group: "string",
         summary: "Set multiple keys to multiple values, only if none of the keys exist",

@@ -39,6 +39,9 @@ impl Flags {
     pub const PUBSUB: Flags = Flags(1 << 10);
     /// Blocks or may take long.
     pub const BLOCKING: Flags = Flags(1 << 11);
+    /// Reads none of its keys' values (DEL, EXISTS, TTL, SET...): the connection
+    /// loads no cold value before running it. Internal, not reported by COMMAND.
+    pub const KEYS_ONLY: Flags = Flags(1 << 12);
 
     pub const fn union(self, other: Flags) -> Flags {
         Flags(self.0 | other.0)
@@ -212,6 +215,17 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
     commands().get(std::str::from_utf8(lower).ok()?).copied()
+}
+
+/// The spec that runs `argv` (a request, the command name first): the command's own,
+/// or for a container (CONFIG, OBJECT...) its subcommand's. None for an unknown
+/// command or subcommand.
+pub fn resolve(argv: &[bytes::Bytes]) -> Option<&'static CommandSpec> {
+    let base = lookup(argv.first()?)?;
+    match base.subcommands {
+        [] => Some(base),
+        _ => argv.get(1).and_then(|sub| base.subcommand(sub)),
+    }
 }
 
 #[cfg(test)]

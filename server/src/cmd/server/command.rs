@@ -177,10 +177,7 @@ pub(super) fn help(ctx: &mut Ctx<'_>) {
 /// Redis's error.
 fn keys_of(ctx: &mut Ctx<'_>) -> Option<(&'static CommandSpec, Vec<Bytes>)> {
     let argv = &ctx.args[2..];
-    let spec = table::lookup(&argv[0]).and_then(|base| match base.subcommands {
-        [] => Some(base),
-        _ => argv.get(1).and_then(|sub| base.subcommand(sub)),
-    });
+    let spec = table::resolve(argv);
     let error = match spec {
         None => "ERR Invalid command specified",
         Some(spec) if spec.keys.first == 0 => "ERR The command has no key arguments",

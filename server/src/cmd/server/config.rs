@@ -34,6 +34,7 @@ pub(super) fn set(ctx: &mut Ctx<'_>) {
             if changed.contains(&"loglevel") {
                 ctx.shared.set_log_level(ctx.shared.config.load().loglevel);
             }
+            ctx.shared.sync_tier_settings();
             ctx.out.ok();
         }
         Err(e) => ctx.out.error(e),

@@ -27,10 +27,11 @@ enum Section {
     Modules,
     Cluster,
     Keyspace,
+    Tiering,
 }
 
 impl Section {
-    const ALL: [Section; 10] = [
+    const ALL: [Section; 11] = [
         Section::Server,
         Section::Clients,
         Section::Memory,
@@ -41,6 +42,7 @@ impl Section {
         Section::Modules,
         Section::Cluster,
         Section::Keyspace,
+        Section::Tiering,
     ];
 
     /// The title after `# `; its lower-case form is the name INFO takes.
@@ -56,6 +58,7 @@ impl Section {
             Section::Modules => "Modules",
             Section::Cluster => "Cluster",
             Section::Keyspace => "Keyspace",
+            Section::Tiering => "Tiering",
         }
     }
 }
@@ -96,6 +99,7 @@ pub(super) fn info(ctx: &mut Ctx<'_>) {
             Section::Modules => {}
             Section::Cluster => lines.field("cluster_enabled", 0),
             Section::Keyspace => keyspace(&mut lines, ctx.shared),
+            Section::Tiering => tiering(&mut lines, ctx.shared),
         }
     }
     ctx.out.verbatim(b"txt", text.as_bytes());
@@ -293,6 +297,41 @@ fn keyspace(lines: &mut Lines<'_>, shared: &Shared) {
             );
         }
     }
+}
+
+/// The `# Tiering` section tierd adds: keys and bytes by tier, the segments on
+/// disk, and what the demoter, the reclaimer and cold reads have done.
+fn tiering(lines: &mut Lines<'_>, shared: &Shared) {
+    let gauges = shared.keyspace.gauges();
+    let cold_keys = gauges.cold_keys.get();
+    let keys = shared.keyspace.total_keys() as u64;
+    lines.field("tier_enabled", u8::from(shared.tier.get().is_some()));
+    lines.field("hot_keys", keys.saturating_sub(cold_keys));
+    lines.field("cold_keys", cold_keys);
+    lines.bytes("hot_bytes", gauges.hot_value_bytes.get());
+    let Some(tier) = shared.tier.get() else {
+        return;
+    };
+    let report = tier.report();
+    let store = &report.store;
+    lines.bytes("cold_bytes", store.live_bytes);
+    lines.field("segments", store.segments);
+    lines.bytes("tier_disk_used", store.disk_used);
+    let ratio = if store.written_bytes == 0 {
+        1.0
+    } else {
+        store.live_bytes as f64 / store.written_bytes as f64
+    };
+    lines.field("tier_live_ratio", format!("{ratio:.2}"));
+    lines.field("demotions", report.demotions);
+    lines.field("promotions", report.promotions);
+    lines.field("cold_reads", store.reads);
+    lines.field("cold_reads_merged", store.merged_reads);
+    lines.field("cold_read_errors", store.read_errors);
+    lines.field("reclaimed_segments", store.reclaimed_segments);
+    lines.field("relocated_records", report.relocations);
+    lines.field("demoter_stalled", u8::from(report.demoter_stalled));
+    lines.field("io_engine", report.io_engine);
 }
 
 /// Redis's `bytesToHuman`: bytes below 1 KiB, then K, M, G, T, P with two decimals,

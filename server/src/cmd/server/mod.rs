@@ -339,8 +339,8 @@ fn lastsave(ctx: &mut Ctx<'_>) {
     ctx.out.integer(at as i64);
 }
 
-/// DEBUG SLEEP <seconds> and DEBUG HELP; tierd has no other DEBUG subcommand. As if
-/// `enable-debug-command` were `yes`.
+/// DEBUG SLEEP <seconds>, DEBUG HELP and tierd's own DEBUG DEMOTE <key> [<key> ...].
+/// As if `enable-debug-command` were `yes`.
 fn debug(ctx: &mut Ctx<'_>) {
     let sub = ctx.args[1].to_ascii_lowercase();
     match (sub.as_slice(), ctx.args.len()) {
@@ -349,8 +349,11 @@ fn debug(ctx: &mut Ctx<'_>) {
             &[
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
+                "DEMOTE <key> [<key> ...]",
+                "    Move the values of the keys to the cold tier now. Returns how many moved.",
             ],
         ),
+        (b"demote", 3..) => debug_demote(ctx),
         (b"sleep", 3) => {
             // Only this connection pauses; the others go on.
             let pause = sleep_duration(&ctx.args[2]);
@@ -359,6 +362,24 @@ fn debug(ctx: &mut Ctx<'_>) {
         }
         _ => ctx.subcommand_syntax_error(),
     }
+}
+
+/// DEBUG DEMOTE: demotes each named key's value now, whatever maxmemory says (for
+/// tests and for trying the cold path by hand). The write to the tier blocks, so the
+/// runtime is told to move this worker's other tasks elsewhere meanwhile.
+fn debug_demote(ctx: &mut Ctx<'_>) {
+    let Some(tier) = ctx.shared.tier.get() else {
+        return ctx.out.error("ERR the cold tier is not running");
+    };
+    let db = ctx.client.db;
+    let mut demoted = 0;
+    for key in &ctx.args[2..] {
+        match tokio::task::block_in_place(|| tier.demote_key(db, key)) {
+            Ok(moved) => demoted += i64::from(moved),
+            Err(e) => return ctx.out.error(format!("ERR demotion failed: {e}")),
+        }
+    }
+    ctx.out.integer(demoted);
 }
 
 /// DEBUG SLEEP's argument as Redis reads it: the longest prefix that `strtod` takes

@@ -1,0 +1,274 @@
+//! The cold tier through a real tierd: every string and keyspace command answers the
+//! same on a demoted key as on a key in RAM; a dataset many times `maxmemory` is
+//! written and read back whole while RAM stays in budget; promotion, deletes that
+//! need no disk read, and the reclaimer freeing segments.
+
+use crate::harness::*;
+use std::time::{Duration, Instant};
+use tier_server::resp::Frame;
+
+/// A server whose demoter is idle (no maxmemory) and that may demote any value, so a
+/// test decides with DEBUG DEMOTE what is cold.
+fn server() -> TestServer {
+    TestServer::start_with(&["--tier-min-value-size", "1"])
+}
+
+fn tiering(raw: &mut RawClient) -> String {
+    info(raw, &["tiering"])
+}
+
+fn demote(raw: &mut RawClient, keys: &[&str]) -> i64 {
+    let mut args = vec!["DEBUG", "DEMOTE"];
+    args.extend_from_slice(keys);
+    match raw.cmd(&args) {
+        Frame::Integer(n) => n,
+        other => panic!("DEBUG DEMOTE replied {other:?}"),
+    }
+}
+
+/// Runs each script twice, once on keys in RAM and once on the same keys demoted
+/// right after they were written, and checks the replies are identical.
+#[test]
+fn commands_on_cold_keys_answer_as_on_hot_keys() {
+    let server = server();
+    let mut raw = server.raw();
+    // (setup values, commands); `k`, `n`, `f` are the keys set up.
+    let scripts: &[&[&[&str]]] = &[
+        &[
+            &["GET", "k"],
+            &["STRLEN", "k"],
+            &["GETRANGE", "k", "2", "-3"],
+        ],
+        &[&["APPEND", "k", "++"], &["GET", "k"]],
+        &[&["SETRANGE", "k", "3", "XY"], &["GET", "k"]],
+        &[
+            &["INCR", "n"],
+            &["INCRBY", "n", "10"],
+            &["DECRBY", "n", "3"],
+            &["GET", "n"],
+        ],
+        &[&["INCRBYFLOAT", "f", "0.25"], &["GET", "f"]],
+        &[&["INCR", "k"], &["GET", "k"]],
+        &[&["GETDEL", "k"], &["EXISTS", "k"]],
+        &[
+            &["GETEX", "k", "PX", "100000"],
+            &["TYPE", "k"],
+            &["GET", "k"],
+        ],
+        &[&["SET", "k", "new", "GET"], &["GET", "k"]],
+        &[&["GETSET", "k", "other"], &["GET", "k"]],
+        &[&["MGET", "k", "missing", "n", "f"]],
+        &[&["TYPE", "k"], &["EXISTS", "k", "n", "k"], &["TOUCH", "k"]],
+        &[&["OBJECT", "ENCODING", "k"], &["OBJECT", "ENCODING", "n"]],
+        &[
+            &["EXPIRE", "k", "100"],
+            &["TTL", "k"],
+            &["PERSIST", "k"],
+            &["TTL", "k"],
+            &["GET", "k"],
+        ],
+        &[&["RENAME", "k", "k2"], &["GET", "k2"], &["EXISTS", "k"]],
+        &[&["RENAMENX", "n", "k"], &["GET", "n"]],
+        &[&["COPY", "k", "k3"], &["GET", "k3"], &["GET", "k"]],
+        &[
+            &["MOVE", "k", "1"],
+            &["SELECT", "1"],
+            &["GET", "k"],
+            &["DEL", "k"],
+            &["SELECT", "0"],
+        ],
+        &[&["DEL", "k", "n"], &["GET", "k"], &["DBSIZE"]],
+        &[&["SET", "k", "overwritten"], &["GET", "k"]],
+    ];
+    let setup = |raw: &mut RawClient| {
+        assert_eq!(raw.cmd(&["FLUSHALL"]), ok());
+        assert_eq!(raw.cmd(&["SET", "k", "hello world of tiers"]), ok());
+        assert_eq!(raw.cmd(&["SET", "n", "41"]), ok());
+        assert_eq!(raw.cmd(&["SET", "f", "1.5"]), ok());
+    };
+    for script in scripts {
+        setup(&mut raw);
+        let hot: Vec<Frame> = script.iter().map(|c| raw.cmd(c)).collect();
+        setup(&mut raw);
+        assert_eq!(demote(&mut raw, &["k", "n", "f"]), 3);
+        let text = tiering(&mut raw);
+        assert_eq!(number(&text, "cold_keys"), 3, "{text}");
+        let cold: Vec<Frame> = script.iter().map(|c| raw.cmd(c)).collect();
+        assert_eq!(hot, cold, "script {script:?}");
+    }
+    let text = tiering(&mut raw);
+    assert!(number(&text, "cold_reads") > 0, "{text}");
+    assert_eq!(number(&text, "cold_read_errors"), 0, "{text}");
+}
+
+/// DEL, EXPIRE, TTL, TYPE and EXISTS on a cold key need no disk read.
+#[test]
+fn key_only_commands_read_nothing_from_disk() {
+    let server = server();
+    let mut raw = server.raw();
+    for key in ["a", "b", "c"] {
+        assert_eq!(raw.cmd(&["SET", key, "some value"]), ok());
+    }
+    assert_eq!(demote(&mut raw, &["a", "b", "c"]), 3);
+    let reads = number(&tiering(&mut raw), "cold_reads");
+    assert_eq!(raw.cmd(&["TYPE", "a"]), Frame::Simple("string".into()));
+    assert_eq!(raw.cmd(&["EXISTS", "a", "b"]), Frame::Integer(2));
+    assert_eq!(raw.cmd(&["EXPIRE", "a", "100"]), Frame::Integer(1));
+    assert_eq!(raw.cmd(&["TTL", "a"]), Frame::Integer(100));
+    assert_eq!(raw.cmd(&["DEL", "b"]), Frame::Integer(1));
+    assert_eq!(raw.cmd(&["SET", "c", "new"]), ok());
+    let text = tiering(&mut raw);
+    assert_eq!(number(&text, "cold_reads"), reads, "{text}");
+    assert_eq!(number(&text, "cold_keys"), 1, "{text}");
+    assert_eq!(raw.cmd(&["GET", "a"]), Frame::Bulk("some value".into()));
+    assert_eq!(number(&tiering(&mut raw), "cold_reads"), reads + 1);
+}
+
+/// A value read once stays cold; read again soon, it comes back to RAM.
+#[test]
+fn second_read_promotes() {
+    let server = server();
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["SET", "p", "promote me"]), ok());
+    assert_eq!(demote(&mut raw, &["p"]), 1);
+    assert_eq!(raw.cmd(&["GET", "p"]), Frame::Bulk("promote me".into()));
+    let text = tiering(&mut raw);
+    assert_eq!(
+        number(&text, "cold_keys"),
+        1,
+        "one read does not promote: {text}"
+    );
+    assert_eq!(raw.cmd(&["GET", "p"]), Frame::Bulk("promote me".into()));
+    let text = tiering(&mut raw);
+    assert_eq!(number(&text, "promotions"), 1, "{text}");
+    assert_eq!(number(&text, "cold_keys"), 0, "{text}");
+    let reads = number(&text, "cold_reads");
+    assert_eq!(raw.cmd(&["GET", "p"]), Frame::Bulk("promote me".into()));
+    assert_eq!(
+        number(&tiering(&mut raw), "cold_reads"),
+        reads,
+        "now read from RAM"
+    );
+}
+
+/// The value of key `i`: `len` bytes that depend on `i` only.
+fn value_of(i: u64, len: usize) -> Vec<u8> {
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn key_of(i: u64) -> String {
+    format!("key:{i:08}")
+}
+
+/// Resident set size of a process, from /proc.
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .expect("VmRSS")
+}
+
+/// Writes `count` values of `len` bytes with pipelined SETs.
+fn write_values(con: &mut redis::Connection, count: u64, len: usize) {
+    const PIPELINE: u64 = 256;
+    for start in (0..count).step_by(PIPELINE as usize) {
+        let mut pipe = redis::pipe();
+        for i in start..(start + PIPELINE).min(count) {
+            pipe.set(key_of(i), value_of(i, len)).ignore();
+        }
+        pipe.query::<()>(con)
+            .unwrap_or_else(|e| panic!("SET batch from {start} failed: {e}"));
+    }
+}
+
+/// Reads back every key in `keys` with pipelined MGETs and compares.
+fn check_values(con: &mut redis::Connection, keys: impl Iterator<Item = u64>, len: usize) {
+    let keys: Vec<u64> = keys.collect();
+    for chunk in keys.chunks(64) {
+        let names: Vec<String> = chunk.iter().map(|&i| key_of(i)).collect();
+        let got: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+            .arg(&names)
+            .query(con)
+            .unwrap_or_else(|e| panic!("MGET from {} failed: {e}", names[0]));
+        for (&i, v) in chunk.iter().zip(got) {
+            assert_eq!(v.as_deref(), Some(&value_of(i, len)[..]), "{}", key_of(i));
+        }
+    }
+}
+
+/// Waits up to `limit` for `done` to hold of the Tiering section.
+fn wait_for(raw: &mut RawClient, limit: Duration, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let text = tiering(raw);
+        if done(&text) || Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// 256 MiB of 1 KiB values into a node with 32 MiB of RAM: every value reads back,
+/// most of them from the tier, and the process stays within its budget plus the
+/// stated slack. Then most keys are deleted and the reclaimer frees segments.
+#[test]
+fn dataset_eight_times_ram_reads_back_and_reclaims() {
+    const MAXMEMORY: u64 = 32 << 20;
+    const VALUE: usize = 1024;
+    const COUNT: u64 = (256 << 20) / VALUE as u64;
+    // Beyond maxmemory, RSS holds what the allocator keeps but does not count (size
+    // class rounding, freed pages not yet returned), thread stacks, the binary.
+    const RSS_SLACK: u64 = 48 << 20;
+    let server = TestServer::start_with(&["--maxmemory", "32mb", "--tier-segment-size", "4mb"]);
+    let mut con = server.client();
+    let mut raw = server.raw();
+    write_values(&mut con, COUNT, VALUE);
+    let text = tiering(&mut raw);
+    let cold = number(&text, "cold_keys");
+    assert!(cold > COUNT * 3 / 4, "most values are cold: {text}");
+    assert_eq!(number(&text, "hot_keys") + cold, COUNT, "{text}");
+    let memory = info(&mut raw, &["memory"]);
+    let used = number(&memory, "used_memory");
+    let rss = rss_bytes(server.pid());
+    eprintln!(
+        "{COUNT} keys of {VALUE} bytes: used_memory {used}, rss {rss}, cold {cold}, \
+         index RAM per key {} bytes",
+        used / COUNT
+    );
+    assert!(used <= MAXMEMORY, "used_memory {used} within maxmemory");
+    assert!(
+        rss <= MAXMEMORY + RSS_SLACK,
+        "rss {rss} within budget + slack"
+    );
+
+    check_values(&mut con, 0..COUNT, VALUE);
+    let text = tiering(&mut raw);
+    assert!(number(&text, "cold_reads") >= cold / 2, "{text}");
+    assert_eq!(number(&text, "cold_read_errors"), 0, "{text}");
+
+    // Delete three keys in four: segments fall below the reclaim threshold.
+    for start in (0..COUNT).step_by(1024) {
+        let doomed: Vec<String> = (start..(start + 1024).min(COUNT))
+            .filter(|i| i % 4 != 0)
+            .map(key_of)
+            .collect();
+        let _: u64 = redis::cmd("DEL").arg(&doomed).query(&mut con).expect("DEL");
+    }
+    let text = wait_for(&mut raw, Duration::from_secs(30), |t| {
+        let ratio = field(t, "tier_live_ratio").and_then(|r| r.parse::<f64>().ok());
+        number(t, "reclaimed_segments") > 0 && ratio.is_some_and(|r| r >= 0.5)
+    });
+    assert!(number(&text, "reclaimed_segments") > 0, "{text}");
+    check_values(&mut con, (0..COUNT).filter(|i| i % 4 == 0), VALUE);
+}
