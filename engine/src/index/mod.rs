@@ -17,7 +17,7 @@
 mod table;
 
 pub use table::Node;
-use table::{new_node, Table, MOVED};
+use table::{alloc_node, retire_node, shared, Table, MOVED};
 
 use crossbeam_epoch::{Atomic, Guard, Shared};
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -124,7 +124,7 @@ impl<V: Clone + 'static, S> Index<V, S> {
     /// Looks `key` up without taking any lock.
     pub fn get<'g>(&self, key: &[u8], hash: u64, guard: &'g Guard) -> Option<&'g Node<V>> {
         let (_, head) = self.home_bucket(hash, guard);
-        Table::find_in_chain(head, hash, key, guard)
+        Table::find_in_chain(head, key, guard)
     }
 
     /// Takes the stripes named by `(hash, mode)` pairs, in ascending stripe order; a
@@ -348,11 +348,14 @@ impl<V: Clone + 'static, S> Index<V, S> {
             let mut cur = bucket.load(Ordering::Acquire, guard);
             // SAFETY: pinned by `guard`; the caller is this chain's only writer.
             while let Some(node) = unsafe { cur.as_ref() } {
-                let copy = table::Node::new(node.hash, node.key_box(), node.value().clone());
-                let dst = next.bucket(node.hash);
-                copy.next
+                let key = node.key();
+                let copy = alloc_node(key, node.value().clone());
+                let dst = next.bucket(self.hasher.hash_one(key));
+                // SAFETY: `copy` is fresh and unpublished; we own it.
+                unsafe { &*copy }
+                    .next
                     .store(dst.load(Ordering::Relaxed, guard), Ordering::Relaxed);
-                dst.store(new_node(copy, guard), Ordering::Release);
+                dst.store(shared(copy), Ordering::Release);
                 cur = node.next.load(Ordering::Acquire, guard);
             }
             let old = bucket.swap(Shared::null().with_tag(MOVED), Ordering::AcqRel, guard);
@@ -424,13 +427,16 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
     fn find_for_write<'g>(&mut self, key: &[u8], hash: u64, guard: &'g Guard) -> WriteSite<'g, V> {
         self.assert_exclusive(hash);
         let index = self.index;
+        // Nodes do not store hashes: a resize recomputes them with `Index::hash`, so
+        // a caller's hash must be that one or the key would move to the wrong bucket.
+        debug_assert_eq!(hash, index.hash(key), "hash is not Index::hash(key)");
         index.migrate(Index::<V, S>::stripe_of(hash), MIGRATE_PER_WRITE, guard);
         let (bucket, head) = index.home_bucket(hash, guard);
         let mut link = bucket;
         let mut cur = head;
         // SAFETY: pinned by `guard`; the stripe makes us this chain's only writer.
         while let Some(node) = unsafe { cur.as_ref() } {
-            if node.hash == hash && node.key() == key {
+            if node.key() == key {
                 return WriteSite {
                     bucket,
                     head,
@@ -454,16 +460,21 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
         if let Some(Found { link, node: old }) = site.found {
             // SAFETY: found in a chain pinned by `guard`.
             let node = unsafe { old.deref() };
-            let mut fresh = table::Node::new(hash, node.key_box(), value);
-            fresh.next = Atomic::from(node.next.load(Ordering::Acquire, guard));
-            link.store(new_node(fresh, guard), Ordering::Release);
-            // SAFETY: unlinked above; readers still on it are protected by epochs.
-            unsafe { guard.defer_destroy(old) };
+            let fresh = alloc_node(node.key(), value);
+            // SAFETY: `fresh` is unpublished; we own it.
+            unsafe { &*fresh }
+                .next
+                .store(node.next.load(Ordering::Acquire, guard), Ordering::Relaxed);
+            link.store(shared(fresh), Ordering::Release);
+            // SAFETY: unlinked above by this chain's only writer; readers still on it
+            // are protected by epochs.
+            unsafe { retire_node(old, guard) };
             return Some(node.value());
         }
-        let fresh = table::Node::new(hash, key.into(), value);
-        fresh.next.store(site.head, Ordering::Relaxed);
-        site.bucket.store(new_node(fresh, guard), Ordering::Release);
+        let fresh = alloc_node(key, value);
+        // SAFETY: `fresh` is unpublished; we own it.
+        unsafe { &*fresh }.next.store(site.head, Ordering::Relaxed);
+        site.bucket.store(shared(fresh), Ordering::Release);
         let index = self.index;
         let len = index.len.fetch_add(1, Ordering::Relaxed) + 1;
         let t = index.head_table(guard);
@@ -486,8 +497,9 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
         // SAFETY: found in a chain pinned by `guard`.
         let next = unsafe { old.deref() }.next.load(Ordering::Acquire, guard);
         link.store(next, Ordering::Release);
-        // SAFETY: unlinked above; readers still on it are protected by epochs.
-        unsafe { guard.defer_destroy(old) };
+        // SAFETY: unlinked above by this chain's only writer; readers still on it are
+        // protected by epochs.
+        unsafe { retire_node(old, guard) };
         self.index.len.fetch_sub(1, Ordering::Relaxed);
         true
     }
@@ -556,10 +568,11 @@ fn for_each_in_chain<'g, V>(
 
 fn retire_chain<V>(head: Shared<'_, Node<V>>, guard: &Guard) {
     let mut cur = head;
-    // SAFETY: the chain was unlinked by the caller, its only writer.
+    // SAFETY: the chain was unlinked by the caller, its only writer, so each node is
+    // unreachable for new readers and retired once; pinned readers keep it alive.
     while let Some(node) = unsafe { cur.as_ref() } {
         let next = node.next.load(Ordering::Acquire, guard);
-        unsafe { guard.defer_destroy(cur) };
+        unsafe { retire_node(cur, guard) };
         cur = next;
     }
 }
