@@ -48,6 +48,15 @@ impl Value {
         }
     }
 
+    /// Whether `other` is this very value: the same bytes in the same allocation, so
+    /// equal however long ago either was read (a value's bytes are never changed in
+    /// place). The demoter's test that an entry still holds what it wrote out.
+    pub fn same_allocation(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Str(a), Value::Str(b)) => a.as_ptr() == b.as_ptr() && a.len() == b.len(),
+        }
+    }
+
     /// The type byte of this value's cold-tier record.
     pub fn record_type(&self) -> u8 {
         match self {

@@ -5,6 +5,7 @@
 
 use crate::client::Client;
 use crate::cmd::table::Flags;
+use crate::cmd::OOM_ERROR;
 use crate::cmd::values::ColdValues;
 use crate::cmd::{self, Ctx};
 use crate::config::Config;
@@ -23,8 +24,10 @@ use tokio::net::TcpStream;
 /// Replies are flushed mid-batch once this many bytes wait.
 const FLUSH_AT: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
-/// The longest a write waits for the demoter to bring RAM under `maxmemory`.
-const ROOM_WAIT: Duration = Duration::from_secs(2);
+/// The longest a write waits for the demoter to bring RAM under `maxmemory` while
+/// the demoter is making progress: writes faster than the disk takes demoted values
+/// are slowed to its pace rather than refused.
+const ROOM_WAIT: Duration = Duration::from_secs(30);
 
 const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
@@ -209,8 +212,9 @@ impl Connection<'_> {
         if let Some(tier) = self.shared.tier.get() {
             let spec = cmd::table::resolve(&self.args);
             if let Some(spec) = spec.filter(|s| s.arity_ok(self.args.len())) {
-                if spec.flags.contains(Flags::DENYOOM) {
-                    wait_for_room(tier, config).await;
+                if spec.flags.contains(Flags::DENYOOM) && !wait_for_room(tier, config).await {
+                    self.writer.error(OOM_ERROR);
+                    return self.account(now, started);
                 }
                 if !spec.flags.contains(Flags::KEYS_ONLY) {
                     let db = self.client.db;
@@ -279,6 +283,7 @@ impl Connection<'_> {
             config,
             now,
             cold: &mut self.cold,
+            memory_checked: self.shared.tier.get().is_some(),
         };
         cmd::execute(&mut ctx);
     }
@@ -324,14 +329,22 @@ impl Connection<'_> {
     }
 }
 
-/// A write that finds RAM above `maxmemory` waits while the demoter makes room, at
-/// most [`ROOM_WAIT`]; if RAM is still full then, the command's memory check answers
-/// -OOM as without a tier.
-async fn wait_for_room(tier: &Tier, config: &Config) {
+/// A write that finds RAM above `maxmemory` waits while the demoter makes room (at
+/// most [`ROOM_WAIT`]); once the demoter finds nothing more to demote (or the disk
+/// is full), it is refused with -OOM as without a tier. Returns whether there is
+/// room: writers that got it at the same moment may overshoot the budget by a
+/// command each.
+async fn wait_for_room(tier: &Tier, config: &Config) -> bool {
     let full =
         || config.maxmemory > 0 && tier_engine::memory::used_memory() as u64 > config.maxmemory;
     let deadline = Instant::now() + ROOM_WAIT;
-    while full() && tier.can_make_room() && Instant::now() < deadline {
+    loop {
+        if !full() {
+            return true;
+        }
+        if !tier.can_make_room() || Instant::now() >= deadline {
+            return false;
+        }
         tier.wake_demoter();
         tokio::time::sleep(Duration::from_millis(1)).await;
     }

@@ -38,7 +38,8 @@ fn info_sections_and_formats() {
             "# CPU",
             "# Modules",
             "# Cluster",
-            "# Keyspace"
+            "# Keyspace",
+            "# Tiering"
         ]
     );
     assert!(
@@ -46,7 +47,8 @@ fn info_sections_and_formats() {
         "{all}"
     );
     // Every line ends with CRLF; sections are separated by an empty line.
-    assert!(all.ends_with("# Keyspace\r\n"), "{all}");
+    assert!(all.ends_with("\r\n"), "{all}");
+    assert!(all.contains("\r\n\r\n# Keyspace\r\n"), "{all}");
     assert!(!all.replace("\r\n", "").contains('\n'));
     assert!(all.contains("\r\n\r\n# Clients\r\n"));
     assert_eq!(field(&all, "redis_mode").as_deref(), Some("standalone"));

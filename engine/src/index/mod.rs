@@ -504,6 +504,24 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
         true
     }
 
+    /// Calls `f` with every node; requires every stripe (see [`Index::lock_all`]), so
+    /// no bucket moves meanwhile. During a resize each node is in exactly one of the
+    /// two generations (a moved bucket is empty and tagged in the old one).
+    pub fn for_each<'g>(&self, guard: &'g Guard, mut f: impl FnMut(&'g Node<V>)) {
+        assert_eq!(self.held.len(), STRIPES, "for_each needs every stripe");
+        let head = self.index.head_table(guard);
+        let mut table = Some(head);
+        while let Some(t) = table {
+            for bucket in t.buckets.iter() {
+                let chain = bucket.load(Ordering::Acquire, guard);
+                if chain.tag() != MOVED {
+                    for_each_in_chain(chain, guard, &mut f);
+                }
+            }
+            table = Index::<V, S>::next_table(t, guard);
+        }
+    }
+
     /// Empties the index; requires every stripe (see [`Index::lock_all`]). The old
     /// nodes are freed on a background thread once no reader can see them.
     pub fn clear(&mut self, guard: &Guard)

@@ -200,35 +200,37 @@ impl Db {
         Some((node.key(), node.value()))
     }
 
-    /// The cold tier's compare-and-swap: if the live entry of `key` still has the slot
-    /// token `expected` ([`Entry::slot_token`], read under `guard`), replaces it with
-    /// `replace(entry)` and returns true; otherwise (the key changed, went away or
-    /// expired meanwhile) changes nothing and returns false. A write never loses to a
-    /// demotion, a promotion or a move of the record.
+    /// The cold tier's compare-and-swap: if the live entry of `key` still `holds` what
+    /// the caller saw (the same value allocation in RAM, or the same record), replaces
+    /// it with `replace(entry)` and returns true; otherwise (the key changed, went away
+    /// or expired meanwhile) changes nothing and returns false. A write never loses to
+    /// a demotion, a promotion or a move of the record.
     pub fn swap_slot(
         &self,
         key: &[u8],
-        expected: u64,
         now: u64,
         guard: &Guard,
+        holds: impl FnOnce(&Entry) -> bool,
         replace: impl FnOnce(&Entry) -> Entry,
     ) -> bool {
         let mut txn = self.lock_key(key, now, guard);
-        let Some(entry) = txn.get(key) else {
-            return false;
-        };
-        if entry.slot_token() != expected {
-            return false;
+        match txn.get(key) {
+            Some(entry) if holds(entry) => {
+                let fresh = replace(entry);
+                txn.put(key, fresh);
+                true
+            }
+            _ => false,
         }
-        let fresh = replace(entry);
-        txn.put(key, fresh);
-        true
     }
 
     /// Deletes every key.
     pub fn flush(&self) {
         let guard = crossbeam_epoch::pin();
         let mut all = self.index.lock_all();
+        all.for_each(&guard, |node| {
+            self.shared.changed(Some(Footprint::of(node.value())), None);
+        });
         all.clear(&guard);
         for (_, expires) in all.states_mut() {
             expires.clear();

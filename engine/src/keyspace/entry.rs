@@ -118,14 +118,6 @@ impl Entry {
         }
     }
 
-    /// A word that changes whenever the entry's value is replaced, moved to the cold
-    /// tier or brought back: the pointer of a value in RAM, or the packed location. A
-    /// pointer is unique only while the entry is alive, so compare tokens only under
-    /// an epoch guard pinned since the token was read.
-    pub fn slot_token(&self) -> u64 {
-        self.slot.0.get()
-    }
-
     /// The name `TYPE` reports (known for a cold value too, from its location).
     pub fn type_name(&self) -> &'static str {
         match self.slot() {
@@ -250,14 +242,13 @@ mod tests {
         assert_eq!(cold.slot(), SlotRef::Cold(loc));
         assert_eq!(cold.type_name(), "string");
         assert_eq!(cold.expire_at(), Some(5_000));
-        assert_ne!(cold.slot_token(), e.slot_token());
         let back = cold.with_hot(Value::string(b"hello"));
         assert_eq!(back.hot(), e.hot());
         let persistent = back.with_expire_at(None);
         assert_eq!(persistent.expire_at(), None);
         assert!(!persistent.is_expired(u64::MAX - 1));
         let copy = cold.clone();
-        assert_eq!(copy.slot_token(), cold.slot_token());
+        assert_eq!(copy.cold(), Some(loc));
     }
 
     #[test]

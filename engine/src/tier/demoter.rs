@@ -8,16 +8,17 @@
 //! is not demoted by the next sample. Values below `tier-min-value-size` (demoting them
 //! saves nothing) and values too large for one record stay in RAM.
 //!
-//! A batch is written to the store with no lock held; then each entry is swapped from
-//! its value to the record's location only if its slot token is unchanged (the write
-//! path replaced nothing meanwhile). A changed entry wins and its new record is dead
-//! at once. The epoch guard stays pinned from sampling to swap, so a token cannot be
-//! reused by another value in between.
+//! A batch is written to the store with no lock and no epoch guard held (the
+//! candidates keep a reference to their values' bytes); then each entry is swapped
+//! from its value to the record's location only if it still holds the very same value
+//! allocation (the write path replaced nothing meanwhile). A changed entry wins and
+//! its new record is dead at once.
 
 use super::Shared;
 use crate::cold::{record_len, ColdError, NewRecord, MAX_RECORD_LEN};
 use crate::keyspace::{Db, Entry};
-use crossbeam_epoch::Guard;
+use crate::value::Value;
+use bytes::Bytes;
 use rand::Rng;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -26,22 +27,33 @@ use std::time::Duration;
 /// Entries sampled per pick.
 const SAMPLES: usize = 16;
 /// Most values demoted in one batch...
-const BATCH_VALUES: usize = 512;
+const BATCH_VALUES: usize = 2048;
 /// ...and most payload bytes.
 const BATCH_BYTES: usize = 1 << 20;
-/// Sample rounds per batch before the demoter concludes nothing is left to demote.
+/// Most sample rounds per batch before the demoter concludes nothing is left to
+/// demote.
 const ROUNDS_PER_BATCH: usize = 4 * BATCH_VALUES;
 /// How long the demoter sleeps while RAM is under the high watermark.
 const IDLE_NAP: Duration = Duration::from_millis(10);
 /// How long it sleeps after finding nothing to demote, or after an error.
 const STALL_NAP: Duration = Duration::from_millis(100);
 
-/// One value chosen for demotion.
-struct Candidate<'g> {
+/// One value chosen for demotion: its key and a reference to its bytes, so the write
+/// needs no guard and the swap can tell whether the entry still holds them.
+struct Candidate {
     db: Arc<Db>,
-    key: &'g [u8],
-    entry: &'g Entry,
-    token: u64,
+    key: Bytes,
+    value: Value,
+}
+
+/// What one demotion batch did.
+enum Batch {
+    /// Wrote a batch (and demoted the values that did not change meanwhile).
+    Demoted,
+    /// Found only values accessed since the last pass, and cleared their bits.
+    SecondChances,
+    /// Found nothing it may demote.
+    Nothing,
 }
 
 /// The demoter thread's body.
@@ -61,12 +73,14 @@ pub(super) fn run(shared: &Shared) {
         // Demote down to the low watermark, one batch at a time.
         while !shared.stop.load(Ordering::Acquire) && used() > shared.settings.low_watermark() {
             match demote_batch(shared, &mut rng) {
-                Ok(0) => {
+                Ok(Batch::Demoted | Batch::SecondChances) => {
+                    shared.demoter_stalled.store(false, Ordering::Relaxed)
+                }
+                Ok(Batch::Nothing) => {
                     shared.demoter_stalled.store(true, Ordering::Relaxed);
                     nap = STALL_NAP;
                     break;
                 }
-                Ok(_) => shared.demoter_stalled.store(false, Ordering::Relaxed),
                 Err(e) => {
                     if !matches!(e, ColdError::Full) {
                         tracing::warn!("demotion failed: {e}");
@@ -84,107 +98,115 @@ fn used() -> u64 {
     crate::memory::used_memory() as u64
 }
 
-/// Picks one batch of cold values, writes it, swaps the entries that did not change.
-/// Returns how many values were demoted.
-fn demote_batch(shared: &Shared, rng: &mut impl Rng) -> Result<usize, ColdError> {
-    let guard = crossbeam_epoch::pin();
-    let now = crate::now_ms();
-    let min_size = shared.settings.min_value_size.load(Ordering::Relaxed) as usize;
-    let candidates = pick(shared, rng, now, min_size, &guard);
-    if candidates.is_empty() {
-        return Ok(0);
+/// Hands the entries this thread retired (the demoted values) to the epoch collector
+/// and lets it free what no reader can reach any more: enough rounds for `retired`
+/// entries (each round frees a bounded number, and the epoch must advance twice
+/// before a retired entry may go).
+fn collect_garbage(retired: usize) {
+    for _ in 0..4 + retired / 256 {
+        crossbeam_epoch::pin().flush();
     }
-    write_and_swap(shared, &candidates, now, &guard)
+}
+
+/// Picks one batch of cold values, writes it, swaps the entries that did not change.
+fn demote_batch(shared: &Shared, rng: &mut impl Rng) -> Result<Batch, ColdError> {
+    let min_size = shared.settings.min_value_size.load(Ordering::Relaxed) as usize;
+    let (candidates, spared) = pick(shared, rng, crate::now_ms(), min_size);
+    if candidates.is_empty() {
+        // Entries given a second chance are demotable on the next pass.
+        return Ok(if spared { Batch::SecondChances } else { Batch::Nothing });
+    }
+    write_and_swap(shared, &candidates).map(|_| Batch::Demoted)
 }
 
 /// Demotes the value of `key` in database `db` now, whatever the budget and the
 /// value's size. Returns false when the key is absent, already cold, or changed
 /// while its record was written.
 pub(super) fn demote_key(shared: &Shared, db: usize, key: &[u8]) -> Result<bool, ColdError> {
-    let guard = crossbeam_epoch::pin();
     let now = crate::now_ms();
     let dbs = shared.keyspace.all_dbs();
     let db = &dbs[db];
-    let Some(entry) = db.get(key, now, &guard) else {
-        return Ok(false);
+    let candidate = {
+        let guard = crossbeam_epoch::pin();
+        match db.get(key, now, &guard) {
+            Some(entry) if demotable(key, entry, now, 0) => candidate(db, key, entry),
+            _ => return Ok(false),
+        }
     };
-    if !demotable(key, entry, now, 0) {
-        return Ok(false);
-    }
-    let candidate = Candidate {
-        db: db.clone(),
-        key,
-        entry,
-        token: entry.slot_token(),
-    };
-    Ok(write_and_swap(shared, &[candidate], now, &guard)? == 1)
+    Ok(write_and_swap(shared, &[candidate])? == 1)
 }
 
-/// Writes the candidates' values to the store, then swaps each entry whose slot token
-/// is unchanged to its record's location; a changed entry's record is dead at once.
+fn candidate(db: &Arc<Db>, key: &[u8], entry: &Entry) -> Candidate {
+    Candidate {
+        db: db.clone(),
+        key: Bytes::copy_from_slice(key),
+        value: entry.hot().expect("candidates are in RAM").clone(),
+    }
+}
+
+/// Writes the candidates' values to the store, then swaps each entry that still holds
+/// the same value to its record's location; a changed entry's record is dead at once.
 /// Returns how many values were demoted.
-fn write_and_swap(
-    shared: &Shared,
-    candidates: &[Candidate<'_>],
-    now: u64,
-    guard: &Guard,
-) -> Result<usize, ColdError> {
+fn write_and_swap(shared: &Shared, candidates: &[Candidate]) -> Result<usize, ColdError> {
     let records: Vec<NewRecord<'_>> = candidates
         .iter()
-        .map(|c| {
-            let value = c.entry.hot().expect("candidates are in RAM");
-            NewRecord {
-                key: c.key,
-                hash: c.db.hash(c.key),
-                value_type: value.record_type(),
-                value: value.record_payload(),
-            }
+        .map(|c| NewRecord {
+            key: &c.key,
+            hash: c.db.hash(&c.key),
+            value_type: c.value.record_type(),
+            value: c.value.record_payload(),
         })
         .collect();
     let _installing = shared.installs.read();
     let locations = shared.store.append(&records)?;
+    let now = crate::now_ms();
+    let guard = crossbeam_epoch::pin();
     let mut demoted = 0;
     for (c, loc) in candidates.iter().zip(locations) {
-        if c.db
-            .swap_slot(c.key, c.token, now, guard, |e| e.with_cold(loc))
-        {
+        let unchanged = |e: &Entry| e.hot().is_some_and(|v| v.same_allocation(&c.value));
+        if c.db.swap_slot(&c.key, now, &guard, unchanged, |e| e.with_cold(loc)) {
             demoted += 1;
         } else {
             shared.store.mark_dead(loc);
         }
     }
+    drop(guard);
     shared.stats.demotions.add(demoted as u64);
+    collect_garbage(demoted);
     Ok(demoted)
 }
 
 /// Chooses up to a batch of values to demote: each the least recently used of a
-/// sample, after second chances.
-fn pick<'g>(
-    shared: &Shared,
-    rng: &mut impl Rng,
-    now: u64,
-    min_size: usize,
-    guard: &'g Guard,
-) -> Vec<Candidate<'g>> {
+/// sample, after second chances. Also says whether any entry was given one.
+fn pick(shared: &Shared, rng: &mut impl Rng, now: u64, min_size: usize) -> (Vec<Candidate>, bool) {
     let dbs = shared.keyspace.all_dbs();
     let sizes: Vec<usize> = dbs.iter().map(|d| d.len()).collect();
     let total: usize = sizes.iter().sum();
-    let mut chosen: Vec<Candidate<'g>> = Vec::new();
+    let mut chosen: Vec<Candidate> = Vec::new();
     let mut bytes = 0;
+    let mut spared = false;
+    let mut seen = std::collections::HashSet::new();
     if total == 0 {
-        return chosen;
+        return (chosen, spared);
     }
-    for _ in 0..ROUNDS_PER_BATCH {
+    let guard = crossbeam_epoch::pin();
+    // A small keyspace is sampled a few times over, not thousands of times.
+    let rounds = ROUNDS_PER_BATCH.min(total.div_ceil(SAMPLES) * 4);
+    for _ in 0..rounds {
         if chosen.len() >= BATCH_VALUES || bytes >= BATCH_BYTES {
             break;
         }
         let db = weighted_db(&dbs, &sizes, total, rng);
-        let mut best: Option<(u64, &'g [u8], &'g Entry)> = None;
+        let mut best: Option<(u64, &[u8], &Entry)> = None;
         for _ in 0..SAMPLES {
-            let Some((key, entry)) = db.random_entry(rng, guard) else {
+            let Some((key, entry)) = db.random_entry(rng, &guard) else {
                 break;
             };
-            if !demotable(key, entry, now, min_size) || entry.take_second_chance() {
+            if !demotable(key, entry, now, min_size) {
+                continue;
+            }
+            if entry.take_second_chance() {
+                spared = true;
                 continue;
             }
             let idle = entry.idle_seconds(now);
@@ -195,19 +217,15 @@ fn pick<'g>(
         let Some((_, key, entry)) = best else {
             continue;
         };
-        let token = entry.slot_token();
-        if chosen.iter().any(|c| c.token == token) {
+        // Values are not empty, so their bytes' addresses tell them apart.
+        if !seen.insert(entry.hot().map(|v| v.record_payload().as_ptr() as usize)) {
             continue;
         }
-        bytes += entry.hot().map_or(0, |v| v.payload_len());
-        chosen.push(Candidate {
-            db: db.clone(),
-            key,
-            entry,
-            token,
-        });
+        let c = candidate(db, key, entry);
+        bytes += c.value.payload_len();
+        chosen.push(c);
     }
-    chosen
+    (chosen, spared)
 }
 
 /// A database picked with probability proportional to its number of keys.
@@ -234,5 +252,7 @@ fn demotable(key: &[u8], entry: &Entry, now: u64, min_size: usize) -> bool {
         return false;
     };
     let len = value.payload_len();
-    len >= min_size.max(1) && !entry.is_expired(now) && record_len(key.len(), len) <= MAX_RECORD_LEN
+    len >= min_size.max(1)
+        && !entry.is_expired(now)
+        && record_len(key.len(), len) <= MAX_RECORD_LEN
 }

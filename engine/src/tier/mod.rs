@@ -32,7 +32,7 @@ use std::time::Duration;
 /// Demotion starts when RAM in use passes this share of `maxmemory`...
 const HIGH_WATERMARK: f64 = 0.90;
 /// ...and goes on until it is back under this share.
-const LOW_WATERMARK: f64 = 0.85;
+const LOW_WATERMARK: f64 = 0.80;
 
 /// The knobs of the tier that may change while it runs (CONFIG SET).
 pub struct TierSettings {
@@ -267,7 +267,7 @@ impl Tier {
         const ATTEMPTS: usize = 8;
         let mut last_err = None;
         for _ in 0..ATTEMPTS {
-            let Some((loc, hash, token, promote)) = self.cold_slot(db, key) else {
+            let Some((loc, hash, promote)) = self.cold_slot(db, key) else {
                 return Ok(None);
             };
             let payload = match self.shared.store.read(loc, key, hash).await {
@@ -285,7 +285,7 @@ impl Tier {
                     offset: loc.offset(),
                     source: crate::cold::RecordError::UnknownValueType(e.0),
                 })?;
-            if promote && self.promote(db, key, token, &value) {
+            if promote && self.promote(db, key, loc, &value) {
                 self.shared.stats.promotions.incr();
             }
             return Ok(Some((loc, value)));
@@ -304,9 +304,9 @@ impl Tier {
             .is_some_and(|e| e.cold().is_some())
     }
 
-    /// The location of `key`'s cold value with the key's hash, the entry's slot token
-    /// and whether the read should promote it; None when the key is not cold.
-    fn cold_slot(&self, db: usize, key: &[u8]) -> Option<(ColdLocation, u64, u64, bool)> {
+    /// The location of `key`'s cold value with the key's hash and whether the read
+    /// should promote it; None when the key is not cold.
+    fn cold_slot(&self, db: usize, key: &[u8]) -> Option<(ColdLocation, u64, bool)> {
         let now = crate::now_ms();
         let db = self.shared.keyspace.db(db);
         let guard = crossbeam_epoch::pin();
@@ -318,16 +318,20 @@ impl Tier {
             .high_watermark()
             .is_none_or(|high| (crate::memory::used_memory() as u64) < high);
         let promote = window > 0 && room && entry.read_again_within(now, window);
-        Some((loc, db.hash(key), entry.slot_token(), promote))
+        Some((loc, db.hash(key), promote))
     }
 
-    /// Puts `value` back in RAM if `key`'s entry still has the slot token `token`.
-    fn promote(&self, db: usize, key: &[u8], token: u64, value: &Value) -> bool {
+    /// Puts `value` back in RAM if `key`'s entry still points at the record `loc`.
+    fn promote(&self, db: usize, key: &[u8], loc: ColdLocation, value: &Value) -> bool {
         let db = self.shared.keyspace.db(db);
         let guard = crossbeam_epoch::pin();
-        db.swap_slot(key, token, crate::now_ms(), &guard, |e| {
-            e.with_hot(value.clone())
-        })
+        db.swap_slot(
+            key,
+            crate::now_ms(),
+            &guard,
+            |e| e.cold() == Some(loc),
+            |e| e.with_hot(value.clone()),
+        )
     }
 }
 

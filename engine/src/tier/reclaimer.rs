@@ -11,7 +11,7 @@
 
 use super::Shared;
 use crate::cold::{ColdError, ColdRecord, NewRecord};
-use crate::keyspace::Db;
+use crate::keyspace::{Db, Entry};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,21 +69,22 @@ fn reclaim(shared: &Shared, segment: u32) -> Result<usize, ColdError> {
     let dbs = shared.keyspace.all_dbs();
     // A record is live when an entry of some database points at it (a MOVE or a
     // SWAPDB may have taken its key to another database).
-    let live: Vec<(&ColdRecord, Arc<Db>, u64)> = records
+    let live: Vec<(&ColdRecord, Arc<Db>)> = records
         .iter()
         .filter_map(|r| {
             dbs.iter().find_map(|db| {
                 let entry = db.get(&r.key, now, &guard)?;
-                (entry.cold() == Some(r.loc)).then(|| (r, db.clone(), entry.slot_token()))
+                (entry.cold() == Some(r.loc)).then(|| (r, db.clone()))
             })
         })
         .collect();
+    drop(guard);
     let mut moved = 0;
     for chunk in live.chunks(BATCH) {
         let _installing = shared.installs.read();
         let batch: Vec<NewRecord<'_>> = chunk
             .iter()
-            .map(|(r, _, _)| NewRecord {
+            .map(|(r, _)| NewRecord {
                 key: &r.key,
                 hash: r.hash,
                 value_type: r.value_type,
@@ -91,8 +92,10 @@ fn reclaim(shared: &Shared, segment: u32) -> Result<usize, ColdError> {
             })
             .collect();
         let locations = shared.store.append(&batch)?;
-        for ((r, db, token), loc) in chunk.iter().zip(locations) {
-            if db.swap_slot(&r.key, *token, now, &guard, |e| e.with_location(loc)) {
+        let guard = crossbeam_epoch::pin();
+        for ((r, db), loc) in chunk.iter().zip(locations) {
+            let moved_here = |e: &Entry| e.cold() == Some(r.loc);
+            if db.swap_slot(&r.key, now, &guard, moved_here, |e| e.with_location(loc)) {
                 moved += 1;
             } else {
                 shared.store.mark_dead(loc);

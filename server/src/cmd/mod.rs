@@ -45,6 +45,9 @@ pub struct Ctx<'a> {
     pub now: u64,
     /// Values of the command's keys loaded from the cold tier.
     pub cold: &'a mut values::ColdValues,
+    /// The connection already checked `maxmemory` for this command (with a tier, a
+    /// write waits for the demoter before it runs, and is refused there if need be).
+    pub memory_checked: bool,
 }
 
 impl Ctx<'_> {
@@ -175,6 +178,9 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
+/// Redis's reply to a write refused for want of memory.
+pub const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
 /// Runs one request (`ctx.args` is non-empty).
 pub fn execute(ctx: &mut Ctx<'_>) {
     let Some(spec) = table::lookup(&ctx.args[0]) else {
@@ -192,9 +198,8 @@ fn run_spec(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static s
         ctx.out.error("NOAUTH Authentication required.");
         return;
     }
-    if spec.flags.contains(Flags::DENYOOM) && over_maxmemory(ctx.config) {
-        ctx.out
-            .error("OOM command not allowed when used memory > 'maxmemory'.");
+    if spec.flags.contains(Flags::DENYOOM) && !ctx.memory_checked && over_maxmemory(ctx.config) {
+        ctx.out.error(OOM_ERROR);
         return;
     }
     ctx.client.last_command = full_name;
