@@ -231,7 +231,10 @@ impl ColdStore {
     /// Reads the value of the record at `loc`: one aligned read of `loc.read_span()`,
     /// shared with any other read of the same span in flight. Checks the record's crc
     /// and that it holds `key`, `hash` and `loc`'s value type. Returns a copy of the
-    /// value. The segment is looked up at the call; no lock is held while awaiting.
+    /// value. The segment is looked up, and the read submitted or joined, at the call;
+    /// no lock is held while awaiting. The future pins the segment (a
+    /// [`retire_segment`](Self::retire_segment) waits for it) until it completes or
+    /// is dropped: await it, do not park it.
     pub fn read(
         &self,
         loc: ColdLocation,

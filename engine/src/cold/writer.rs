@@ -57,7 +57,13 @@ pub(crate) struct Writer {
     next_id: u32,
     /// The next [`Segment::uid`].
     next_uid: u64,
+    /// The buffer of the last write, reused by the next one that fits in it (a fresh
+    /// buffer of this size would cost a page fault per 4 KiB).
+    spare: Option<AlignedBuf>,
 }
+
+/// The largest buffer kept for reuse: appends of more are rare (large records).
+const SPARE_MAX: usize = 4 << 20;
 
 /// What an append needs from the store.
 pub(crate) struct Ctx<'a> {
@@ -152,6 +158,7 @@ impl Writer {
             active: None,
             next_id: 0,
             next_uid: 0,
+            spare: None,
         }
     }
 
@@ -277,6 +284,7 @@ impl Writer {
                 tail: buf[tail_from..tail_to].to_vec(),
             });
         }
+        self.keep_spare(written);
         Ok(locations)
     }
 
@@ -322,23 +330,36 @@ impl Writer {
     /// it), then the run's records at their offsets, zero elsewhere. Pushes the
     /// records' locations.
     fn fill(
-        &self,
+        &mut self,
         p: &Pending,
         records: &[NewRecord<'_>],
         lens: &[usize],
         offsets: &[u64],
         locations: &mut Vec<ColdLocation>,
     ) -> Result<AlignedBuf, ColdError> {
-        let io_err = |e| ColdError::io(p.segment.path(), Some(p.at), e);
-        let mut buf = AlignedBuf::zeroed((align_up(p.run.end) - p.at) as usize).map_err(io_err)?;
+        let len = (align_up(p.run.end) - p.at) as usize;
+        let mut buf = match self.spare.take() {
+            Some(mut spare) if spare.capacity() >= len => {
+                spare.reset_len();
+                spare.truncate(len);
+                spare
+            }
+            _ => AlignedBuf::zeroed(len)
+                .map_err(|e| ColdError::io(p.segment.path(), Some(p.at), e))?,
+        };
+        // Every byte is written below: the tail, records, and zeroes between them.
+        let mut filled = 0;
         if let Some(active) = &self.active {
             if !p.run.new_segment && align_down(active.pos) == p.at {
                 buf[..active.tail.len()].copy_from_slice(&active.tail);
+                filled = active.tail.len();
             }
         }
         for i in p.run.records.clone() {
             let r = &records[i];
             let at = (offsets[i] - p.at) as usize;
+            buf[filled..at].fill(0);
+            filled = at + lens[i];
             let loc = ColdLocation::new(p.segment.id(), offsets[i], lens[i], r.value_type)
                 .ok_or(ColdError::TooLarge(lens[i]))?;
             encode_record(&mut buf[at..], r.key, r.hash, r.value_type, r.value).map_err(
@@ -350,7 +371,26 @@ impl Writer {
             )?;
             locations.push(loc);
         }
+        buf[filled..].fill(0);
         Ok(buf)
+    }
+
+    /// Keeps the largest of `bufs` (written, now free) that is not too large for
+    /// the next append.
+    fn keep_spare(&mut self, bufs: Vec<AlignedBuf>) {
+        let best = bufs
+            .into_iter()
+            .filter(|b| b.capacity() <= SPARE_MAX)
+            .max_by_key(|b| b.capacity());
+        if let Some(buf) = best {
+            if self
+                .spare
+                .as_ref()
+                .is_none_or(|s| s.capacity() < buf.capacity())
+            {
+                self.spare = Some(buf);
+            }
+        }
     }
 }
 
