@@ -5,8 +5,8 @@
 
 use crate::client::Client;
 use crate::cmd::table::Flags;
-use crate::cmd::OOM_ERROR;
 use crate::cmd::values::ColdValues;
+use crate::cmd::OOM_ERROR;
 use crate::cmd::{self, Ctx};
 use crate::config::Config;
 use crate::resp::{parse_command, Limits, Protocol, ReplyWriter};

@@ -206,9 +206,15 @@ pub fn decode_record(bytes: &[u8]) -> Result<RecordRef<'_>, RecordError> {
 /// A last block shorter than [`ALIGN`] is walked the same way (its missing bytes count
 /// as absent, so a record running past the end is [`RecordError::Truncated`]).
 pub fn records_in_block_run(bytes: &[u8]) -> BlockRunRecords<'_> {
+    records_in_block_run_from(bytes, 0)
+}
+
+/// [`records_in_block_run`] resumed at `pos`, the offset in `bytes` where a record
+/// starts (or where padding does, or the end): for walking a segment window by window.
+pub fn records_in_block_run_from(bytes: &[u8], pos: usize) -> BlockRunRecords<'_> {
     BlockRunRecords {
         bytes,
-        pos: 0,
+        pos,
         done: false,
     }
 }

@@ -26,7 +26,7 @@ use crate::io::{AlignedBuf, IoEngine, ALIGN};
 use super::error::ColdError;
 use super::location::{ColdLocation, MAX_RECORD_LEN, MAX_SEGMENT_SIZE};
 use super::reader::{check_record, InFlight, SpanRead};
-use super::record::{record_len, records_in_block_run, RecordError};
+use super::record::{record_len, records_in_block_run_from, RecordError};
 use super::segment::{self, Segment};
 use super::writer::{Ctx, Table, Writer};
 
@@ -100,6 +100,14 @@ pub struct ColdRecord {
     pub hash: u64,
     pub value_type: u8,
     pub value: Bytes,
+}
+
+/// One window of a segment's records ([`ColdStore::segment_records`]).
+#[derive(Debug)]
+pub struct SegmentRecords {
+    pub records: Vec<ColdRecord>,
+    /// Where the next window starts; None after the last record.
+    pub next: Option<u64>,
 }
 
 /// The store's figures (for INFO and the reclaimer).
@@ -343,12 +351,20 @@ impl ColdStore {
             .map(|s| s.id())
     }
 
-    /// Every record of `segment`, in file order, with the locations [`append`]
-    /// returned for them. Blocking (one read of the whole segment). The keys and
-    /// values are slices of that one buffer (no copy): copy what is kept for long.
+    /// The records of `segment` from byte `from` (0, or a `next` an earlier call gave)
+    /// in file order, with the locations [`append`] returned for them: as many as one
+    /// read of about `window` bytes holds (at least one record, however long).
+    /// Blocking. The keys and values are slices of that read's buffer (no copy):
+    /// copy what is kept for long. The reclaimer walks a segment window by window, so
+    /// a 64 MiB segment never sits in RAM whole.
     ///
     /// [`append`]: Self::append
-    pub fn segment_records(&self, segment: u32) -> Result<Vec<ColdRecord>, ColdError> {
+    pub fn segment_records(
+        &self,
+        segment: u32,
+        from: u64,
+        window: usize,
+    ) -> Result<SegmentRecords, ColdError> {
         let seg = self
             .table
             .read()
@@ -356,46 +372,78 @@ impl ColdStore {
             .cloned()
             .ok_or(ColdError::SegmentGone(segment))?;
         let end = seg.end();
-        if end == 0 {
-            return Ok(Vec::new());
-        }
-        let len = end.div_ceil(ALIGN as u64) * ALIGN as u64;
-        let buf = self
-            .io
-            .read(seg.file(), 0, len as usize)
-            .wait()
-            .map_err(|e| ColdError::io(seg.path(), Some(0), e))?;
-        if (buf.len() as u64) < end {
-            return Err(ColdError::io(
-                seg.path(),
-                Some(0),
-                io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("short read: {} of {end} bytes", buf.len()),
-                ),
-            ));
-        }
-        let bytes = Bytes::from_owner(OwnedBuf(buf)).slice(..end as usize);
         let mut records = Vec::new();
-        let mut walk = records_in_block_run(&bytes);
-        while let Some(item) = walk.next() {
-            let corrupt = |offset: usize, source| ColdError::Corrupt {
-                segment,
-                offset: offset as u64,
-                source,
-            };
-            let (offset, r) = item.map_err(|e| corrupt(walk.offset(), e))?;
-            let loc = ColdLocation::new(segment, offset as u64, r.len, r.value_type)
-                .ok_or_else(|| corrupt(offset, RecordError::TooLarge { len: r.len }))?;
-            records.push(ColdRecord {
-                loc,
-                key: bytes.slice_ref(r.key),
-                hash: r.hash,
-                value_type: r.value_type,
-                value: bytes.slice_ref(r.value),
+        if from >= end {
+            return Ok(SegmentRecords {
+                records,
+                next: None,
             });
         }
-        Ok(records)
+        // Windows start and end on block boundaries, so a walk never mistakes the cut
+        // end of a block for its padding.
+        let start = from - from % ALIGN as u64;
+        let whole = (end - start).div_ceil(ALIGN as u64) * ALIGN as u64;
+        let mut len = (window.max(ALIGN) as u64).div_ceil(ALIGN as u64) * ALIGN as u64;
+        loop {
+            len = len.min(whole);
+            let buf = self
+                .io
+                .read(seg.file(), start, len as usize)
+                .wait()
+                .map_err(|e| ColdError::io(seg.path(), Some(start), e))?;
+            let avail = len.min(end - start);
+            if (buf.len() as u64) < avail {
+                return Err(ColdError::io(
+                    seg.path(),
+                    Some(start),
+                    io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("short read: {} of {avail} bytes", buf.len()),
+                    ),
+                ));
+            }
+            let bytes = Bytes::from_owner(OwnedBuf(buf)).slice(..avail as usize);
+            let last_window = start + avail >= end;
+            let mut walk = records_in_block_run_from(&bytes, (from - start) as usize);
+            while let Some(item) = walk.next() {
+                let corrupt = |offset: usize, source| ColdError::Corrupt {
+                    segment,
+                    offset: start + offset as u64,
+                    source,
+                };
+                let (offset, r) = match item {
+                    Ok(found) => found,
+                    // A record running past this window: the next call starts at it,
+                    // or, if it is the first, this one reads a window that holds it.
+                    Err(RecordError::Truncated { needed, .. }) if !last_window => {
+                        let at = walk.offset();
+                        if records.is_empty() {
+                            len = ((at + needed) as u64).div_ceil(ALIGN as u64) * ALIGN as u64;
+                            break;
+                        }
+                        return Ok(SegmentRecords {
+                            records,
+                            next: Some(start + at as u64),
+                        });
+                    }
+                    Err(e) => return Err(corrupt(walk.offset(), e)),
+                };
+                let at = start + offset as u64;
+                let loc = ColdLocation::new(segment, at, r.len, r.value_type)
+                    .ok_or_else(|| corrupt(offset, RecordError::TooLarge { len: r.len }))?;
+                records.push(ColdRecord {
+                    loc,
+                    key: bytes.slice_ref(r.key),
+                    hash: r.hash,
+                    value_type: r.value_type,
+                    value: bytes.slice_ref(r.value),
+                });
+            }
+            if walk.offset() >= bytes.len() || last_window {
+                let next = (!last_window).then_some(start + avail);
+                return Ok(SegmentRecords { records, next });
+            }
+        }
     }
 
     /// Removes `segment` from the table (reads of its locations answer

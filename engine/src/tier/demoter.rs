@@ -114,7 +114,11 @@ fn demote_batch(shared: &Shared, rng: &mut impl Rng) -> Result<Batch, ColdError>
     let (candidates, spared) = pick(shared, rng, crate::now_ms(), min_size);
     if candidates.is_empty() {
         // Entries given a second chance are demotable on the next pass.
-        return Ok(if spared { Batch::SecondChances } else { Batch::Nothing });
+        return Ok(if spared {
+            Batch::SecondChances
+        } else {
+            Batch::Nothing
+        });
     }
     write_and_swap(shared, &candidates).map(|_| Batch::Demoted)
 }
@@ -164,7 +168,9 @@ fn write_and_swap(shared: &Shared, candidates: &[Candidate]) -> Result<usize, Co
     let mut demoted = 0;
     for (c, loc) in candidates.iter().zip(locations) {
         let unchanged = |e: &Entry| e.hot().is_some_and(|v| v.same_allocation(&c.value));
-        if c.db.swap_slot(&c.key, now, &guard, unchanged, |e| e.with_cold(loc)) {
+        if c.db
+            .swap_slot(&c.key, now, &guard, unchanged, |e| e.with_cold(loc))
+        {
             demoted += 1;
         } else {
             shared.store.mark_dead(loc);
@@ -252,7 +258,5 @@ fn demotable(key: &[u8], entry: &Entry, now: u64, min_size: usize) -> bool {
         return false;
     };
     let len = value.payload_len();
-    len >= min_size.max(1)
-        && !entry.is_expired(now)
-        && record_len(key.len(), len) <= MAX_RECORD_LEN
+    len >= min_size.max(1) && !entry.is_expired(now) && record_len(key.len(), len) <= MAX_RECORD_LEN
 }

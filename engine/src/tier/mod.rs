@@ -52,7 +52,7 @@ impl TierSettings {
     /// RAM use above which the demoter works; None when demotion is off.
     fn high_watermark(&self) -> Option<u64> {
         let max = self.maxmemory.load(Ordering::Relaxed);
-        (max > 0).then(|| (max as f64 * HIGH_WATERMARK) as u64)
+        (max > 0).then_some((max as f64 * HIGH_WATERMARK) as u64)
     }
 
     fn low_watermark(&self) -> u64 {

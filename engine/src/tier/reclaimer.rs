@@ -20,6 +20,8 @@ use std::time::Duration;
 const NAP: Duration = Duration::from_millis(100);
 /// Most live records rewritten per append.
 const BATCH: usize = 512;
+/// Bytes of a segment read at a time.
+const WINDOW: usize = 1 << 20;
 
 /// The reclaimer thread's body.
 pub(super) fn run(shared: &Shared) {
@@ -63,22 +65,36 @@ fn reclaim(shared: &Shared, segment: u32) -> Result<usize, ColdError> {
     // Every batch that may have written into this (sealed) segment has installed its
     // locations once the write side of `installs` is ours.
     drop(shared.installs.write());
-    let records = shared.store.segment_records(segment)?;
-    let guard = crossbeam_epoch::pin();
+    let mut moved = 0;
+    let mut from = Some(0);
+    while let Some(at) = from {
+        let window = shared.store.segment_records(segment, at, WINDOW)?;
+        moved += relocate_live(shared, &window.records)?;
+        from = window.next;
+    }
+    shared.store.retire_segment(segment)?;
+    Ok(moved)
+}
+
+/// Appends the records an entry still points at to the active segment and moves
+/// those entries to them. Returns how many moved.
+fn relocate_live(shared: &Shared, records: &[ColdRecord]) -> Result<usize, ColdError> {
     let now = crate::now_ms();
     let dbs = shared.keyspace.all_dbs();
     // A record is live when an entry of some database points at it (a MOVE or a
     // SWAPDB may have taken its key to another database).
-    let live: Vec<(&ColdRecord, Arc<Db>)> = records
-        .iter()
-        .filter_map(|r| {
-            dbs.iter().find_map(|db| {
-                let entry = db.get(&r.key, now, &guard)?;
-                (entry.cold() == Some(r.loc)).then(|| (r, db.clone()))
+    let live: Vec<(&ColdRecord, &Arc<Db>)> = {
+        let guard = crossbeam_epoch::pin();
+        records
+            .iter()
+            .filter_map(|r| {
+                dbs.iter().find_map(|db| {
+                    let entry = db.get(&r.key, now, &guard)?;
+                    (entry.cold() == Some(r.loc)).then_some((r, db))
+                })
             })
-        })
-        .collect();
-    drop(guard);
+            .collect()
+    };
     let mut moved = 0;
     for chunk in live.chunks(BATCH) {
         let _installing = shared.installs.read();
@@ -94,14 +110,13 @@ fn reclaim(shared: &Shared, segment: u32) -> Result<usize, ColdError> {
         let locations = shared.store.append(&batch)?;
         let guard = crossbeam_epoch::pin();
         for ((r, db), loc) in chunk.iter().zip(locations) {
-            let moved_here = |e: &Entry| e.cold() == Some(r.loc);
-            if db.swap_slot(&r.key, now, &guard, moved_here, |e| e.with_location(loc)) {
+            let still_here = |e: &Entry| e.cold() == Some(r.loc);
+            if db.swap_slot(&r.key, now, &guard, still_here, |e| e.with_location(loc)) {
                 moved += 1;
             } else {
                 shared.store.mark_dead(loc);
             }
         }
     }
-    shared.store.retire_segment(segment)?;
     Ok(moved)
 }
