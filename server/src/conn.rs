@@ -330,20 +330,35 @@ impl Connection<'_> {
 }
 
 /// A write that finds RAM above `maxmemory` waits while the demoter makes room (at
-/// most [`ROOM_WAIT`]); once the demoter finds nothing more to demote (or the disk
-/// is full), it is refused with -OOM as without a tier. Returns whether there is
-/// room: writers that got it at the same moment may overshoot the budget by a
-/// command each.
+/// most [`ROOM_WAIT`]); once the demoter, woken for this write, finds nothing more to
+/// demote or evict (or the disk is full under `noeviction`), it is refused with -OOM
+/// as without a tier. Returns whether there is room: writers that got it at the same
+/// moment may overshoot the budget by a command each.
 async fn wait_for_room(tier: &Tier, config: &Config) -> bool {
     let full =
         || config.maxmemory > 0 && tier_engine::memory::used_memory() as u64 > config.maxmemory;
     let deadline = Instant::now() + ROOM_WAIT;
+    // Whether the demoter judged it cannot make room after this write began waiting.
+    let mut confirmed = false;
     loop {
         if !full() {
             return true;
         }
-        if !tier.can_make_room() || Instant::now() >= deadline {
+        if Instant::now() >= deadline {
             return false;
+        }
+        if !tier.can_make_room() {
+            if confirmed {
+                return false;
+            }
+            let pass = tier.demoter_passes();
+            tier.wake_demoter();
+            let until = Instant::now() + Duration::from_millis(500);
+            while tier.demoter_passes() == pass && Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            confirmed = true;
+            continue;
         }
         tier.wake_demoter();
         tokio::time::sleep(Duration::from_millis(1)).await;

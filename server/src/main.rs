@@ -80,6 +80,7 @@ fn serve(config: Config, set_log_level: LogLevelSetter) -> anyhow::Result<()> {
         min_value_size: config.tier_min_value_size,
         reclaim_threshold_pct: config.tier_reclaim_threshold,
         promote_window_secs: config.tier_promote_window,
+        policy: config.maxmemory_policy,
     };
     let shared = Arc::new(Shared::new(config, set_log_level));
     let tier = Tier::start(shared.keyspace.clone(), tier_config)

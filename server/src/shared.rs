@@ -153,6 +153,7 @@ impl Shared {
         settings
             .promote_window_secs
             .store(config.tier_promote_window, Ordering::Relaxed);
+        settings.set_policy(config.maxmemory_policy);
         tier.set_max_disk(config.tier_max_size);
     }
 

@@ -4,6 +4,7 @@
 //! need no disk read, and the reclaimer freeing segments.
 
 use crate::harness::*;
+use redis::Commands;
 use std::time::{Duration, Instant};
 use tier_server::resp::Frame;
 
@@ -271,4 +272,121 @@ fn dataset_eight_times_ram_reads_back_and_reclaims() {
     });
     assert!(number(&text, "reclaimed_segments") > 0, "{text}");
     check_values(&mut con, (0..COUNT).filter(|i| i % 4 == 0), VALUE);
+}
+
+/// With RAM and the disk budget both full, `allkeys-lru` deletes keys (counted in
+/// evicted_keys) so writes go on, and every key left holds its value; under
+/// `noeviction` writes are refused with -OOM while reads go on.
+#[test]
+fn full_ram_and_disk_evict_by_policy_or_refuse_writes() {
+    const VALUE: usize = 1024;
+    const COUNT: u64 = 40_000;
+    let flags = |policy| {
+        [
+            "--maxmemory",
+            "16mb",
+            "--tier-segment-size",
+            "1mb",
+            "--tier-max-size",
+            "4mb",
+            "--maxmemory-policy",
+            policy,
+        ]
+    };
+    let server = TestServer::start_with(&flags("allkeys-lru"));
+    let mut con = server.client();
+    let mut raw = server.raw();
+    write_values(&mut con, COUNT, VALUE);
+    let stats = info(&mut raw, &["stats"]);
+    let evicted = number(&stats, "evicted_keys");
+    let keys: u64 = redis::cmd("DBSIZE").query(&mut con).expect("DBSIZE");
+    assert!(evicted > 0, "{stats}");
+    assert_eq!(
+        keys + evicted,
+        COUNT,
+        "every key written is there or was evicted"
+    );
+    let disk = number(&tiering(&mut raw), "tier_disk_used");
+    assert!(disk <= 4 << 20, "tier-max-size holds: {disk}");
+    for start in (0..COUNT).step_by(500) {
+        let names: Vec<String> = (start..start + 500).map(key_of).collect();
+        let got: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+            .arg(&names)
+            .query(&mut con)
+            .expect("MGET");
+        for (i, v) in (start..).zip(got) {
+            if let Some(v) = v {
+                assert_eq!(v, value_of(i, VALUE), "{}", key_of(i));
+            }
+        }
+    }
+    drop(server);
+
+    let server = TestServer::start_with(&flags("noeviction"));
+    let mut con = server.client();
+    let refused = (0..COUNT).find_map(|i| {
+        redis::cmd("SET")
+            .arg(key_of(i))
+            .arg(value_of(i, VALUE))
+            .query::<()>(&mut con)
+            .err()
+            .map(|e| (i, e))
+    });
+    let (at, err) = refused.expect("writes are refused once RAM and disk are full");
+    assert_eq!(err.code(), Some("OOM"), "{err}");
+    let stats = info(&mut server.raw(), &["stats"]);
+    assert_eq!(number(&stats, "evicted_keys"), 0, "{stats}");
+    let first: Vec<u8> = redis::cmd("GET")
+        .arg(key_of(0))
+        .query(&mut con)
+        .expect("reads go on");
+    assert_eq!(first, value_of(0, VALUE));
+    assert!(at > 4_000, "RAM and disk took {at} values first");
+}
+
+/// With nothing demotable (every value under tier-min-value-size), a full RAM evicts
+/// sampled keys: `volatile-ttl` only keys with a TTL, and with none left it refuses.
+#[test]
+fn sampled_eviction_takes_only_what_the_policy_allows() {
+    let server = TestServer::start_with(&[
+        "--maxmemory",
+        "12mb",
+        "--tier-min-value-size",
+        "1mb",
+        "--maxmemory-policy",
+        "volatile-ttl",
+    ]);
+    let mut con = server.client();
+    // Persistent keys first, then keys with a TTL, well past what RAM holds.
+    let mut pipe = redis::pipe();
+    for i in 0..2_000u64 {
+        pipe.set(format!("keep:{i}"), value_of(i, 512)).ignore();
+    }
+    pipe.query::<()>(&mut con).expect("SET");
+    let mut refused = None;
+    for start in (0..30_000u64).step_by(250) {
+        let mut pipe = redis::pipe();
+        for i in start..start + 250 {
+            pipe.cmd("SET")
+                .arg(format!("ttl:{i}"))
+                .arg(value_of(i, 512))
+                .arg("EX")
+                .arg(3600)
+                .ignore();
+        }
+        if let Err(e) = pipe.query::<()>(&mut con) {
+            refused = Some(e);
+            break;
+        }
+    }
+    let stats = info(&mut server.raw(), &["stats"]);
+    assert!(number(&stats, "evicted_keys") > 0, "{stats}");
+    for i in 0..2_000u64 {
+        let v: Vec<u8> = con.get(format!("keep:{i}")).expect("persistent keys stay");
+        assert_eq!(v, value_of(i, 512));
+    }
+    // Once only persistent keys are left to take, writes are refused.
+    if let Some(e) = refused {
+        assert_eq!(e.code(), Some("OOM"), "{e}");
+    }
 }

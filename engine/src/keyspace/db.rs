@@ -202,22 +202,27 @@ impl Db {
 
     /// The cold tier's compare-and-swap: if the live entry of `key` still `holds` what
     /// the caller saw (the same value allocation in RAM, or the same record), replaces
-    /// it with `replace(entry)` and returns true; otherwise (the key changed, went away
-    /// or expired meanwhile) changes nothing and returns false. A write never loses to
-    /// a demotion, a promotion or a move of the record.
+    /// it with `replace(entry)` (or deletes the key if that is None) and returns true;
+    /// otherwise (the key changed, went away or expired meanwhile) changes nothing and
+    /// returns false. A write never loses to a demotion, a promotion, a move of the
+    /// record or an eviction.
     pub fn swap_slot(
         &self,
         key: &[u8],
         now: u64,
         guard: &Guard,
         holds: impl FnOnce(&Entry) -> bool,
-        replace: impl FnOnce(&Entry) -> Entry,
+        replace: impl FnOnce(&Entry) -> Option<Entry>,
     ) -> bool {
         let mut txn = self.lock_key(key, now, guard);
         match txn.get(key) {
             Some(entry) if holds(entry) => {
-                let fresh = replace(entry);
-                txn.put(key, fresh);
+                match replace(entry) {
+                    Some(fresh) => txn.put(key, fresh),
+                    None => {
+                        txn.remove(key);
+                    }
+                }
                 true
             }
             _ => false,

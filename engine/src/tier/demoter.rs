@@ -14,6 +14,8 @@
 //! allocation (the write path replaced nothing meanwhile). A changed entry wins and
 //! its new record is dead at once.
 
+use super::evictor::evict_batch;
+use super::sample::Sampler;
 use super::Shared;
 use crate::cold::{record_len, ColdError, NewRecord, MAX_RECORD_LEN};
 use crate::keyspace::{Db, Entry};
@@ -22,7 +24,7 @@ use bytes::Bytes;
 use rand::Rng;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Entries sampled per pick.
 const SAMPLES: usize = 16;
@@ -35,6 +37,8 @@ const BATCH_BYTES: usize = 1 << 20;
 const ROUNDS_PER_BATCH: usize = 4 * BATCH_VALUES;
 /// How long the demoter sleeps while RAM is under the high watermark.
 const IDLE_NAP: Duration = Duration::from_millis(10);
+/// How long it skips sampling for demotion after a pass that found nothing.
+const NOTHING_BACKOFF: Duration = Duration::from_millis(100);
 /// How long it sleeps after finding nothing to demote, or after an error.
 const STALL_NAP: Duration = Duration::from_millis(100);
 
@@ -60,35 +64,50 @@ enum Batch {
 pub(super) fn run(shared: &Shared) {
     let mut rng = rand::thread_rng();
     let mut nap = IDLE_NAP;
+    // After a pass that found nothing to demote, the next ones go straight to
+    // eviction for a while instead of sampling the whole keyspace again.
+    let mut nothing_until = Instant::now();
     while shared.nap(nap) {
         nap = IDLE_NAP;
         let Some(high) = shared.settings.high_watermark() else {
-            shared.demoter_stalled.store(false, Ordering::Relaxed);
+            shared.set_stalled(false);
             continue;
         };
         if used() < high {
-            shared.demoter_stalled.store(false, Ordering::Relaxed);
+            shared.set_stalled(false);
             continue;
         }
         // Demote down to the low watermark, one batch at a time.
         while !shared.stop.load(Ordering::Acquire) && used() > shared.settings.low_watermark() {
-            match demote_batch(shared, &mut rng) {
-                Ok(Batch::Demoted | Batch::SecondChances) => {
-                    shared.demoter_stalled.store(false, Ordering::Relaxed)
-                }
+            let batch = if Instant::now() < nothing_until {
+                Ok(Batch::Nothing)
+            } else {
+                demote_batch(shared, &mut rng)
+            };
+            let (stuck, disk_full) = match batch {
+                Ok(Batch::Demoted | Batch::SecondChances) => (false, false),
                 Ok(Batch::Nothing) => {
-                    shared.demoter_stalled.store(true, Ordering::Relaxed);
-                    nap = STALL_NAP;
-                    break;
+                    nothing_until = nothing_until.max(Instant::now() + NOTHING_BACKOFF);
+                    (true, false)
                 }
+                Err(ColdError::Full) => (true, true),
                 Err(e) => {
-                    if !matches!(e, ColdError::Full) {
-                        tracing::warn!("demotion failed: {e}");
-                    }
-                    shared.demoter_stalled.store(true, Ordering::Relaxed);
-                    nap = STALL_NAP;
-                    break;
+                    tracing::warn!("demotion failed: {e}");
+                    (true, false)
                 }
+            };
+            // Nothing more can go to disk: over the budget, the policy may delete keys.
+            // Stalled means writes cannot get room: over the budget and nothing to do.
+            let stalled = stuck
+                && evict_batch(shared, &mut rng, disk_full) == 0
+                && used() > shared.settings.maxmemory.load(Ordering::Relaxed);
+            if stalled {
+                collect_garbage(0);
+            }
+            shared.set_stalled(stalled);
+            if stalled {
+                nap = STALL_NAP;
+                break;
             }
         }
     }
@@ -169,7 +188,7 @@ fn write_and_swap(shared: &Shared, candidates: &[Candidate]) -> Result<usize, Co
     for (c, loc) in candidates.iter().zip(locations) {
         let unchanged = |e: &Entry| e.hot().is_some_and(|v| v.same_allocation(&c.value));
         if c.db
-            .swap_slot(&c.key, now, &guard, unchanged, |e| e.with_cold(loc))
+            .swap_slot(&c.key, now, &guard, unchanged, |e| Some(e.with_cold(loc)))
         {
             demoted += 1;
         } else {
@@ -185,42 +204,33 @@ fn write_and_swap(shared: &Shared, candidates: &[Candidate]) -> Result<usize, Co
 /// Chooses up to a batch of values to demote: each the least recently used of a
 /// sample, after second chances. Also says whether any entry was given one.
 fn pick(shared: &Shared, rng: &mut impl Rng, now: u64, min_size: usize) -> (Vec<Candidate>, bool) {
-    let dbs = shared.keyspace.all_dbs();
-    let sizes: Vec<usize> = dbs.iter().map(|d| d.len()).collect();
-    let total: usize = sizes.iter().sum();
+    let sampler = Sampler::new(&shared.keyspace);
     let mut chosen: Vec<Candidate> = Vec::new();
     let mut bytes = 0;
     let mut spared = false;
     let mut seen = std::collections::HashSet::new();
-    if total == 0 {
-        return (chosen, spared);
-    }
     let guard = crossbeam_epoch::pin();
     // A small keyspace is sampled a few times over, not thousands of times.
-    let rounds = ROUNDS_PER_BATCH.min(total.div_ceil(SAMPLES) * 4);
+    let rounds = ROUNDS_PER_BATCH.min(sampler.total().div_ceil(SAMPLES) * 4);
     for _ in 0..rounds {
         if chosen.len() >= BATCH_VALUES || bytes >= BATCH_BYTES {
             break;
         }
-        let db = weighted_db(&dbs, &sizes, total, rng);
         let mut best: Option<(u64, &[u8], &Entry)> = None;
-        for _ in 0..SAMPLES {
-            let Some((key, entry)) = db.random_entry(rng, &guard) else {
-                break;
-            };
+        let drawn = sampler.draw(rng, SAMPLES, &guard, |key, entry| {
             if !demotable(key, entry, now, min_size) {
-                continue;
+                return;
             }
             if entry.take_second_chance() {
                 spared = true;
-                continue;
+                return;
             }
             let idle = entry.idle_seconds(now);
             if best.is_none_or(|(most, _, _)| idle > most) {
                 best = Some((idle, key, entry));
             }
-        }
-        let Some((_, key, entry)) = best else {
+        });
+        let (Some(db), Some((_, key, entry))) = (drawn, best) else {
             continue;
         };
         // Values are not empty, so their bytes' addresses tell them apart.
@@ -232,23 +242,6 @@ fn pick(shared: &Shared, rng: &mut impl Rng, now: u64, min_size: usize) -> (Vec<
         chosen.push(c);
     }
     (chosen, spared)
-}
-
-/// A database picked with probability proportional to its number of keys.
-fn weighted_db<'a>(
-    dbs: &'a [Arc<Db>],
-    sizes: &[usize],
-    total: usize,
-    rng: &mut impl Rng,
-) -> &'a Arc<Db> {
-    let mut n = rng.gen_range(0..total);
-    for (db, &size) in dbs.iter().zip(sizes) {
-        if n < size {
-            return db;
-        }
-        n -= size;
-    }
-    &dbs[dbs.len() - 1]
 }
 
 /// Whether the entry's value may go to the cold tier: in RAM, live, at least

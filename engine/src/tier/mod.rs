@@ -14,9 +14,13 @@
 //! - [`TierSettings`]: the knobs CONFIG SET may turn while the node runs.
 
 mod demoter;
+mod evictor;
 mod reclaimer;
+mod sample;
 #[cfg(test)]
 mod tests;
+
+pub use evictor::MaxmemoryPolicy;
 
 use crate::cold::{ColdError, ColdLocation, ColdStats, ColdStore, ColdStoreConfig};
 use crate::io::{open_io_engine, IoEngine, IoEngineKind};
@@ -24,7 +28,7 @@ use crate::keyspace::{DeadRecordSink, Keyspace};
 use crate::stats::Counter;
 use crate::value::Value;
 use parking_lot::{Condvar, Mutex, RwLock};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -46,9 +50,16 @@ pub struct TierSettings {
     /// `tier-promote-window`: a cold value read again within this many seconds of its
     /// previous read comes back to RAM; 0 never promotes.
     pub promote_window_secs: AtomicU64,
+    /// `maxmemory-policy`, as [`TierSettings::set_policy`] stores it.
+    policy: AtomicU8,
 }
 
 impl TierSettings {
+    /// Sets `maxmemory-policy`.
+    pub fn set_policy(&self, policy: MaxmemoryPolicy) {
+        self.policy.store(policy.to_u8(), Ordering::Relaxed);
+    }
+
     /// RAM use above which the demoter works; None when demotion is off.
     fn high_watermark(&self) -> Option<u64> {
         let max = self.maxmemory.load(Ordering::Relaxed);
@@ -68,6 +79,7 @@ pub struct TierConfig {
     pub min_value_size: u64,
     pub reclaim_threshold_pct: u32,
     pub promote_window_secs: u64,
+    pub policy: MaxmemoryPolicy,
 }
 
 /// Counters of the tier for INFO.
@@ -101,6 +113,9 @@ struct Shared {
     stats: TierStats,
     stop: AtomicBool,
     demoter_stalled: AtomicBool,
+    /// How many times the demoter has judged whether it can make room (see
+    /// [`Tier::demoter_passes`]).
+    demoter_passes: AtomicU64,
     /// Held shared by a batch from its append until its entries are swapped; the
     /// reclaimer takes it exclusively once before judging a segment's records.
     installs: RwLock<()>,
@@ -119,6 +134,12 @@ impl Shared {
         }
         *woken = false;
         !self.stop.load(Ordering::Acquire)
+    }
+
+    /// Records the demoter's latest judgement of whether it can make room.
+    fn set_stalled(&self, stalled: bool) {
+        self.demoter_stalled.store(stalled, Ordering::Relaxed);
+        self.demoter_passes.fetch_add(1, Ordering::Release);
     }
 
     fn wake_all(&self) {
@@ -173,10 +194,12 @@ impl Tier {
                 min_value_size: AtomicU64::new(config.min_value_size),
                 reclaim_threshold_pct: AtomicU32::new(config.reclaim_threshold_pct),
                 promote_window_secs: AtomicU64::new(config.promote_window_secs),
+                policy: AtomicU8::new(config.policy.to_u8()),
             },
             stats: TierStats::default(),
             stop: AtomicBool::new(false),
             demoter_stalled: AtomicBool::new(false),
+            demoter_passes: AtomicU64::new(0),
             installs: RwLock::new(()),
             wake: (Mutex::new(false), Condvar::new()),
         });
@@ -223,6 +246,13 @@ impl Tier {
     pub fn can_make_room(&self) -> bool {
         self.shared.settings.high_watermark().is_some()
             && !self.shared.demoter_stalled.load(Ordering::Relaxed)
+    }
+
+    /// How many times the demoter has judged whether it can make room: a write that
+    /// finds it stalled wakes it and waits for the next judgement before giving up
+    /// (the keyspace or the settings may have changed since the last one).
+    pub fn demoter_passes(&self) -> u64 {
+        self.shared.demoter_passes.load(Ordering::Acquire)
     }
 
     /// Demotes the value of `key` in database `db` now, whatever the budget and its
@@ -330,7 +360,7 @@ impl Tier {
             crate::now_ms(),
             &guard,
             |e| e.cold() == Some(loc),
-            |e| e.with_hot(value.clone()),
+            |e| Some(e.with_hot(value.clone())),
         )
     }
 }

@@ -21,7 +21,7 @@ const NAP: Duration = Duration::from_millis(100);
 /// Most live records rewritten per append.
 const BATCH: usize = 512;
 /// Bytes of a segment read at a time.
-const WINDOW: usize = 1 << 20;
+pub(super) const WINDOW: usize = 1 << 20;
 
 /// The reclaimer thread's body.
 pub(super) fn run(shared: &Shared) {
@@ -61,7 +61,7 @@ pub(super) fn reclaim_all(shared: &Shared) -> Result<usize, ColdError> {
 }
 
 /// Moves the live records out of `segment` and retires it. Returns how many moved.
-fn reclaim(shared: &Shared, segment: u32) -> Result<usize, ColdError> {
+pub(super) fn reclaim(shared: &Shared, segment: u32) -> Result<usize, ColdError> {
     // Every batch that may have written into this (sealed) segment has installed its
     // locations once the write side of `installs` is ours.
     drop(shared.installs.write());
@@ -111,7 +111,9 @@ fn relocate_live(shared: &Shared, records: &[ColdRecord]) -> Result<usize, ColdE
         let guard = crossbeam_epoch::pin();
         for ((r, db), loc) in chunk.iter().zip(locations) {
             let still_here = |e: &Entry| e.cold() == Some(r.loc);
-            if db.swap_slot(&r.key, now, &guard, still_here, |e| e.with_location(loc)) {
+            if db.swap_slot(&r.key, now, &guard, still_here, |e| {
+                Some(e.with_location(loc))
+            }) {
                 moved += 1;
             } else {
                 shared.store.mark_dead(loc);

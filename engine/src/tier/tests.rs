@@ -32,6 +32,7 @@ fn fixture(segment_size: u64) -> Fixture {
         min_value_size: 1,
         reclaim_threshold_pct: 50,
         promote_window_secs: 60,
+        policy: MaxmemoryPolicy::Noeviction,
     };
     let tier = Tier::start_with_io(keyspace.clone(), config, sim.clone()).expect("tier");
     let runtime = tokio::runtime::Builder::new_current_thread()

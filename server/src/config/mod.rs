@@ -209,54 +209,8 @@ impl Config {
     }
 }
 
-/// `maxmemory-policy`: Redis's eight policies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MaxmemoryPolicy {
-    /// `volatile-lru`: evict the least recently used key among those with a TTL.
-    VolatileLru,
-    /// `volatile-lfu`: evict the least frequently used key among those with a TTL.
-    VolatileLfu,
-    /// `volatile-random`: evict a random key among those with a TTL.
-    VolatileRandom,
-    /// `volatile-ttl`: evict the key with the nearest expiry.
-    VolatileTtl,
-    /// `allkeys-lru`: evict the least recently used key.
-    AllkeysLru,
-    /// `allkeys-lfu`: evict the least frequently used key.
-    AllkeysLfu,
-    /// `allkeys-random`: evict a random key.
-    AllkeysRandom,
-    /// `noeviction`: evict nothing; refuse writes with `-OOM`.
-    Noeviction,
-}
-
-impl MaxmemoryPolicy {
-    /// Every policy, in Redis's order (the order its error message lists them).
-    pub const ALL: [MaxmemoryPolicy; 8] = [
-        MaxmemoryPolicy::VolatileLru,
-        MaxmemoryPolicy::VolatileLfu,
-        MaxmemoryPolicy::VolatileRandom,
-        MaxmemoryPolicy::VolatileTtl,
-        MaxmemoryPolicy::AllkeysLru,
-        MaxmemoryPolicy::AllkeysLfu,
-        MaxmemoryPolicy::AllkeysRandom,
-        MaxmemoryPolicy::Noeviction,
-    ];
-
-    /// The Redis name, as CONFIG GET and INFO print it.
-    pub fn name(self) -> &'static str {
-        match self {
-            MaxmemoryPolicy::VolatileLru => "volatile-lru",
-            MaxmemoryPolicy::VolatileLfu => "volatile-lfu",
-            MaxmemoryPolicy::VolatileRandom => "volatile-random",
-            MaxmemoryPolicy::VolatileTtl => "volatile-ttl",
-            MaxmemoryPolicy::AllkeysLru => "allkeys-lru",
-            MaxmemoryPolicy::AllkeysLfu => "allkeys-lfu",
-            MaxmemoryPolicy::AllkeysRandom => "allkeys-random",
-            MaxmemoryPolicy::Noeviction => "noeviction",
-        }
-    }
-}
+/// `maxmemory-policy`: Redis's eight policies (the tier's evictor applies them).
+pub use tier_engine::tier::MaxmemoryPolicy;
 
 /// `loglevel`: Redis 7.0's four levels, from the most verbose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
