@@ -77,6 +77,14 @@ impl Db {
         Some(entry)
     }
 
+    /// The entry of `key` as stored, expired or not, without counting, touching or
+    /// deleting anything: for background work (the tier) that must not change what
+    /// clients see.
+    pub fn find<'g>(&self, key: &[u8], guard: &'g Guard) -> Option<&'g Entry> {
+        let hash = self.index.hash(key);
+        Some(self.index.get(key, hash, guard)?.value())
+    }
+
     /// [`Db::get`] for a command that reads the key: counts a keyspace hit or miss and
     /// records the access.
     pub fn lookup_read<'g>(&self, key: &[u8], now: u64, guard: &'g Guard) -> Option<&'g Entry> {

@@ -151,7 +151,7 @@ pub(super) fn demote_key(shared: &Shared, db: usize, key: &[u8]) -> Result<bool,
     let db = &dbs[db];
     let candidate = {
         let guard = crossbeam_epoch::pin();
-        match db.get(key, now, &guard) {
+        match db.find(key, &guard) {
             Some(entry) if demotable(key, entry, now, 0) => candidate(db, key, entry),
             _ => return Ok(false),
         }

@@ -323,24 +323,33 @@ impl Tier {
         Err(last_err.unwrap_or(ColdError::SegmentGone(0)))
     }
 
-    /// Whether `key` of database `db` holds a value in the cold tier now (a lock-free
-    /// lookup, for deciding whether a command needs [`Tier::load`] at all).
+    /// Whether `key` of database `db` holds a live value in the cold tier now (a
+    /// lock-free lookup that changes nothing, for deciding whether a command needs
+    /// [`Tier::load`] at all).
     pub fn is_cold(&self, db: usize, key: &[u8]) -> bool {
         let guard = crossbeam_epoch::pin();
-        self.shared
-            .keyspace
-            .db(db)
-            .get(key, crate::now_ms(), &guard)
-            .is_some_and(|e| e.cold().is_some())
+        self.live_cold(db, key, crate::now_ms(), &guard).is_some()
+    }
+
+    /// The entry of `key` if it is live and its value cold; deletes nothing (an
+    /// expired key is left to the command, which deletes it as Redis would).
+    fn live_cold<'g>(
+        &self,
+        db: usize,
+        key: &[u8],
+        now: u64,
+        guard: &'g crossbeam_epoch::Guard,
+    ) -> Option<&'g crate::keyspace::Entry> {
+        let entry = self.shared.keyspace.db(db).find(key, guard)?;
+        (entry.cold().is_some() && !entry.is_expired(now)).then_some(entry)
     }
 
     /// The location of `key`'s cold value with the key's hash and whether the read
     /// should promote it; None when the key is not cold.
     fn cold_slot(&self, db: usize, key: &[u8]) -> Option<(ColdLocation, u64, bool)> {
         let now = crate::now_ms();
-        let db = self.shared.keyspace.db(db);
         let guard = crossbeam_epoch::pin();
-        let entry = db.get(key, now, &guard)?;
+        let entry = self.live_cold(db, key, now, &guard)?;
         let loc = entry.cold()?;
         let settings = &self.shared.settings;
         let window = settings.promote_window_secs.load(Ordering::Relaxed);
@@ -348,7 +357,7 @@ impl Tier {
             .high_watermark()
             .is_none_or(|high| (crate::memory::used_memory() as u64) < high);
         let promote = window > 0 && room && entry.read_again_within(now, window);
-        Some((loc, db.hash(key), promote))
+        Some((loc, self.shared.keyspace.db(db).hash(key), promote))
     }
 
     /// Puts `value` back in RAM if `key`'s entry still points at the record `loc`.

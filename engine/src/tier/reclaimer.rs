@@ -89,7 +89,7 @@ fn relocate_live(shared: &Shared, records: &[ColdRecord]) -> Result<usize, ColdE
             .iter()
             .filter_map(|r| {
                 dbs.iter().find_map(|db| {
-                    let entry = db.get(&r.key, now, &guard)?;
+                    let entry = db.find(&r.key, &guard)?;
                     (entry.cold() == Some(r.loc)).then_some((r, db))
                 })
             })
