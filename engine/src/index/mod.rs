@@ -27,6 +27,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Number of lock stripes; also the smallest table size.
 pub const STRIPES: usize = 1024;
+/// Keys per bucket at which a table grows (to about one key per bucket). Chains stay
+/// short, and the bucket array costs 4 to 8 bytes a key rather than 8 to 16: a cold
+/// key's RAM is mostly its node, so this is a good share of it.
+const MAX_LOAD: usize = 2;
 /// Buckets moved by a writer each time it writes under a stripe during a resize.
 const MIGRATE_PER_WRITE: usize = 2;
 /// Tables smaller than this grow as soon as a writer finds them full; larger ones
@@ -211,8 +215,8 @@ impl<V: Clone + 'static, S> Index<V, S> {
             return true;
         }
         let len = self.len();
-        if len > t.size() || (t.size() > STRIPES && len * 8 < t.size()) {
-            let size = (len.max(1) * 2).next_power_of_two().max(STRIPES);
+        if len > MAX_LOAD * t.size() || (t.size() > STRIPES && len * 8 < t.size()) {
+            let size = len.max(1).next_power_of_two().max(STRIPES);
             self.start_resize(t, size, guard);
             return true;
         }
@@ -480,7 +484,7 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
         let t = index.head_table(guard);
         // Large generations are allocated by `rehash_step` in the background instead,
         // so that no client waits while a big bucket array is allocated.
-        if len > t.size()
+        if len > MAX_LOAD * t.size()
             && t.size() < INLINE_RESIZE_LIMIT
             && Index::<V, S>::next_table(t, guard).is_none()
         {

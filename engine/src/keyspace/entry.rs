@@ -5,7 +5,6 @@
 
 use crate::cold::ColdLocation;
 use crate::value::Value;
-use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 #[cfg(not(target_pointer_width = "64"))]
@@ -21,12 +20,13 @@ const REFERENCED: u32 = 1 << 31;
 /// The access word's clock bits (seconds, wrapping).
 const CLOCK_MASK: u32 = REFERENCED - 1;
 
-/// One key's entry.
+/// One key's entry: 20 bytes aligned to 4, so the index node that holds it and its
+/// key's length takes 32 bytes before the key.
 #[derive(Debug)]
 pub struct Entry {
     slot: Slot,
     /// Absolute expiry time in Unix milliseconds; [`NO_EXPIRY`] for a persistent key.
-    expire_at: u64,
+    expire_at: Word,
     /// The second-chance bit and a seconds-resolution clock of the last access, for
     /// LRU and OBJECT IDLETIME.
     access: AtomicU32,
@@ -56,7 +56,7 @@ impl Entry {
     pub fn new(value: Value, expire_at: Option<u64>, now_ms: u64) -> Self {
         Entry {
             slot: Slot::hot(value),
-            expire_at: expire_at.unwrap_or(NO_EXPIRY),
+            expire_at: Word::new(expire_at.unwrap_or(NO_EXPIRY)),
             access: AtomicU32::new(access_clock(now_ms) | REFERENCED),
         }
     }
@@ -85,7 +85,7 @@ impl Entry {
     /// is (EXPIRE and PERSIST on a cold key need no disk read).
     pub fn with_expire_at(&self, expire_at: Option<u64>) -> Entry {
         let mut fresh = self.clone();
-        fresh.expire_at = expire_at.unwrap_or(NO_EXPIRY);
+        fresh.expire_at = Word::new(expire_at.unwrap_or(NO_EXPIRY));
         fresh
     }
 
@@ -128,7 +128,8 @@ impl Entry {
 
     /// Absolute expiry time in Unix milliseconds; `None` for a persistent key.
     pub fn expire_at(&self) -> Option<u64> {
-        (self.expire_at != NO_EXPIRY).then_some(self.expire_at)
+        let at = self.expire_at.get();
+        (at != NO_EXPIRY).then_some(at)
     }
 
     /// Whether the key has expired at `now_ms` (strictly past its deadline, as Redis).
@@ -170,9 +171,24 @@ fn access_clock(now_ms: u64) -> u32 {
     (now_ms / 1000) as u32 & CLOCK_MASK
 }
 
+/// A 64-bit word kept as two 4-aligned halves, so an [`Entry`] needs only 4-byte
+/// alignment and packs next to the index node's 4-byte key length.
+#[derive(Clone, Copy, Debug)]
+struct Word([u32; 2]);
+
+impl Word {
+    fn new(n: u64) -> Word {
+        Word([n as u32, (n >> 32) as u32])
+    }
+
+    fn get(self) -> u64 {
+        u64::from(self.0[0]) | u64::from(self.0[1]) << 32
+    }
+}
+
 /// One word: a pointer to a boxed [`Value`] (bit 0 clear: boxes are 8-aligned) or a
 /// [`ColdLocation`]'s bits (bit 0 set). Owns the box.
-struct Slot(NonZeroU64);
+struct Slot(Word);
 
 // SAFETY: a `Slot` owns its boxed value exclusively, as `Box<Value>` would, and
 // `Value` is `Send + Sync`.
@@ -184,11 +200,11 @@ impl Slot {
     fn hot(value: Value) -> Slot {
         let ptr = Box::into_raw(Box::new(value));
         debug_assert_eq!(ptr as u64 & 1, 0, "a boxed value is at least 2-aligned");
-        Slot(NonZeroU64::new(ptr as u64).expect("Box pointers are non-null"))
+        Slot(Word::new(ptr as u64))
     }
 
     fn cold(loc: ColdLocation) -> Slot {
-        Slot(NonZeroU64::new(loc.bits()).expect("locations are non-zero"))
+        Slot(Word::new(loc.bits()))
     }
 
     fn get(&self) -> SlotRef<'_> {
@@ -249,6 +265,15 @@ mod tests {
         assert!(!persistent.is_expired(u64::MAX - 1));
         let copy = cold.clone();
         assert_eq!(copy.cold(), Some(loc));
+    }
+
+    /// The RAM a key costs beyond its bytes starts here: the node header (chain link,
+    /// key length, entry) is 32 bytes.
+    #[test]
+    fn entry_and_node_sizes() {
+        assert_eq!(std::mem::size_of::<Entry>(), 20);
+        assert_eq!(std::mem::align_of::<Entry>(), 4);
+        assert_eq!(std::mem::size_of::<crate::index::Node<Entry>>(), 32);
     }
 
     #[test]
