@@ -1,6 +1,7 @@
 //! Fuzzes the cold tier's segment record format. Arbitrary bytes are decoded as one
-//! record and walked as a block run: nothing panics, and every record that decodes
-//! re-encodes to exactly its bytes. Then records built from the input are packed into
+//! record and walked as a block run, from the start and from an offset taken from
+//! the input: nothing panics, and every record that decodes re-encodes to exactly
+//! its bytes. Then records built from the input are packed into
 //! blocks, one byte is optionally flipped, and the walk must give back only the
 //! records written, at their offsets (a corrupt record is an error, never a record).
 
@@ -8,7 +9,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use tier_engine::cold::{
-    decode_record, encode_record, record_len, record_start, records_in_block_run, RecordRef,
+    decode_record, encode_record, record_len, record_start, records_in_block_run,
+    records_in_block_run_from, RecordRef,
 };
 use tier_engine::io::ALIGN;
 
@@ -19,6 +21,16 @@ fuzz_target!(|data: &[u8]| {
     for item in records_in_block_run(data) {
         if let Ok((offset, record)) = item {
             assert_reencodes(&data[offset..], &record);
+        }
+    }
+    // A walk resumed anywhere (the reclaimer resumes where a window ended) never
+    // panics and yields only records that re-encode.
+    if let [a, b, ..] = data {
+        let from = usize::from(u16::from_le_bytes([*a, *b])) % (data.len() + 1);
+        for item in records_in_block_run_from(data, from) {
+            if let Ok((offset, record)) = item {
+                assert_reencodes(&data[offset..], &record);
+            }
         }
     }
     pack_corrupt_and_walk(data);
