@@ -390,3 +390,27 @@ fn sampled_eviction_takes_only_what_the_policy_allows() {
         assert_eq!(e.code(), Some("OOM"), "{e}");
     }
 }
+
+/// FLUSHALL gives the memory back (the old tables are freed in the background once
+/// no reader can see them, even with no client sending anything after).
+#[test]
+fn flushall_frees_memory() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let mut raw = server.raw();
+    let empty = number(&info(&mut raw, &["memory"]), "used_memory");
+    write_values(&mut con, 20_000, 1024);
+    assert_eq!(raw.cmd(&["FLUSHALL"]), ok());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let used = loop {
+        let used = number(&info(&mut raw, &["memory"]), "used_memory");
+        if used < empty + (4 << 20) || Instant::now() > deadline {
+            break used;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        used < empty + (4 << 20),
+        "{used} bytes in use after FLUSHALL, {empty} when empty"
+    );
+}

@@ -249,6 +249,10 @@ impl Db {
             expires.clear();
         }
         self.volatile.store(0, Ordering::Relaxed);
+        drop(all);
+        // The old tables wait in this thread's bag of retired things, which a thread
+        // that retires nothing more would never hand over: hand it over now.
+        guard.flush();
     }
 
     /// Deletes keys whose deadline has passed, visiting stripes from `from_stripe` on

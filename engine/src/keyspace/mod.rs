@@ -211,6 +211,9 @@ impl Keyspace {
         for db in dbs.iter() {
             db.rehash_step(REHASH_BUCKETS);
         }
+        // Nodes a resize copied, FLUSHDB's tables, entries the tier replaced: freed
+        // here even when no client is around to pin and collect.
+        collect_garbage();
         let mut cursor = self.expire_cursor.lock();
         let mut expired = 0;
         for _ in 0..dbs.len() {
@@ -229,6 +232,31 @@ impl Keyspace {
         expired
     }
 }
+
+/// Frees what the index retired and no reader can reach any more: pushes this
+/// thread's retired entries to crossbeam-epoch's collector and lets it collect, in
+/// rounds (each frees a bounded number, and the epoch must advance twice before an
+/// entry may go) until a round frees nothing more this thread can see, at most
+/// [`GARBAGE_ROUNDS`]. Retired memory counts in `used_memory` until it is freed, so
+/// background work that retires much (resizes, demotion, FLUSHDB) calls this.
+pub fn collect_garbage() {
+    let mut last = crate::memory::used_memory();
+    let mut idle = 0;
+    for _ in 0..GARBAGE_ROUNDS {
+        crossbeam_epoch::pin().flush();
+        let now = crate::memory::used_memory();
+        // Two epochs must pass before anything frees: a few idle rounds are normal.
+        idle = if now < last { 0 } else { idle + 1 };
+        if idle > 4 {
+            break;
+        }
+        last = now;
+    }
+}
+
+/// Most collection rounds in one [`collect_garbage`] (each pops up to 8 bags of 64
+/// retired entries).
+const GARBAGE_ROUNDS: usize = 4096;
 
 /// The current time in Unix milliseconds.
 pub fn now_ms() -> u64 {

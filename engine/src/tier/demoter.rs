@@ -18,7 +18,7 @@ use super::evictor::evict_batch;
 use super::sample::Sampler;
 use super::Shared;
 use crate::cold::{record_len, ColdError, NewRecord, MAX_RECORD_LEN};
-use crate::keyspace::{Db, Entry};
+use crate::keyspace::{collect_garbage, Db, Entry};
 use crate::value::Value;
 use bytes::Bytes;
 use rand::Rng;
@@ -35,12 +35,17 @@ const BATCH_BYTES: usize = 1 << 20;
 /// Most sample rounds per batch before the demoter concludes nothing is left to
 /// demote.
 const ROUNDS_PER_BATCH: usize = 4 * BATCH_VALUES;
+/// Sample rounds after which a batch that found no candidate at all gives up.
+const EMPTY_ROUNDS: usize = 256;
 /// How long the demoter sleeps while RAM is under the high watermark.
 const IDLE_NAP: Duration = Duration::from_millis(10);
 /// How long it skips sampling for demotion after a pass that found nothing.
 const NOTHING_BACKOFF: Duration = Duration::from_millis(100);
-/// How long it sleeps after finding nothing to demote, or after an error.
+/// How long it sleeps after finding nothing to demote or evict, or after an error;
+/// doubled while that goes on, up to [`MAX_STALL_NAP`] (a write that needs room
+/// wakes it at once).
 const STALL_NAP: Duration = Duration::from_millis(100);
+const MAX_STALL_NAP: Duration = Duration::from_secs(2);
 
 /// One value chosen for demotion: its key and a reference to its bytes, so the write
 /// needs no guard and the swap can tell whether the entry still holds them.
@@ -67,6 +72,7 @@ pub(super) fn run(shared: &Shared) {
     // After a pass that found nothing to demote, the next ones go straight to
     // eviction for a while instead of sampling the whole keyspace again.
     let mut nothing_until = Instant::now();
+    let mut stall_nap = STALL_NAP / 2;
     while shared.nap(nap) {
         nap = IDLE_NAP;
         let Some(high) = shared.settings.high_watermark() else {
@@ -102,29 +108,22 @@ pub(super) fn run(shared: &Shared) {
                 && evict_batch(shared, &mut rng, disk_full) == 0
                 && used() > shared.settings.maxmemory.load(Ordering::Relaxed);
             if stalled {
-                collect_garbage(0);
+                // RAM may be full of what was retired and not yet freed.
+                collect_garbage();
             }
             shared.set_stalled(stalled);
             if stalled {
-                nap = STALL_NAP;
+                stall_nap = (stall_nap * 2).min(MAX_STALL_NAP);
+                nap = stall_nap;
                 break;
             }
+            stall_nap = STALL_NAP / 2;
         }
     }
 }
 
 fn used() -> u64 {
     crate::memory::used_memory() as u64
-}
-
-/// Hands the entries this thread retired (the demoted values) to the epoch collector
-/// and lets it free what no reader can reach any more: enough rounds for `retired`
-/// entries (each round frees a bounded number, and the epoch must advance twice
-/// before a retired entry may go).
-fn collect_garbage(retired: usize) {
-    for _ in 0..4 + retired / 256 {
-        crossbeam_epoch::pin().flush();
-    }
 }
 
 /// Picks one batch of cold values, writes it, swaps the entries that did not change.
@@ -197,7 +196,8 @@ fn write_and_swap(shared: &Shared, candidates: &[Candidate]) -> Result<usize, Co
     }
     drop(guard);
     shared.stats.demotions.add(demoted as u64);
-    collect_garbage(demoted);
+    // The values just demoted are freed once no reader can still see them.
+    collect_garbage();
     Ok(demoted)
 }
 
@@ -212,8 +212,13 @@ fn pick(shared: &Shared, rng: &mut impl Rng, now: u64, min_size: usize) -> (Vec<
     let guard = crossbeam_epoch::pin();
     // A small keyspace is sampled a few times over, not thousands of times.
     let rounds = ROUNDS_PER_BATCH.min(sampler.total().div_ceil(SAMPLES) * 4);
-    for _ in 0..rounds {
+    for round in 0..rounds {
         if chosen.len() >= BATCH_VALUES || bytes >= BATCH_BYTES {
+            break;
+        }
+        // A keyspace where this many samples found nothing in RAM to demote is all
+        // cold (or all small): stop paying for more.
+        if round == EMPTY_ROUNDS && chosen.is_empty() && !spared {
             break;
         }
         let mut best: Option<(u64, &[u8], &Entry)> = None;

@@ -19,7 +19,7 @@ use super::reclaimer::{reclaim, WINDOW};
 use super::sample::Sampler;
 use super::Shared;
 use crate::cold::ColdError;
-use crate::keyspace::Entry;
+use crate::keyspace::{collect_garbage, Entry};
 use rand::Rng;
 use std::sync::atomic::Ordering;
 
@@ -128,6 +128,9 @@ pub(super) fn evict_batch(shared: &Shared, rng: &mut impl Rng, disk_full: bool) 
         evict_sampled(shared, rng, policy, max)
     };
     shared.keyspace.stats().evicted_keys.add(evicted as u64);
+    if evicted > 0 {
+        collect_garbage();
+    }
     evicted
 }
 
