@@ -286,8 +286,8 @@ impl Tier {
     /// meanwhile, it asks again.
     ///
     /// Promotion: a value read a second time within `tier-promote-window` of the
-    /// previous read, while RAM is under the high watermark, is put back in RAM (if
-    /// its entry did not change during the read). A single scan over cold keys reads
+    /// previous read, while RAM is under the low watermark, is put back in RAM (if its
+    /// entry did not change during the read). A single scan over cold keys reads
     /// each once and promotes nothing.
     pub async fn load(
         &self,
@@ -353,9 +353,10 @@ impl Tier {
         let loc = entry.cold()?;
         let settings = &self.shared.settings;
         let window = settings.promote_window_secs.load(Ordering::Relaxed);
-        let room = settings
-            .high_watermark()
-            .is_none_or(|high| (crate::memory::used_memory() as u64) < high);
+        // Only into room below the low watermark: a promotion never makes the demoter
+        // push another value out (with reads alone, RAM settles and nothing churns).
+        let room = settings.high_watermark().is_none()
+            || (crate::memory::used_memory() as u64) < settings.low_watermark();
         let promote = window > 0 && room && entry.read_again_within(now, window);
         Some((loc, self.shared.keyspace.db(db).hash(key), promote))
     }
