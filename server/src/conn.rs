@@ -4,7 +4,7 @@
 //! this connection on a protocol error.
 
 use crate::client::Client;
-use crate::cmd::table::Flags;
+use crate::cmd::table::{CommandSpec, Flags};
 use crate::cmd::values::ColdValues;
 use crate::cmd::OOM_ERROR;
 use crate::cmd::{self, Ctx};
@@ -24,6 +24,9 @@ use tokio::net::TcpStream;
 /// Replies are flushed mid-batch once this many bytes wait.
 const FLUSH_AT: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
+/// How many times a command is run again after missing a cold value that moved
+/// between its load and its run (once is the rare case; more means heavy churn).
+const MAX_COLD_ATTEMPTS: usize = 16;
 /// The longest a write waits for the demoter to bring RAM under `maxmemory` while
 /// the demoter is making progress: writes faster than the disk takes demoted values
 /// are slowed to its pace rather than refused.
@@ -210,35 +213,44 @@ impl Connection<'_> {
         let now = tier_engine::now_ms();
         let started = Instant::now();
         if let Some(tier) = self.shared.tier.get() {
-            let spec = cmd::table::resolve(&self.args);
-            if let Some(spec) = spec.filter(|s| s.arity_ok(self.args.len())) {
+            let spec = cmd::table::resolve(&self.args).filter(|s| s.arity_ok(self.args.len()));
+            if let Some(spec) = spec {
                 if spec.flags.contains(Flags::DENYOOM) && !wait_for_room(tier, config).await {
                     self.writer.error(OOM_ERROR);
                     return self.account(now, started);
                 }
                 if !spec.flags.contains(Flags::KEYS_ONLY) {
-                    let db = self.client.db;
-                    let cold: SmallVec<[Bytes; 1]> = spec
-                        .keys
-                        .positions(self.args.len())
-                        .map(|i| &self.args[i])
-                        .filter(|key| tier.is_cold(db, key))
-                        .cloned()
-                        .collect();
+                    let cold = self.cold_keys(tier, spec, &[]);
                     if !cold.is_empty() && !self.load_cold(tier, &cold).await {
                         return self.account(now, started);
                     }
                 }
             }
-            loop {
+            // Each attempt runs at the time it runs (the loads took a while, and a key
+            // may expire meanwhile); a value that keeps moving is given up on rather
+            // than chased forever.
+            for attempt in 1.. {
                 let mark = self.writer.out.len();
-                self.execute(config, now);
+                self.execute(config, tier_engine::now_ms());
                 let missed = self.cold.take_missed();
                 if missed.is_empty() {
                     break;
                 }
                 self.writer.out.truncate(mark);
-                if !self.load_cold(tier, &missed).await {
+                if attempt == MAX_COLD_ATTEMPTS {
+                    self.writer.error(format!(
+                        "ERR the cold value of key '{}' kept moving; try again",
+                        String::from_utf8_lossy(&missed[0])
+                    ));
+                    break;
+                }
+                // A handler stops at its first miss: load every key of the command
+                // that is cold now, not only that one.
+                let cold = match spec {
+                    Some(spec) => self.cold_keys(tier, spec, &missed),
+                    None => missed,
+                };
+                if !self.load_cold(tier, &cold).await {
                     break;
                 }
             }
@@ -247,6 +259,25 @@ impl Connection<'_> {
             self.execute(config, now);
         }
         self.account(now, started);
+    }
+
+    /// The keys of the command (by its table entry) whose values are in the cold tier
+    /// now, and `also`.
+    fn cold_keys(&self, tier: &Tier, spec: &CommandSpec, also: &[Bytes]) -> SmallVec<[Bytes; 1]> {
+        let db = self.client.db;
+        let mut cold: SmallVec<[Bytes; 1]> = spec
+            .keys
+            .positions(self.args.len())
+            .map(|i| &self.args[i])
+            .filter(|key| tier.is_cold(db, key))
+            .cloned()
+            .collect();
+        for key in also {
+            if !cold.contains(key) {
+                cold.push(key.clone());
+            }
+        }
+        cold
     }
 
     /// Reads the cold values of `keys` in the client's database, all at once, for the
