@@ -314,7 +314,6 @@ impl Connection<'_> {
             config,
             now,
             cold: &mut self.cold,
-            memory_checked: self.shared.tier.get().is_some(),
         };
         cmd::execute(&mut ctx);
     }
@@ -366,8 +365,7 @@ impl Connection<'_> {
 /// as without a tier. Returns whether there is room: writers that got it at the same
 /// moment may overshoot the budget by a command each.
 async fn wait_for_room(tier: &Tier, config: &Config) -> bool {
-    let full =
-        || config.maxmemory > 0 && tier_engine::memory::used_memory() as u64 > config.maxmemory;
+    let full = || cmd::over_maxmemory(config);
     let deadline = Instant::now() + ROOM_WAIT;
     // Whether the demoter judged it cannot make room after this write began waiting.
     let mut confirmed = false;

@@ -45,9 +45,6 @@ pub struct Ctx<'a> {
     pub now: u64,
     /// Values of the command's keys loaded from the cold tier.
     pub cold: &'a mut values::ColdValues,
-    /// The connection already checked `maxmemory` for this command (with a tier, a
-    /// write waits for the demoter before it runs, and is refused there if need be).
-    pub memory_checked: bool,
 }
 
 impl Ctx<'_> {
@@ -198,7 +195,12 @@ fn run_spec(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static s
         ctx.out.error("NOAUTH Authentication required.");
         return;
     }
-    if spec.flags.contains(Flags::DENYOOM) && !ctx.memory_checked && over_maxmemory(ctx.config) {
+    // With a tier, the connection checked it before the command: a write waits for the
+    // demoter there, and is refused there if need be.
+    if spec.flags.contains(Flags::DENYOOM)
+        && ctx.shared.tier.get().is_none()
+        && over_maxmemory(ctx.config)
+    {
         ctx.out.error(OOM_ERROR);
         return;
     }
@@ -236,7 +238,8 @@ fn subcommand_name(parent: &'static CommandSpec, sub: &'static CommandSpec) -> &
         .unwrap_or(sub.name)
 }
 
-fn over_maxmemory(config: &Config) -> bool {
+/// Whether RAM in use is above `maxmemory` (never with no limit).
+pub(crate) fn over_maxmemory(config: &Config) -> bool {
     config.maxmemory > 0 && tier_engine::memory::used_memory() as u64 > config.maxmemory
 }
 
