@@ -71,16 +71,11 @@ fn serve(config: Config, set_log_level: LogLevelSetter) -> anyhow::Result<()> {
     );
     let tier_config = TierConfig {
         store: ColdStoreConfig {
-            dir: config.tier_path(),
             segment_size: config.tier_segment_size,
-            max_size: config.tier_max_size,
+            ..ColdStoreConfig::new(config.tier_path())
         },
         io_engine: config.tier_io_engine,
-        maxmemory: config.maxmemory,
-        min_value_size: config.tier_min_value_size,
-        reclaim_threshold_pct: config.tier_reclaim_threshold,
-        promote_window_secs: config.tier_promote_window,
-        policy: config.maxmemory_policy,
+        knobs: config.tier_knobs(),
     };
     let shared = Arc::new(Shared::new(config, set_log_level));
     let tier = Tier::start(shared.keyspace.clone(), tier_config)

@@ -133,28 +133,12 @@ impl Shared {
         self.shutdown_tx.subscribe()
     }
 
-    /// Hands the tier's run-time settings (maxmemory, tier-min-value-size, ...) from
-    /// the live configuration to the running tier, after CONFIG SET.
+    /// Hands the tier's run-time knobs (maxmemory, tier-min-value-size, ...) from the
+    /// live configuration to the running tier, after CONFIG SET.
     pub fn sync_tier_settings(&self) {
-        let Some(tier) = self.tier.get() else {
-            return;
-        };
-        let config = self.config.load();
-        let settings = tier.settings();
-        settings
-            .maxmemory
-            .store(config.maxmemory, Ordering::Relaxed);
-        settings
-            .min_value_size
-            .store(config.tier_min_value_size, Ordering::Relaxed);
-        settings
-            .reclaim_threshold_pct
-            .store(config.tier_reclaim_threshold, Ordering::Relaxed);
-        settings
-            .promote_window_secs
-            .store(config.tier_promote_window, Ordering::Relaxed);
-        settings.set_policy(config.maxmemory_policy);
-        tier.set_max_disk(config.tier_max_size);
+        if let Some(tier) = self.tier.get() {
+            tier.configure(&self.config.load().tier_knobs());
+        }
     }
 
     pub fn set_log_level(&self, level: LogLevel) {

@@ -77,7 +77,7 @@ impl MaxmemoryPolicy {
         }
     }
 
-    /// The policy stored in [`TierSettings`](super::TierSettings).
+    /// The policy as the tier's settings store it.
     pub(super) fn to_u8(self) -> u8 {
         Self::ALL.iter().position(|&p| p == self).unwrap_or(7) as u8
     }

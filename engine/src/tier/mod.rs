@@ -38,26 +38,57 @@ const HIGH_WATERMARK: f64 = 0.90;
 /// ...and goes on until it is back under this share.
 const LOW_WATERMARK: f64 = 0.80;
 
-/// The knobs of the tier that may change while it runs (CONFIG SET).
-pub struct TierSettings {
+/// The knobs of the tier that may change while it runs (CONFIG SET), as values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TierKnobs {
     /// `maxmemory`: the RAM budget in bytes; 0 turns demotion off.
-    pub maxmemory: AtomicU64,
+    pub maxmemory: u64,
     /// `tier-min-value-size`: values smaller than this stay in RAM.
-    pub min_value_size: AtomicU64,
+    pub min_value_size: u64,
     /// `tier-reclaim-threshold`: a segment whose live bytes fall below this percentage
     /// of its written bytes is rewritten and freed.
-    pub reclaim_threshold_pct: AtomicU32,
+    pub reclaim_threshold_pct: u32,
     /// `tier-promote-window`: a cold value read again within this many seconds of its
     /// previous read comes back to RAM; 0 never promotes.
-    pub promote_window_secs: AtomicU64,
-    /// `maxmemory-policy`, as [`TierSettings::set_policy`] stores it.
+    pub promote_window_secs: u64,
+    /// `maxmemory-policy`: what the evictor may delete once RAM and disk are full.
+    pub policy: MaxmemoryPolicy,
+    /// `tier-max-size`: the disk bytes the segment files may take; 0 = unlimited.
+    pub max_disk: u64,
+}
+
+/// [`TierKnobs`] as the tier's threads read them while CONFIG SET changes them (the
+/// disk budget lives in the store).
+struct TierSettings {
+    maxmemory: AtomicU64,
+    min_value_size: AtomicU64,
+    reclaim_threshold_pct: AtomicU32,
+    promote_window_secs: AtomicU64,
     policy: AtomicU8,
 }
 
 impl TierSettings {
-    /// Sets `maxmemory-policy`.
-    pub fn set_policy(&self, policy: MaxmemoryPolicy) {
-        self.policy.store(policy.to_u8(), Ordering::Relaxed);
+    fn new(knobs: &TierKnobs) -> TierSettings {
+        let settings = TierSettings {
+            maxmemory: AtomicU64::new(0),
+            min_value_size: AtomicU64::new(0),
+            reclaim_threshold_pct: AtomicU32::new(0),
+            promote_window_secs: AtomicU64::new(0),
+            policy: AtomicU8::new(0),
+        };
+        settings.store(knobs);
+        settings
+    }
+
+    fn store(&self, knobs: &TierKnobs) {
+        self.maxmemory.store(knobs.maxmemory, Ordering::Relaxed);
+        self.min_value_size
+            .store(knobs.min_value_size, Ordering::Relaxed);
+        self.reclaim_threshold_pct
+            .store(knobs.reclaim_threshold_pct, Ordering::Relaxed);
+        self.promote_window_secs
+            .store(knobs.promote_window_secs, Ordering::Relaxed);
+        self.policy.store(knobs.policy.to_u8(), Ordering::Relaxed);
     }
 
     /// RAM use above which the demoter works; None when demotion is off.
@@ -71,15 +102,12 @@ impl TierSettings {
     }
 }
 
-/// The tier's configuration at start.
+/// The tier's configuration at start. The store's disk budget is `knobs.max_disk`.
 pub struct TierConfig {
+    /// The tier directory and the segment size (`max_size` is taken from the knobs).
     pub store: ColdStoreConfig,
     pub io_engine: IoEngineKind,
-    pub maxmemory: u64,
-    pub min_value_size: u64,
-    pub reclaim_threshold_pct: u32,
-    pub promote_window_secs: u64,
-    pub policy: MaxmemoryPolicy,
+    pub knobs: TierKnobs,
 }
 
 /// Counters of the tier for INFO.
@@ -180,7 +208,11 @@ impl Tier {
         config: TierConfig,
         io: Arc<dyn IoEngine>,
     ) -> Result<Tier, ColdError> {
-        let store = Arc::new(ColdStore::open(config.store, io)?);
+        let store_config = ColdStoreConfig {
+            max_size: config.knobs.max_disk,
+            ..config.store
+        };
+        let store = Arc::new(ColdStore::open(store_config, io)?);
         if !keyspace.set_dead_record_sink(Arc::new(StoreSink(store.clone()))) {
             return Err(ColdError::InvalidConfig(
                 "the keyspace already has a cold tier".into(),
@@ -189,13 +221,7 @@ impl Tier {
         let shared = Arc::new(Shared {
             keyspace,
             store,
-            settings: TierSettings {
-                maxmemory: AtomicU64::new(config.maxmemory),
-                min_value_size: AtomicU64::new(config.min_value_size),
-                reclaim_threshold_pct: AtomicU32::new(config.reclaim_threshold_pct),
-                promote_window_secs: AtomicU64::new(config.promote_window_secs),
-                policy: AtomicU8::new(config.policy.to_u8()),
-            },
+            settings: TierSettings::new(&config.knobs),
             stats: TierStats::default(),
             stop: AtomicBool::new(false),
             demoter_stalled: AtomicBool::new(false),
@@ -217,11 +243,6 @@ impl Tier {
         tier.threads.push(spawn("tier-demoter", demoter::run)?);
         tier.threads.push(spawn("tier-reclaimer", reclaimer::run)?);
         Ok(tier)
-    }
-
-    /// The knobs CONFIG SET turns.
-    pub fn settings(&self) -> &TierSettings {
-        &self.shared.settings
     }
 
     pub fn stats(&self) -> &TierStats {
@@ -269,9 +290,11 @@ impl Tier {
         reclaimer::reclaim_all(&self.shared)
     }
 
-    /// Changes the disk budget (`CONFIG SET tier-max-size`; 0 = unlimited).
-    pub fn set_max_disk(&self, bytes: u64) {
-        self.shared.store.set_max_size(bytes);
+    /// Applies the knobs CONFIG SET turned (maxmemory, tier-min-value-size, the disk
+    /// budget, ...).
+    pub fn configure(&self, knobs: &TierKnobs) {
+        self.shared.settings.store(knobs);
+        self.shared.store.set_max_size(knobs.max_disk);
     }
 
     /// Wakes the demoter now (a write found RAM above the budget).

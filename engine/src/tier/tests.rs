@@ -28,11 +28,14 @@ fn fixture(segment_size: u64) -> Fixture {
             max_size: 0,
         },
         io_engine: IoEngineKind::Psync,
-        maxmemory: 0,
-        min_value_size: 1,
-        reclaim_threshold_pct: 50,
-        promote_window_secs: 60,
-        policy: MaxmemoryPolicy::Noeviction,
+        knobs: TierKnobs {
+            maxmemory: 0,
+            min_value_size: 1,
+            reclaim_threshold_pct: 50,
+            promote_window_secs: 60,
+            policy: MaxmemoryPolicy::Noeviction,
+            max_disk: 0,
+        },
     };
     let tier = Tier::start_with_io(keyspace.clone(), config, sim.clone()).expect("tier");
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -137,6 +137,18 @@ impl Config {
         }
     }
 
+    /// The tier's run-time knobs as this configuration sets them.
+    pub fn tier_knobs(&self) -> tier_engine::tier::TierKnobs {
+        tier_engine::tier::TierKnobs {
+            maxmemory: self.maxmemory,
+            min_value_size: self.tier_min_value_size,
+            reclaim_threshold_pct: self.tier_reclaim_threshold,
+            promote_window_secs: self.tier_promote_window,
+            policy: self.maxmemory_policy,
+            max_disk: self.tier_max_size,
+        }
+    }
+
     /// CONFIG GET: every option matching one of `patterns`, once, in the order found,
     /// with its value formatted as Redis's CONFIG GET does (memory in plain bytes,
     /// booleans `yes`/`no`, lists space-separated, enums lowercase).
