@@ -15,7 +15,7 @@
 //!   used as the least frequently used); TTL takes the nearest deadline; random is
 //!   random.
 
-use super::reclaimer::{reclaim, WINDOW};
+use super::reclaimer::{for_each_window, reclaim};
 use super::sample::Sampler;
 use super::Shared;
 use crate::cold::ColdError;
@@ -142,31 +142,31 @@ fn evict_segment(shared: &Shared, policy: MaxmemoryPolicy) -> usize {
         return 0;
     };
     let mut evicted = 0;
-    let mut from = Some(0);
-    while let Some(at) = from {
-        let window = match shared.store.segment_records(segment, at, WINDOW) {
-            Ok(window) => window,
-            // The reclaimer freed it meanwhile.
-            Err(ColdError::SegmentGone(_)) => return evicted,
-            Err(e) => {
-                tracing::warn!("evicting segment {segment}: {e}");
-                return evicted;
-            }
-        };
+    let dbs = shared.keyspace.all_dbs();
+    let walked = for_each_window(shared, segment, |records| {
         let now = crate::now_ms();
         let guard = crossbeam_epoch::pin();
-        for r in &window.records {
-            for db in shared.keyspace.all_dbs().iter() {
-                let takes = |e: &Entry| {
-                    e.cold() == Some(r.loc) && (!policy.volatile_only() || e.expire_at().is_some())
-                };
-                if db.swap_slot(&r.key, now, &guard, takes, |_| None) {
-                    evicted += 1;
-                    break;
-                }
+        for r in records {
+            let takes = |e: &Entry| {
+                e.cold() == Some(r.loc) && (!policy.volatile_only() || e.expire_at().is_some())
+            };
+            if dbs
+                .iter()
+                .any(|db| db.swap_slot(&r.key, now, &guard, takes, |_| None))
+            {
+                evicted += 1;
             }
         }
-        from = window.next;
+        Ok(())
+    });
+    match walked {
+        Ok(()) => {}
+        // The reclaimer freed it meanwhile.
+        Err(ColdError::SegmentGone(_)) => return evicted,
+        Err(e) => {
+            tracing::warn!("evicting segment {segment}: {e}");
+            return evicted;
+        }
     }
     // What the policy left (keys without a TTL) moves out; then the file goes.
     match reclaim(shared, segment) {

@@ -21,7 +21,7 @@ const NAP: Duration = Duration::from_millis(100);
 /// Most live records rewritten per append.
 const BATCH: usize = 512;
 /// Bytes of a segment read at a time.
-pub(super) const WINDOW: usize = 1 << 20;
+const WINDOW: usize = 1 << 20;
 
 /// The reclaimer thread's body.
 pub(super) fn run(shared: &Shared) {
@@ -66,14 +66,28 @@ pub(super) fn reclaim(shared: &Shared, segment: u32) -> Result<usize, ColdError>
     // locations once the write side of `installs` is ours.
     drop(shared.installs.write());
     let mut moved = 0;
+    for_each_window(shared, segment, |records| {
+        moved += relocate_live(shared, records)?;
+        Ok(())
+    })?;
+    shared.store.retire_segment(segment)?;
+    Ok(moved)
+}
+
+/// Walks `segment` [`WINDOW`] bytes at a time, so a segment never sits in RAM whole,
+/// passing each window's records to `f`.
+pub(super) fn for_each_window(
+    shared: &Shared,
+    segment: u32,
+    mut f: impl FnMut(&[ColdRecord]) -> Result<(), ColdError>,
+) -> Result<(), ColdError> {
     let mut from = Some(0);
     while let Some(at) = from {
         let window = shared.store.segment_records(segment, at, WINDOW)?;
-        moved += relocate_live(shared, &window.records)?;
+        f(&window.records)?;
         from = window.next;
     }
-    shared.store.retire_segment(segment)?;
-    Ok(moved)
+    Ok(())
 }
 
 /// Appends the records an entry still points at to the active segment and moves
