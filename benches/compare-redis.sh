@@ -17,39 +17,11 @@ N=${N:-1000000}
 N_PIPELINED=${N_PIPELINED:-8000000}
 CLIENTS=${CLIENTS:-50}
 
-for tool in redis-server redis-benchmark; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "$tool not found: apt-get install -y redis-server redis-tools" >&2
-        exit 1
-    fi
-done
+# shellcheck source=benches/common.sh
+. benches/common.sh
+require_tools "apt-get install -y redis-server redis-tools" redis-server redis-benchmark
 
-echo "building tierd (release)..."
-cargo build --release --quiet -p tier-server --bin tierd
-
-# A port nothing listens on (a connection to it is refused).
-free_port() {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-}
-
-wait_for_port() {
-    local port=$1 name=$2
-    for _ in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            return
-        fi
-        sleep 0.1
-    done
-    echo "$name did not start on port $port" >&2
-    exit 1
-}
+build_tierd
 
 workdir=$(mktemp -d)
 pids=()

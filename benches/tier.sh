@@ -59,39 +59,11 @@ KEYS=$((DATASET_MB * 1024 * 1024 / VALUE))
 KEY_LEN=16 # key:%012d, redis-benchmark's __rand_int__ keys
 if [ "$HOT_KEYS" -gt "$KEYS" ]; then HOT_KEYS=$KEYS; fi
 
-for tool in fio redis-server redis-benchmark redis-cli python3; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "$tool not found: apt-get install -y fio redis-server redis-tools python3" >&2
-        exit 1
-    fi
-done
+# shellcheck source=benches/common.sh
+. benches/common.sh
+require_tools "apt-get install -y fio redis-server redis-tools python3" fio redis-server redis-benchmark redis-cli python3
 
-echo "building tierd (release)..."
-cargo build --release --quiet -p tier-server --bin tierd
-
-# A port nothing listens on (a connection to it is refused).
-free_port() {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-}
-
-wait_for_port() {
-    local port=$1 name=$2
-    for _ in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            return
-        fi
-        sleep 0.1
-    done
-    echo "$name did not start on port $port" >&2
-    exit 1
-}
+build_tierd
 
 workdir=$(mktemp -d "$BENCH_DIR/tier-bench.XXXXXX")
 pids=()
