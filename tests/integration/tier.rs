@@ -414,3 +414,49 @@ fn flushall_frees_memory() {
         "{used} bytes in use after FLUSHALL, {empty} when empty"
     );
 }
+
+/// CONFIG SET reaches the running tier: a smaller maxmemory makes the demoter move
+/// values out, and tier-promote-window 0 keeps read values cold.
+#[test]
+fn config_set_turns_the_tiers_knobs() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let mut raw = server.raw();
+    write_values(&mut con, 4_000, 1024);
+    assert_eq!(
+        number(&tiering(&mut raw), "cold_keys"),
+        0,
+        "no maxmemory, no demotion"
+    );
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "tier-promote-window", "0"]),
+        ok()
+    );
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "maxmemory", "1mb"]), ok());
+    let text = wait_for(&mut raw, Duration::from_secs(30), |t| {
+        number(t, "cold_keys") == 4_000
+    });
+    assert_eq!(number(&text, "cold_keys"), 4_000, "{text}");
+    // Demotion off again: RAM has room, so only the window decides.
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "maxmemory", "0"]), ok());
+    let read = |con: &mut redis::Connection| {
+        let v: Vec<u8> = con.get(key_of(7)).expect("GET");
+        assert_eq!(v, value_of(7, 1024));
+    };
+    for _ in 0..3 {
+        read(&mut con);
+    }
+    assert_eq!(
+        number(&tiering(&mut raw), "promotions"),
+        0,
+        "window 0 never promotes"
+    );
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "tier-promote-window", "60"]),
+        ok()
+    );
+    read(&mut con);
+    let text = tiering(&mut raw);
+    assert_eq!(number(&text, "promotions"), 1, "{text}");
+    assert_eq!(number(&text, "cold_keys"), 3_999, "{text}");
+}
