@@ -27,9 +27,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Number of lock stripes; also the smallest table size.
 pub const STRIPES: usize = 1024;
-/// Keys per bucket at which a table grows (to about one key per bucket). Chains stay
-/// short, and the bucket array costs 4 to 8 bytes a key rather than 8 to 16: a cold
-/// key's RAM is mostly its node, so this is a good share of it.
+/// Keys per bucket at which a table grows (to about one key per bucket, see
+/// [`Index::rehash_step`]). Chains stay short, and the bucket array costs 4 to 8 bytes
+/// a key rather than 8 to 16: a cold key's RAM is mostly its node, so this is a good
+/// share of it.
 const MAX_LOAD: usize = 2;
 /// Buckets moved by a writer each time it writes under a stripe during a resize.
 const MIGRATE_PER_WRITE: usize = 2;
@@ -216,7 +217,9 @@ impl<V: Clone + 'static, S> Index<V, S> {
         }
         let len = self.len();
         if len > MAX_LOAD * t.size() || (t.size() > STRIPES && len * 8 < t.size()) {
-            let size = len.max(1).next_power_of_two().max(STRIPES);
+            // The smallest size that holds `len` keys at MAX_LOAD: a growth lands at
+            // about one key per bucket, not below (each bucket is a word of RAM).
+            let size = len.div_ceil(MAX_LOAD).next_power_of_two().max(STRIPES);
             self.start_resize(t, size, guard);
             return true;
         }
