@@ -80,6 +80,7 @@ fn serve(config: Config, set_log_level: LogLevelSetter) -> anyhow::Result<()> {
     let shared = Arc::new(Shared::new(config, set_log_level));
     let tier = Tier::start(shared.keyspace.clone(), tier_config)
         .map_err(|e| anyhow::anyhow!("cannot start the cold tier: {e}"))?;
+    tier.reap_io_on(runtime.handle());
     if shared.tier.set(tier).is_err() {
         anyhow::bail!("the cold tier was started twice");
     }

@@ -198,6 +198,11 @@ impl ColdStore {
         self.io.name()
     }
 
+    /// Lets the I/O engine settle completions on `runtime` (see [`IoEngine::reap_on`]).
+    pub fn reap_io_on(&self, runtime: &tokio::runtime::Handle) {
+        self.io.reap_on(runtime);
+    }
+
     /// The configuration the store was opened with.
     pub fn config(&self) -> &ColdStoreConfig {
         &self.config
@@ -305,6 +310,13 @@ impl ColdStore {
         hash: u64,
     ) -> Result<Bytes, ColdError> {
         block_on(self.read(loc, key, hash))
+    }
+
+    /// Frees the buffer the writer keeps for the next append (up to 4 MiB), for a
+    /// writer that goes idle: the demoter calls it when a pass is over, so RAM that
+    /// is all index and cold keys holds no write buffer.
+    pub fn release_write_buffer(&self) {
+        self.writer.lock().release_spare();
     }
 
     /// A record became dead (its key deleted or overwritten, or its value promoted):

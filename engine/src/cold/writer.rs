@@ -375,6 +375,11 @@ impl Writer {
         Ok(buf)
     }
 
+    /// Drops the buffer kept for reuse.
+    pub(crate) fn release_spare(&mut self) {
+        self.spare = None;
+    }
+
     /// Keeps the largest of `bufs` (written, now free) that is not too large for
     /// the next append.
     fn keep_spare(&mut self, bufs: Vec<AlignedBuf>) {

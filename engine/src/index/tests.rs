@@ -78,7 +78,10 @@ fn grows_and_shrinks_incrementally() {
     while ix.rehash_step(4096) {}
     // At most two keys per bucket, and not more buckets than keys.
     let buckets = ix.capacity();
-    assert!(buckets * 2 >= n as usize && buckets <= n as usize, "capacity {buckets}");
+    assert!(
+        buckets * 2 >= n as usize && buckets <= n as usize,
+        "capacity {buckets}"
+    );
     for i in 0..n {
         assert_eq!(get(&ix, &key(i)), Some(i));
     }

@@ -3,7 +3,8 @@
 //! without blocking its runtime and without holding any lock.
 //!
 //! - [`IoEngine`]: the trait the tier talks to; [`open_io_engine`] picks one.
-//! - [`UringIoEngine`]: io_uring on one dedicated thread (the default).
+//! - [`UringIoEngine`]: io_uring, submitted by the callers and reaped by the server's
+//!   tokio runtime or a thread (the default).
 //! - [`PsyncIoEngine`]: pread/pwrite on a small thread pool (where io_uring is
 //!   forbidden, e.g. by a container's seccomp profile).
 //! - [`SimIoEngine`]: wraps another engine and injects faults, for tests.
@@ -99,6 +100,13 @@ pub trait IoEngine: Send + Sync + 'static {
 
     /// The engine's name as the server logs and reports it ("io_uring", "psync", "sim").
     fn name(&self) -> &'static str;
+
+    /// Lets the engine settle its completions on `runtime` (the one whose tasks await
+    /// them) instead of a thread of its own, so a completion wakes no other thread.
+    /// Engines that gain nothing by it ignore it.
+    fn reap_on(&self, runtime: &tokio::runtime::Handle) {
+        let _ = runtime;
+    }
 }
 
 /// Which engine [`open_io_engine`] builds (the `tier-io-engine` option).

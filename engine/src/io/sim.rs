@@ -145,4 +145,8 @@ impl IoEngine for SimIoEngine {
     fn name(&self) -> &'static str {
         "sim"
     }
+
+    fn reap_on(&self, runtime: &tokio::runtime::Handle) {
+        self.inner.reap_on(runtime);
+    }
 }

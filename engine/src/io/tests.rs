@@ -173,25 +173,62 @@ async fn concurrent_reads_from_tasks() {
     for engine in engines() {
         println!("engine: {}", engine.name());
         let dir = scratch();
-        let file = patterned_file(&engine, dir.path());
-        let tasks: Vec<_> = (0..64)
-            .map(|t| {
-                let (engine, file) = (Arc::clone(&engine), Arc::clone(&file));
-                tokio::spawn(async move {
-                    let mut rng = StdRng::seed_from_u64(t);
-                    for _ in 0..20 {
-                        let (first, blocks) = random_span(&mut rng);
-                        let buf = engine
-                            .read(&file, first * ALIGN as u64, blocks * ALIGN)
-                            .await
-                            .expect("read");
-                        check_pattern(&buf, first, blocks);
-                    }
-                })
+        reads_from_tasks(&engine, dir.path()).await;
+    }
+}
+
+/// 64 tasks each make 20 random reads, one at a time, and check every block.
+async fn reads_from_tasks(engine: &Arc<dyn IoEngine>, dir: &Path) {
+    let file = patterned_file(engine, dir);
+    let tasks: Vec<_> = (0..64)
+        .map(|t| {
+            let (engine, file) = (Arc::clone(engine), Arc::clone(&file));
+            tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(t);
+                for _ in 0..20 {
+                    let (first, blocks) = random_span(&mut rng);
+                    let buf = engine
+                        .read(&file, first * ALIGN as u64, blocks * ALIGN)
+                        .await
+                        .expect("read");
+                    check_pattern(&buf, first, blocks);
+                }
             })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+}
+
+/// io_uring with its completions reaped on a runtime: tasks and plain threads both get
+/// their reads (with one slot, and with many), and once the runtime shuts down the
+/// engine's own thread reaps again.
+#[test]
+fn uring_reaps_on_a_runtime_and_after_it() {
+    for depth in [1, 32] {
+        println!("queue depth {depth}");
+        let engine: Arc<dyn IoEngine> =
+            Arc::new(UringIoEngine::new(depth).expect("io_uring must be available to the tests"));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        engine.reap_on(runtime.handle());
+        let dir = scratch();
+        runtime.block_on(reads_from_tasks(&engine, dir.path()));
+        concurrent_reads(&engine, scratch().path());
+        drop(runtime);
+        concurrent_reads(&engine, scratch().path());
+        let dir = scratch();
+        let file = patterned_file(&engine, dir.path());
+        let pending: Vec<_> = (0..100u64)
+            .map(|i| engine.read(&file, (i % BLOCKS) * ALIGN as u64, ALIGN))
             .collect();
-        for task in tasks {
-            task.await.expect("task");
+        drop(engine);
+        for (i, fut) in pending.into_iter().enumerate() {
+            check_pattern(&fut.wait().expect("read"), i as u64 % BLOCKS, 1);
         }
     }
 }

@@ -345,7 +345,10 @@ mod tests {
             let moved = cold.with_location(loc);
             assert_eq!(moved.expire_at(), at);
             let back = moved.with_hot(Value::string(b"w"));
-            assert_eq!((back.hot(), back.expire_at()), (Some(&Value::string(b"w")), at));
+            assert_eq!(
+                (back.hot(), back.expire_at()),
+                (Some(&Value::string(b"w")), at)
+            );
             for other in [None, Some(42)] {
                 assert_eq!(cold.with_expire_at(other).expire_at(), other);
                 assert_eq!(cold.with_expire_at(other).cold(), Some(loc));

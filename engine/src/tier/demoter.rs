@@ -119,6 +119,8 @@ pub(super) fn run(shared: &Shared) {
             }
             stall_nap = STALL_NAP / 2;
         }
+        // The pass is over: hold no write buffer while idle.
+        shared.store.release_write_buffer();
     }
 }
 

@@ -245,6 +245,13 @@ impl Tier {
         Ok(tier)
     }
 
+    /// Lets the I/O engine settle cold reads on `runtime`, the one whose tasks await
+    /// them, instead of waking a thread of its own for each (see
+    /// [`IoEngine::reap_on`]).
+    pub fn reap_io_on(&self, runtime: &tokio::runtime::Handle) {
+        self.shared.store.reap_io_on(runtime);
+    }
+
     pub fn stats(&self) -> &TierStats {
         &self.shared.stats
     }
