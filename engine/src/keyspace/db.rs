@@ -1,7 +1,8 @@
 //! One numbered database: the index of its keys, their TTLs, and the two ways to touch
 //! them. [`Db::get`] reads without locks; [`Db::lock`] takes the stripes of the keys a
 //! command names and returns a [`Txn`] through which all writes go, so a key's value,
-//! its TTL and the TTL index change together and atomically.
+//! its TTL and the TTL index change together and atomically, and the change is logged
+//! (see [`log`](super::log)) before the stripes are released.
 
 use super::entry::Entry;
 use super::expire::StripeExpires;
@@ -19,6 +20,9 @@ use std::time::Instant;
 pub struct Db {
     index: Index<Entry, StripeExpires>,
     volatile: AtomicUsize,
+    /// The number clients SELECT it by; SWAPDB changes it while it holds every
+    /// stripe.
+    number: AtomicUsize,
     shared: Arc<KeyspaceShared>,
 }
 
@@ -30,15 +34,34 @@ pub struct Txn<'a, 'g> {
     now: u64,
     /// Expired keys met under a shared stripe: deleted once the stripes are released.
     expired_unlocked: SmallVec<[&'g [u8]; 1]>,
+    /// A key was written or deleted through this transaction: the running command is
+    /// logged when it ends.
+    changed: bool,
 }
 
 impl Db {
-    pub(crate) fn new(shared: Arc<KeyspaceShared>) -> Self {
+    pub(crate) fn new(shared: Arc<KeyspaceShared>, number: usize) -> Self {
         Db {
             index: Index::new(),
             volatile: AtomicUsize::new(0),
+            number: AtomicUsize::new(number),
             shared,
         }
+    }
+
+    /// The number clients SELECT this database by now.
+    pub fn number(&self) -> usize {
+        self.number.load(Ordering::Relaxed)
+    }
+
+    /// Renumbers the database; the caller holds every stripe ([`Db::lock_all`]).
+    pub(crate) fn set_number(&self, number: usize) {
+        self.number.store(number, Ordering::Relaxed);
+    }
+
+    /// Takes every stripe exclusively.
+    pub(crate) fn lock_all(&self) -> Locks<'_, Entry, StripeExpires> {
+        self.index.lock_all()
     }
 
     fn stats(&self) -> &KeyspaceStats {
@@ -163,6 +186,7 @@ impl Db {
             guard,
             now,
             expired_unlocked: SmallVec::new(),
+            changed: false,
         }
     }
 
@@ -223,12 +247,16 @@ impl Db {
         replace: impl FnOnce(&Entry) -> Option<Entry>,
     ) -> bool {
         let mut txn = self.lock_key(key, now, guard);
-        match txn.get(key) {
+        let hash = self.index.hash(key);
+        match txn.get_hashed(key, hash) {
             Some(entry) if holds(entry) => {
+                // Where a value lives is no change to the data: only a deletion (an
+                // eviction) is logged.
                 match replace(entry) {
-                    Some(fresh) => txn.put(key, fresh),
+                    Some(fresh) => txn.store(key, fresh),
                     None => {
-                        txn.remove(key);
+                        txn.unlink(key, hash, entry);
+                        self.shared.log(self.number(), &[b"DEL", key]);
                     }
                 }
                 true
@@ -249,6 +277,7 @@ impl Db {
             expires.clear();
         }
         self.volatile.store(0, Ordering::Relaxed);
+        self.shared.log(self.number(), &[b"FLUSHDB"]);
         drop(all);
         // The old tables wait in this thread's bag of retired things, which a thread
         // that retires nothing more would never hand over: hand it over now.
@@ -286,6 +315,7 @@ impl Db {
                 }
                 locks.remove(&key, hash, &guard);
                 self.volatile.fetch_sub(1, Ordering::Relaxed);
+                self.shared.log(self.number(), &[b"DEL", &key]);
                 expired += 1;
             }
         }
@@ -322,6 +352,7 @@ impl<'a, 'g> Txn<'a, 'g> {
         if self.locks.holds_exclusive(hash) {
             self.unlink(key, hash, entry);
             self.db.stats().expired_keys.incr();
+            self.db.shared.log(self.db.number(), &[b"DEL", key]);
         } else {
             self.expired_unlocked.push(node.key());
         }
@@ -368,6 +399,13 @@ impl<'a, 'g> Txn<'a, 'g> {
 
     /// Stores `entry` under `key`, keeping the TTL index in step.
     pub fn put(&mut self, key: &[u8], entry: Entry) {
+        self.changed = true;
+        self.store(key, entry);
+    }
+
+    /// [`Txn::put`] of an entry that holds the same data (the tier moved the value),
+    /// which is not logged.
+    fn store(&mut self, key: &[u8], entry: Entry) {
         let hash = self.db.index.hash(key);
         let new_at = entry.expire_at();
         let footprint = Footprint::of(&entry);
@@ -403,6 +441,7 @@ impl<'a, 'g> Txn<'a, 'g> {
             return false;
         };
         self.unlink(key, hash, entry);
+        self.changed = true;
         true
     }
 
@@ -417,9 +456,15 @@ impl<'a, 'g> Txn<'a, 'g> {
 }
 
 impl Drop for Txn<'_, '_> {
-    /// Deletes the expired keys this transaction could only read, as Redis deletes an
-    /// expired key on any access, once the stripes are released.
+    /// Logs the running command if this transaction changed a key, while its stripes
+    /// are still held. Then deletes the expired keys it could only read, as Redis
+    /// deletes an expired key on any access, once the stripes are released.
     fn drop(&mut self) {
+        if self.changed {
+            if let Some(log) = self.db.shared.command_log() {
+                super::log::log_running(log, self.db.number());
+            }
+        }
         if self.expired_unlocked.is_empty() {
             return;
         }

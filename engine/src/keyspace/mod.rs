@@ -4,11 +4,13 @@
 mod db;
 mod entry;
 mod expire;
+pub mod log;
 #[cfg(test)]
 mod model_tests;
 
 pub use db::{Db, Txn};
 pub use entry::{Entry, SlotRef};
+pub use log::CommandLog;
 
 use crate::cold::ColdLocation;
 use crate::index::LockMode;
@@ -26,12 +28,13 @@ pub trait DeadRecordSink: Send + Sync {
     fn record_dead(&self, loc: ColdLocation);
 }
 
-/// What every database of a keyspace shares: statistics, tier gauges, and where
-/// dead records are reported.
+/// What every database of a keyspace shares: statistics, tier gauges, where dead
+/// records are reported and where changes are logged.
 pub(crate) struct KeyspaceShared {
     pub(crate) stats: KeyspaceStats,
     pub(crate) gauges: TierGauges,
     dead_records: OnceLock<Arc<dyn DeadRecordSink>>,
+    command_log: OnceLock<Arc<dyn CommandLog>>,
 }
 
 /// What an entry holds in each tier, for keeping the gauges and the cold tier's
@@ -52,6 +55,18 @@ impl Footprint {
 }
 
 impl KeyspaceShared {
+    /// The command log, if one is set.
+    pub(crate) fn command_log(&self) -> Option<&dyn CommandLog> {
+        self.command_log.get().map(|l| &**l)
+    }
+
+    /// Logs `args`, a change the keyspace made on database `db` by itself.
+    pub(crate) fn log(&self, db: usize, args: &[&[u8]]) {
+        if let Some(log) = self.command_log() {
+            log.append(db, args);
+        }
+    }
+
     /// Accounts for an entry `old` replaced by `new` (None: absent). A record the old
     /// entry pointed at and the new one does not is dead.
     pub(crate) fn changed(&self, old: Option<Footprint>, new: Option<Footprint>) {
@@ -107,11 +122,12 @@ impl Keyspace {
             stats: KeyspaceStats::default(),
             gauges: TierGauges::default(),
             dead_records: OnceLock::new(),
+            command_log: OnceLock::new(),
         });
         Keyspace {
             dbs: ArcSwap::from_pointee(
                 (0..databases)
-                    .map(|_| Arc::new(Db::new(shared.clone())))
+                    .map(|number| Arc::new(Db::new(shared.clone(), number)))
                     .collect(),
             ),
             shared,
@@ -149,17 +165,39 @@ impl Keyspace {
         self.shared.dead_records.set(sink).is_ok()
     }
 
+    /// Names where every change is logged (see [`log`]); set once, before any write.
+    /// Returns false if a log was set already.
+    pub fn set_command_log(&self, log: Arc<dyn CommandLog>) -> bool {
+        self.shared.command_log.set(log).is_ok()
+    }
+
     /// Every database as numbered now (for background work that visits them all).
     pub fn all_dbs(&self) -> Arc<Box<[Arc<Db>]>> {
         self.dbs.load_full()
     }
 
     /// SWAPDB: clients of `a` see the data of `b` and the other way round, at once.
+    /// Holds every stripe of both meanwhile (in the order [`Keyspace::with_pair`]
+    /// takes them: by address), so no change to either is logged under the numbers
+    /// they no longer bear.
     pub fn swap_dbs(&self, a: usize, b: usize) {
         let _one_at_a_time = self.swap.lock();
         let mut table: Vec<Arc<Db>> = self.dbs.load().to_vec();
+        let (da, db) = (table[a].clone(), table[b].clone());
+        let (first, second) = if Arc::as_ptr(&da) < Arc::as_ptr(&db) {
+            (&da, &db)
+        } else {
+            (&db, &da)
+        };
+        let _first = first.lock_all();
+        let _second = second.lock_all();
         table.swap(a, b);
         self.dbs.store(Arc::new(table.into_boxed_slice()));
+        da.set_number(b);
+        db.set_number(a);
+        let (a, b) = (a.to_string(), b.to_string());
+        self.shared
+            .log(db.number(), &[b"SWAPDB", a.as_bytes(), b.as_bytes()]);
     }
 
     /// Runs `f` holding the stripes of `a_keys` on database `a` and of `b_keys` on

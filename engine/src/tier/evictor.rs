@@ -201,7 +201,7 @@ fn evict_sampled(shared: &Shared, rng: &mut impl Rng, policy: MaxmemoryPolicy, m
             misses += 1;
             continue;
         };
-        if db.lock_key(key, now, &guard).remove(key) {
+        if db.swap_slot(key, now, &guard, |_| true, |_| None) {
             evicted += 1;
             misses = 0;
         }
