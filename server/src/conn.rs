@@ -4,33 +4,21 @@
 //! this connection on a protocol error.
 
 use crate::client::Client;
-use crate::cmd::table::{CommandSpec, Flags};
-use crate::cmd::values::ColdValues;
-use crate::cmd::OOM_ERROR;
-use crate::cmd::{self, Ctx};
 use crate::config::Config;
 use crate::resp::{parse_command, Limits, Protocol, ReplyWriter};
+use crate::session::Session;
 use crate::shared::Shared;
-use bytes::{Bytes, BytesMut};
-use smallvec::SmallVec;
+use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tier_engine::tier::Tier;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Replies are flushed mid-batch once this many bytes wait.
 const FLUSH_AT: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
-/// How many times a command is run again after missing a cold value that moved
-/// between its load and its run (once is the rare case; more means heavy churn).
-const MAX_COLD_ATTEMPTS: usize = 16;
-/// The longest a write waits for the demoter to bring RAM under `maxmemory` while
-/// the demoter is making progress: writes faster than the disk takes demoted values
-/// are slowed to its pace rather than refused.
-const ROOM_WAIT: Duration = Duration::from_secs(30);
 
 const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
@@ -55,16 +43,12 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
     if shared.is_shutting_down() {
         handle.kill();
     }
-    let mut client = Client::new(handle.clone(), config.requirepass.is_none());
+    let client = Client::new(handle.clone(), config.requirepass.is_none());
     tracing::debug!(id = handle.id, %addr, "client connected");
     let result = Connection {
-        shared: &shared,
         stream: &mut stream,
-        client: &mut client,
         input: BytesMut::with_capacity(READ_CHUNK),
-        writer: ReplyWriter::new(Protocol::Resp2),
-        args: Vec::with_capacity(8),
-        cold: ColdValues::default(),
+        session: Session::new(&shared, client, ReplyWriter::new(Protocol::Resp2)),
     }
     .run()
     .await;
@@ -105,21 +89,16 @@ fn admission_refusal(shared: &Shared, config: &Config, addr: SocketAddr) -> Opti
 }
 
 struct Connection<'a> {
-    shared: &'a Arc<Shared>,
     stream: &'a mut TcpStream,
-    client: &'a mut Client,
     input: BytesMut,
-    writer: ReplyWriter,
-    args: Vec<Bytes>,
-    /// Cold values loaded for the command being run.
-    cold: ColdValues,
+    session: Session<'a>,
 }
 
 impl Connection<'_> {
     async fn run(mut self) -> Result<(), String> {
-        let handle = self.client.handle.clone();
+        let handle = self.session.client.handle.clone();
         loop {
-            let config = self.shared.config.load_full();
+            let config = self.session.shared.config.load_full();
             self.read(&config, &handle).await?;
             if self.input.len() as u64 > config.client_query_buffer_limit {
                 tracing::warn!(
@@ -133,9 +112,9 @@ impl Connection<'_> {
             self.run_batch(&config).await?;
             // The last command's arguments share the read buffer; dropping them lets
             // the next read reuse it instead of allocating a new one.
-            self.args.clear();
+            self.session.args.clear();
             self.flush().await?;
-            if self.client.close_after_reply {
+            if self.session.client.close_after_reply {
                 return Ok(());
             }
             handle
@@ -171,7 +150,7 @@ impl Connection<'_> {
         if n == 0 {
             return Err("client closed the connection".into());
         }
-        self.shared.stats.net_input_bytes.add(n as u64);
+        self.session.shared.stats.net_input_bytes.add(n as u64);
         Ok(())
     }
 
@@ -180,217 +159,48 @@ impl Connection<'_> {
         loop {
             let limits = Limits {
                 max_bulk_len: config.proto_max_bulk_len as usize,
-                auth_required: !self.client.authenticated,
+                auth_required: !self.session.client.authenticated,
                 ..Limits::default()
             };
-            match parse_command(&mut self.input, &limits, &mut self.args) {
+            match parse_command(&mut self.input, &limits, &mut self.session.args) {
                 Ok(true) => {}
                 Ok(false) => return Ok(()),
                 Err(e) => {
-                    tracing::debug!(id = self.client.handle.id, "protocol error: {e}");
-                    self.writer.error(e.message());
-                    self.client.close_after_reply = true;
+                    tracing::debug!(id = self.session.client.handle.id, "protocol error: {e}");
+                    self.session.writer.error(e.message());
+                    self.session.client.close_after_reply = true;
                     return Ok(());
                 }
             }
-            self.run_one(config).await;
-            if let Some(pause) = self.client.pause.take() {
+            self.session.run_one(config).await;
+            if let Some(pause) = self.session.client.pause.take() {
                 tokio::time::sleep(pause).await;
             }
-            if self.client.close_after_reply {
+            if self.session.client.close_after_reply {
                 return Ok(());
             }
-            if self.writer.out.len() >= FLUSH_AT {
+            if self.session.writer.out.len() >= FLUSH_AT {
                 self.flush().await?;
             }
         }
     }
 
-    /// Runs the parsed command: first loads the cold values of its keys (and waits for
-    /// room when a write finds RAM full and the tier can make some), then runs it,
-    /// again after loading any cold value it missed (see [`cmd::values`]).
-    async fn run_one(&mut self, config: &Config) {
-        let now = tier_engine::now_ms();
-        let started = Instant::now();
-        if let Some(tier) = self.shared.tier.get() {
-            let spec = cmd::table::resolve(&self.args).filter(|s| s.arity_ok(self.args.len()));
-            if let Some(spec) = spec {
-                if spec.flags.contains(Flags::DENYOOM) && !wait_for_room(tier, config).await {
-                    self.writer.error(OOM_ERROR);
-                    return self.account(now, started);
-                }
-                if !spec.flags.contains(Flags::KEYS_ONLY) {
-                    let cold = self.cold_keys(tier, spec, &[]);
-                    if !cold.is_empty() && !self.load_cold(tier, &cold).await {
-                        return self.account(now, started);
-                    }
-                }
-            }
-            // Each attempt runs at the time it runs (the loads took a while, and a key
-            // may expire meanwhile); a value that keeps moving is given up on rather
-            // than chased forever.
-            for attempt in 1.. {
-                let mark = self.writer.out.len();
-                self.execute(config, tier_engine::now_ms());
-                let missed = self.cold.take_missed();
-                if missed.is_empty() {
-                    break;
-                }
-                self.writer.out.truncate(mark);
-                if attempt == MAX_COLD_ATTEMPTS {
-                    self.writer.error(format!(
-                        "ERR the cold value of key '{}' kept moving; try again",
-                        String::from_utf8_lossy(&missed[0])
-                    ));
-                    break;
-                }
-                // A handler stops at its first miss: load every key of the command
-                // that is cold now, not only that one.
-                let cold = match spec {
-                    Some(spec) => self.cold_keys(tier, spec, &missed),
-                    None => missed,
-                };
-                if !self.load_cold(tier, &cold).await {
-                    break;
-                }
-            }
-            self.cold.clear();
-        } else {
-            self.execute(config, now);
-        }
-        self.account(now, started);
-    }
-
-    /// The keys of the command (by its table entry) whose values are in the cold tier
-    /// now, and `also`.
-    fn cold_keys(&self, tier: &Tier, spec: &CommandSpec, also: &[Bytes]) -> SmallVec<[Bytes; 1]> {
-        let db = self.client.db;
-        let mut cold: SmallVec<[Bytes; 1]> = spec
-            .keys
-            .positions(self.args.len())
-            .map(|i| &self.args[i])
-            .filter(|key| tier.is_cold(db, key))
-            .cloned()
-            .collect();
-        for key in also {
-            if !cold.contains(key) {
-                cold.push(key.clone());
-            }
-        }
-        cold
-    }
-
-    /// Reads the cold values of `keys` in the client's database, all at once, for the
-    /// command about to run. On a failed read, replies with the error and returns
-    /// false: the command does not run.
-    async fn load_cold(&mut self, tier: &Tier, keys: &[Bytes]) -> bool {
-        let db = self.client.db;
-        let reads = keys
-            .iter()
-            .map(|key| async move { (key, tier.load(db, key).await) });
-        for (key, read) in futures_util::future::join_all(reads).await {
-            match read {
-                Ok(Some((loc, value))) => self.cold.insert(loc, value),
-                Ok(None) => {}
-                Err(e) => {
-                    self.cold.clear();
-                    self.writer.error(format!(
-                        "ERR cold tier read of key '{}' failed: {e}",
-                        String::from_utf8_lossy(key)
-                    ));
-                    return false;
-                }
-            }
-        }
-        true
-    }
-
-    fn execute(&mut self, config: &Config, now: u64) {
-        let mut ctx = Ctx {
-            args: &self.args,
-            out: &mut self.writer,
-            client: self.client,
-            shared: self.shared,
-            config,
-            now,
-            cold: &mut self.cold,
-        };
-        cmd::execute(&mut ctx);
-    }
-
-    /// Counts the command and records it in the slow log if it took long.
-    fn account(&mut self, now: u64, started: Instant) {
-        self.shared.stats.commands_processed.incr();
-        let handle = &self.client.handle;
-        handle.last_interaction.store(now, Ordering::Relaxed);
-        // The thresholds as they are now: a CONFIG SET of them applies to itself.
-        let live = self.shared.config.load();
-        let micros = started.elapsed().as_micros() as u64;
-        if live.slowlog_log_slower_than >= 0
-            && micros >= live.slowlog_log_slower_than as u64
-            && !self.client.hide_from_slowlog
-        {
-            self.shared.slowlog.push(
-                &self.args,
-                micros,
-                handle.addr.to_string(),
-                handle.name.lock().clone().unwrap_or_default(),
-                live.slowlog_max_len as usize,
-            );
-        }
-        self.client.hide_from_slowlog = false;
-    }
-
     async fn flush(&mut self) -> Result<(), String> {
-        if self.writer.out.is_empty() {
+        if self.session.writer.out.is_empty() {
             return Ok(());
         }
-        *self.client.handle.last_command.lock() = self.client.last_command;
+        *self.session.client.handle.last_command.lock() = self.session.client.last_command;
         self.stream
-            .write_all(&self.writer.out)
+            .write_all(&self.session.writer.out)
             .await
             .map_err(|e| e.to_string())?;
-        self.shared
+        self.session
+            .shared
             .stats
             .net_output_bytes
-            .add(self.writer.out.len() as u64);
-        self.writer.out.clear();
+            .add(self.session.writer.out.len() as u64);
+        self.session.writer.out.clear();
         Ok(())
-    }
-}
-
-/// A write that finds RAM above `maxmemory` waits while the demoter makes room (at
-/// most [`ROOM_WAIT`]); once the demoter, woken for this write, finds nothing more to
-/// demote or evict (or the disk is full under `noeviction`), it is refused with -OOM
-/// as without a tier. Returns whether there is room: writers that got it at the same
-/// moment may overshoot the budget by a command each.
-async fn wait_for_room(tier: &Tier, config: &Config) -> bool {
-    let full = || cmd::over_maxmemory(config);
-    let deadline = Instant::now() + ROOM_WAIT;
-    // Whether the demoter judged it cannot make room after this write began waiting.
-    let mut confirmed = false;
-    loop {
-        if !full() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        if !tier.can_make_room() {
-            if confirmed {
-                return false;
-            }
-            let pass = tier.demoter_passes();
-            tier.wake_demoter();
-            let until = Instant::now() + Duration::from_millis(500);
-            while tier.demoter_passes() == pass && Instant::now() < until {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            confirmed = true;
-            continue;
-        }
-        tier.wake_demoter();
-        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

@@ -3,7 +3,8 @@
 //! in batches. It owns nothing about storage; the `tier-engine` crate does.
 //!
 //! - [`server`]: listeners, accept loop, cron thread, shutdown.
-//! - `conn`: one connection's read / parse / execute / write loop.
+//! - `conn`: one connection's read / parse / write loop.
+//! - `session`: running one parsed command (cold loads, waiting for room, retries).
 //! - [`cmd`]: the command table and the handlers, one file per family.
 //! - [`resp`]: the RESP2/RESP3 codec.
 //! - [`config`]: redis.conf-style configuration, CONFIG GET/SET.
@@ -16,6 +17,7 @@ mod conn;
 pub mod num;
 pub mod resp;
 pub mod server;
+mod session;
 pub mod shared;
 pub mod slowlog;
 pub mod splitargs;

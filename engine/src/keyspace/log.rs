@@ -129,18 +129,19 @@ pub(crate) mod tests {
             db.lock_key(b"missing", 0, &guard).remove(b"missing");
         });
         run_command(&args(&["MSET", "a", "1", "b", "2"]), || {
-            let keys = [(&b"a"[..], LockMode::Exclusive), (&b"b"[..], LockMode::Exclusive)];
+            let keys = [
+                (&b"a"[..], LockMode::Exclusive),
+                (&b"b"[..], LockMode::Exclusive),
+            ];
             let mut txn = db.lock(&keys, 0, &guard);
             txn.set(b"a", Value::string(b"1"), None);
             txn.set(b"b", Value::string(b"2"), None);
         });
         // Outside a command a transaction's change is not the log's business (the
         // tier's moves); the keyspace's own deletions are.
-        db.lock_key(b"a", 0, &guard).set(b"a", Value::string(b"x"), None);
-        assert_eq!(
-            log.take(),
-            ["1: SET k v PXAT 10000", "1: MSET a 1 b 2"]
-        );
+        db.lock_key(b"a", 0, &guard)
+            .set(b"a", Value::string(b"x"), None);
+        assert_eq!(log.take(), ["1: SET k v PXAT 10000", "1: MSET a 1 b 2"]);
     }
 
     /// Expired keys met by any access, active expiry, evictions, FLUSHDB and SWAPDB
@@ -151,8 +152,11 @@ pub(crate) mod tests {
         let guard = crossbeam_epoch::pin();
         let db = ks.db(2);
         for key in ["a", "b", "c"] {
-            db.lock_key(key.as_bytes(), 0, &guard)
-                .set(key.as_bytes(), Value::string(b"v"), Some(1_000));
+            db.lock_key(key.as_bytes(), 0, &guard).set(
+                key.as_bytes(),
+                Value::string(b"v"),
+                Some(1_000),
+            );
         }
         assert!(db.get(b"a", 5_000, &guard).is_none());
         let (expired, _) = db.expire_due(0, 5_000, Instant::now() + Duration::from_secs(5));
@@ -161,7 +165,8 @@ pub(crate) mod tests {
         found.sort();
         assert_eq!(found, ["2: DEL a", "2: DEL b", "2: DEL c"]);
 
-        db.lock_key(b"k", 0, &guard).set(b"k", Value::string(b"v"), None);
+        db.lock_key(b"k", 0, &guard)
+            .set(b"k", Value::string(b"v"), None);
         let loc = ColdLocation::new(1, 0, 100, 0).expect("fits");
         assert!(db.swap_slot(b"k", 0, &guard, |_| true, |e| Some(e.with_cold(loc))));
         assert!(db.swap_slot(b"k", 0, &guard, |_| true, |_| None));

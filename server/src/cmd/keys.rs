@@ -551,8 +551,10 @@ fn expire_generic(ctx: &mut Ctx<'_>, unit: ExpireUnit) {
         return ctx.out.integer(0);
     }
     if when <= ctx.now as i64 {
+        ctx.log_as(&[b"DEL", key]);
         txn.remove(key);
     } else {
+        ctx.log_as(&[b"PEXPIREAT", key, when.to_string().as_bytes()]);
         txn.set_expire(key, Some(when as u64));
     }
     ctx.out.integer(1);

@@ -62,6 +62,14 @@ impl Ctx<'_> {
         self.cold.value_of(key, entry)
     }
 
+    /// Makes the running write log `args` instead of itself when it changes a key (a
+    /// relative expiry logged as an absolute one, as Redis 7 propagates it).
+    pub fn log_as(&self, args: &[&[u8]]) {
+        tier_engine::keyspace::log::log_as(
+            args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
+        );
+    }
+
     /// Writes Redis's reply for an argument that must be an integer and is not.
     pub fn not_integer(&mut self) {
         self.out
@@ -205,7 +213,13 @@ fn run_spec(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static s
         return;
     }
     ctx.client.last_command = full_name;
-    (spec.handler)(ctx);
+    if spec.flags.contains(Flags::WRITE) {
+        // What the command changes is logged as it happens (see tier_engine's
+        // keyspace::log).
+        tier_engine::keyspace::log::run_command(ctx.args, || (spec.handler)(ctx));
+    } else {
+        (spec.handler)(ctx);
+    }
 }
 
 /// The handler of a command made of subcommands (CONFIG, CLIENT, ...): finds the

@@ -536,7 +536,11 @@ fn set_generic(
     let expire_at = match ttl {
         SetTtl::Clear => None,
         SetTtl::Keep => old.and_then(Entry::expire_at),
-        SetTtl::At(at) => Some(at),
+        SetTtl::At(at) => {
+            // As Redis 7: any relative or absolute expiry is logged as PXAT.
+            ctx.log_as(&[b"SET", key, value, b"PXAT", at.to_string().as_bytes()]);
+            Some(at)
+        }
     };
     txn.set(key, Value::string(value), expire_at);
     Ok(true)
@@ -668,12 +672,15 @@ fn getex(ctx: &mut Ctx<'_>) {
     match at {
         // EXAT / PXAT in the past delete the key.
         Some(at) if at <= ctx.now => {
+            ctx.log_as(&[b"DEL", key]);
             txn.remove(key);
         }
         Some(at) => {
+            ctx.log_as(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
             txn.set_expire(key, Some(at));
         }
         None if opts.persist && entry.is_some_and(|e| e.expire_at().is_some()) => {
+            ctx.log_as(&[b"PERSIST", key]);
             txn.set_expire(key, None);
         }
         None => {}
@@ -848,6 +855,9 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) {
         match add_floats(old.map(|s| &s[..]), incr) {
             Ok(sum) => {
                 ctx.out.bulk(&sum);
+                // As Redis: the result is logged, not the increment, so a replay
+                // cannot round differently.
+                ctx.log_as(&[b"SET", key, &sum, b"KEEPTTL"]);
                 overwrite(txn, key, entry, Value::Str(sum));
             }
             Err(msg) => ctx.out.error(msg),
