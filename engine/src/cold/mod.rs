@@ -44,6 +44,6 @@ pub use record::{
 };
 pub use segment::{file_name as segment_file_name, parse_file_name as parse_segment_file_name};
 pub use store::{
-    ColdRecord, ColdStats, ColdStore, ColdStoreConfig, NewRecord, SegmentRecords,
+    ColdRecord, ColdStats, ColdStore, ColdStoreConfig, NewRecord, SegmentHold, SegmentRecords,
     DEFAULT_SEGMENT_SIZE, MIN_SEGMENT_SIZE,
 };

@@ -19,7 +19,7 @@ use std::thread::{self, Thread};
 use std::time::Duration;
 
 use bytes::Bytes;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::io::{AlignedBuf, IoEngine, ALIGN};
 
@@ -151,6 +151,25 @@ pub struct ColdStore {
     writer: Mutex<Writer>,
     in_flight: Arc<InFlight>,
     counters: Arc<Counters>,
+    /// How many [`SegmentHold`]s live: while any does, no segment is retired.
+    holds: Mutex<usize>,
+    holds_released: Condvar,
+}
+
+/// Keeps every segment file of a store in place while it lives (see
+/// [`ColdStore::hold_segments`]).
+pub struct SegmentHold {
+    store: Arc<ColdStore>,
+}
+
+impl Drop for SegmentHold {
+    fn drop(&mut self) {
+        let mut holds = self.store.holds.lock();
+        *holds -= 1;
+        if *holds == 0 {
+            self.store.holds_released.notify_all();
+        }
+    }
 }
 
 impl ColdStore {
@@ -190,6 +209,8 @@ impl ColdStore {
             writer: Mutex::new(Writer::new()),
             in_flight: Arc::new(InFlight::default()),
             counters: Arc::new(Counters::default()),
+            holds: Mutex::new(0),
+            holds_released: Condvar::new(),
         })
     }
 
@@ -458,12 +479,29 @@ impl ColdStore {
         }
     }
 
+    /// Keeps every record readable where it is until the hold is dropped: retiring a
+    /// segment (the reclaimer's, the evictor's) waits meanwhile. For a point-in-time
+    /// capture, whose cold values are read at the locations they had at its start,
+    /// even if they moved or died since.
+    pub fn hold_segments(self: &Arc<Self>) -> SegmentHold {
+        *self.holds.lock() += 1;
+        SegmentHold {
+            store: self.clone(),
+        }
+    }
+
     /// Removes `segment` from the table (reads of its locations answer
     /// [`ColdError::SegmentGone`] from then on), waits until no read is in flight on
     /// it, deletes its file and counts it reclaimed. The caller has moved its live
     /// records elsewhere. Retiring the active segment seals it first (the next append
     /// opens a new one).
     pub fn retire_segment(&self, segment: u32) -> Result<(), ColdError> {
+        {
+            let mut holds = self.holds.lock();
+            while *holds > 0 {
+                self.holds_released.wait(&mut holds);
+            }
+        }
         let seg = {
             let mut writer = self.writer.lock();
             if writer

@@ -521,6 +521,30 @@ fn reclaiming_a_segment() {
     });
 }
 
+/// While a hold lives, retiring waits and every record stays readable where it was;
+/// once it is dropped the retire goes through.
+#[test]
+fn held_segments_are_not_retired() {
+    for_each_engine(|io, dir| {
+        let store = Arc::new(small_store(io, dir));
+        let (locs, recs) = fill_segments(&store, 1, 3000);
+        let first = locs[0].segment();
+        let hold = store.hold_segments();
+        thread::scope(|s| {
+            let retire = s.spawn(|| store.retire_segment(first));
+            thread::sleep(Duration::from_millis(50));
+            assert!(!retire.is_finished(), "waits for the hold");
+            check_all(&store, &locs, &recs);
+            drop(hold);
+            retire.join().expect("join").expect("retire");
+        });
+        assert!(matches!(
+            read_back(&store, locs[0], &recs[0]),
+            Err(ColdError::SegmentGone(_))
+        ));
+    });
+}
+
 #[test]
 fn the_disk_budget_refuses_a_segment_too_many() {
     for_each_engine(|io, dir| {

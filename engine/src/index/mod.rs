@@ -529,6 +529,40 @@ impl<'a, V: Clone + 'static, S> Locks<'a, V, S> {
         }
     }
 
+    /// Calls `f` with every node of `stripe`, which must be held (shared or
+    /// exclusively), so none of its buckets moves meanwhile. During a resize each node
+    /// is in exactly one of the two generations.
+    pub fn for_each_in_stripe<'g>(
+        &self,
+        stripe: usize,
+        guard: &'g Guard,
+        mut f: impl FnMut(&'g Node<V>),
+    ) {
+        assert!(
+            self.held.iter().any(|(s, _)| *s == stripe),
+            "for_each_in_stripe needs its stripe"
+        );
+        let mut table = Some(self.index.head_table(guard));
+        while let Some(t) = table {
+            // A stripe's buckets are those equal to it modulo STRIPES, in any table.
+            for bucket in t.buckets.iter().skip(stripe).step_by(STRIPES) {
+                let chain = bucket.load(Ordering::Acquire, guard);
+                if chain.tag() != MOVED {
+                    for_each_in_chain(chain, guard, &mut f);
+                }
+            }
+            table = Index::<V, S>::next_table(t, guard);
+        }
+    }
+
+    /// The stripes held exclusively.
+    pub fn exclusive_stripes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.held
+            .iter()
+            .filter(|(_, g)| matches!(g, StripeGuard::Exclusive(_)))
+            .map(|(s, _)| *s)
+    }
+
     /// Empties the index; requires every stripe (see [`Index::lock_all`]). The old
     /// nodes are freed on a background thread once no reader can see them.
     pub fn clear(&mut self, guard: &Guard)

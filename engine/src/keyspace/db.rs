@@ -4,12 +4,14 @@
 //! its TTL and the TTL index change together and atomically, and the change is logged
 //! (see [`log`](super::log)) before the stripes are released.
 
+use super::capture::DbCapture;
 use super::entry::Entry;
 use super::expire::StripeExpires;
 use super::{Footprint, KeyspaceShared};
 use crate::index::{Index, LockMode, Locks, Node, STRIPES};
 use crate::stats::KeyspaceStats;
 use crate::value::Value;
+use arc_swap::ArcSwapOption;
 use crossbeam_epoch::Guard;
 use smallvec::SmallVec;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +25,9 @@ pub struct Db {
     /// The number clients SELECT it by; SWAPDB changes it while it holds every
     /// stripe.
     number: AtomicUsize,
+    /// The capture under way, if any: writers copy a stripe aside for it before they
+    /// change it (see [`capture`](super::capture)).
+    capture: ArcSwapOption<DbCapture>,
     shared: Arc<KeyspaceShared>,
 }
 
@@ -45,7 +50,32 @@ impl Db {
             index: Index::new(),
             volatile: AtomicUsize::new(0),
             number: AtomicUsize::new(number),
+            capture: ArcSwapOption::empty(),
             shared,
+        }
+    }
+
+    /// Starts or ends this database's side of a capture; the caller holds every
+    /// stripe, or the capture has read them all.
+    pub(crate) fn set_capture(&self, capture: Option<Arc<DbCapture>>) {
+        self.capture.store(capture);
+    }
+
+    /// Takes one stripe in `mode`.
+    pub(crate) fn lock_stripe(
+        &self,
+        stripe: usize,
+        mode: LockMode,
+    ) -> Locks<'_, Entry, StripeExpires> {
+        // A hash's stripe is its low bits: the stripe number is such a hash.
+        self.index.lock(&[(stripe as u64, mode)])
+    }
+
+    /// Lets a capture under way copy the stripes `locks` holds exclusively before
+    /// they change.
+    fn before_write(&self, locks: &Locks<'_, Entry, StripeExpires>, guard: &Guard) {
+        if let Some(capture) = self.capture.load().as_ref() {
+            capture.before_write(locks, guard);
         }
     }
 
@@ -180,9 +210,11 @@ impl Db {
         now: u64,
         guard: &'g Guard,
     ) -> Txn<'a, 'g> {
+        let locks = self.index.lock(hashed);
+        self.before_write(&locks, guard);
         Txn {
             db: self,
-            locks: self.index.lock(hashed),
+            locks,
             guard,
             now,
             expired_unlocked: SmallVec::new(),
@@ -269,6 +301,7 @@ impl Db {
     pub fn flush(&self) {
         let guard = crossbeam_epoch::pin();
         let mut all = self.index.lock_all();
+        self.before_write(&all, &guard);
         all.for_each(&guard, |node| {
             self.shared.changed(Some(Footprint::of(node.value())), None);
         });
@@ -304,6 +337,7 @@ impl Db {
             let Some(mut locks) = self.index.try_lock_stripe(stripe) else {
                 continue;
             };
+            self.before_write(&locks, &guard);
             for _ in 0..KEYS_PER_STRIPE {
                 let Some((_, key)) = locks.states_mut().next().and_then(|(_, e)| e.pop_due(now))
                 else {

@@ -1,6 +1,7 @@
 //! The keyspace: the numbered databases, the statistics they share, and the background
 //! work that keeps them tidy (active expiry, incremental resizing).
 
+mod capture;
 mod db;
 mod entry;
 mod expire;
@@ -8,6 +9,7 @@ pub mod log;
 #[cfg(test)]
 mod model_tests;
 
+pub use capture::{Capture, CapturedEntry, CapturedValue};
 pub use db::{Db, Txn};
 pub use entry::{Entry, SlotRef};
 pub use log::CommandLog;
@@ -18,6 +20,7 @@ use crate::stats::{KeyspaceStats, TierGauges};
 use arc_swap::ArcSwap;
 use crossbeam_epoch::Guard;
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -113,6 +116,8 @@ pub struct Keyspace {
     swap: Mutex<()>,
     /// Where active expiry resumes: (db, stripe).
     expire_cursor: Mutex<(usize, usize)>,
+    /// A capture is under way (one at a time).
+    capturing: Arc<AtomicBool>,
 }
 
 impl Keyspace {
@@ -133,6 +138,7 @@ impl Keyspace {
             shared,
             swap: Mutex::new(()),
             expire_cursor: Mutex::new((0, 0)),
+            capturing: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -226,6 +232,27 @@ impl Keyspace {
                 return f(&mut ta, &mut tb);
             }
         }
+    }
+
+    /// Starts a point-in-time capture of every database (see [`capture`]): holds every
+    /// stripe of every database for an instant, calls `at_start` there (the AOF cuts
+    /// its log at that point), and returns the capture, or None if one is under way.
+    /// Clients wait only for that instant.
+    pub fn begin_capture(&self, at_start: impl FnOnce()) -> Option<Capture> {
+        if self.capturing.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        // No SWAPDB meanwhile, and every database locked in the global order (by
+        // address, as `with_pair` and `swap_dbs` take them).
+        let _no_swap = self.swap.lock();
+        let dbs = self.dbs.load_full();
+        let mut order: Vec<&Arc<Db>> = dbs.iter().collect();
+        order.sort_by_key(|db| Arc::as_ptr(db));
+        let held: Vec<_> = order.iter().map(|db| db.lock_all()).collect();
+        let capture = Capture::install(&dbs, now_ms(), self.capturing.clone());
+        at_start();
+        drop(held);
+        Some(capture)
     }
 
     /// FLUSHALL.
