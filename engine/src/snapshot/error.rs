@@ -19,9 +19,10 @@ pub enum SnapshotError {
         #[source]
         source: io::Error,
     },
-    /// The file does not start with the snapshot magic `TIERSNAP`.
+    /// The file does not start with the snapshot magic `TIERSNAP` (`found`: its first
+    /// bytes, up to 8).
     #[error("not a Tier snapshot: bad magic {found:02x?} at byte {offset}")]
-    BadMagic { offset: u64, found: [u8; 8] },
+    BadMagic { offset: u64, found: Vec<u8> },
     /// A version this build does not read.
     #[error("unsupported snapshot format version {version} at byte {offset} (this build reads version {VERSION})")]
     UnsupportedVersion { offset: u64, version: u32 },

@@ -145,14 +145,16 @@ impl<R: Read> SnapshotReader<R> {
     pub fn new(inner: R) -> Result<SnapshotReader<R>, SnapshotError> {
         let mut input = Input { inner, offset: 0 };
         let mut h = [0u8; HEADER_LEN];
-        input.read_exact(&mut h, "the header")?;
-        let magic: [u8; 8] = h[0..8].try_into().expect("8 bytes");
-        if magic != MAGIC {
+        let read = input.read_exact(&mut h, "the header");
+        // A short file that is not a snapshot at all is said to be that, not truncated.
+        let magic = &h[..input.offset.min(8) as usize];
+        if magic != &MAGIC[..magic.len()] {
             return Err(SnapshotError::BadMagic {
                 offset: 0,
-                found: magic,
+                found: magic.to_vec(),
             });
         }
+        read?;
         let stored = u32_at(&h, 24);
         let computed = crc32fast::hash(&h[..24]);
         if stored != computed {

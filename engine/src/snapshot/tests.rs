@@ -430,6 +430,11 @@ fn header_errors() {
         e.to_string().starts_with("not a Tier snapshot: bad magic"),
         "{e}"
     );
+    // Shorter than a header, and not a snapshot: said so, not "truncated".
+    assert!(matches!(
+        error_of(b"hello"),
+        SnapshotError::BadMagic { offset: 0, found } if found == b"hello"
+    ));
     let v2 = with_header(file.clone(), |h| h[8] = 2);
     let e = error_of(&v2);
     assert!(matches!(
