@@ -72,7 +72,8 @@ pub struct Inspection {
     /// By value type name.
     pub types: BTreeMap<&'static str, Tally>,
     pub databases: BTreeMap<u32, Tally>,
-    /// Keys whose expiry was already past when the snapshot was taken.
+    /// Keys whose expiry was already past when the snapshot was taken (strictly, as
+    /// Redis: a key expiring at that very ms was still there).
     pub expired_when_taken: u64,
     /// The key that expires first (the first read among equals).
     pub nearest_expiry: Option<KeyInfo>,
@@ -102,7 +103,7 @@ pub fn inspect<R: Read>(input: R, top: usize) -> Result<Inspection, SnapshotErro
         types.entry(r.value.type_name()).or_default().add(&r);
         databases.entry(r.db).or_default().add(&r);
         if let Some(at) = r.expire_at {
-            expired_when_taken += u64::from(at <= created_ms);
+            expired_when_taken += u64::from(at < created_ms);
             if nearest.as_ref().is_none_or(|k| Some(at) < k.expire_at_ms) {
                 nearest = Some(KeyInfo::of(&r));
             }

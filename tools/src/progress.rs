@@ -26,11 +26,13 @@ pub fn open(path: &Path) -> io::Result<(ProgressBarIter<File>, ProgressBar)> {
     let bar = ProgressBar::with_draw_target(Some(meta.len()), target);
     bar.set_style(
         ProgressStyle::with_template(
-            "{msg} [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+            "{msg} [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
         )
         .expect("a valid template")
         .progress_chars("=> "),
     );
-    bar.set_message(path.display().to_string());
+    // The file's name only, so the bar fits the line.
+    let name = path.file_name().unwrap_or(path.as_os_str());
+    bar.set_message(name.to_string_lossy().into_owned());
     Ok((bar.wrap_read(file), bar))
 }

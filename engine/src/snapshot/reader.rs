@@ -12,9 +12,9 @@ use zstd::bulk::Decompressor;
 
 use super::error::{Checked, Counted, RecordProblem, SnapshotError};
 use super::format::{
-    u32_at, u64_at, ChunkHeader, RecordHeader, CHUNK_HEADER_LEN, END_MAGIC, FRAME_CHUNK,
-    FRAME_TRAILER, HEADER_LEN, MAGIC, MAX_CHUNK_LEN, TRAILER_DB_LEN, TRAILER_FIXED_LEN,
-    TRAILER_TAIL_LEN, VERSION,
+    u32_at, u64_at, ChunkHeader, RecordHeader, CHUNK_HEADER_LEN, CHUNK_TARGET, END_MAGIC,
+    FRAME_CHUNK, FRAME_TRAILER, HEADER_LEN, MAGIC, MAX_CHUNK_LEN, TRAILER_DB_LEN,
+    TRAILER_FIXED_LEN, TRAILER_TAIL_LEN, VERSION,
 };
 use super::{SnapshotRecord, SnapshotSummary};
 use crate::value::Value;
@@ -89,6 +89,8 @@ impl<R: Read> Input<R> {
         inside: &'static str,
     ) -> Result<(), SnapshotError> {
         buf.clear();
+        // Room for a chunk the writer's size at once (more only as bytes arrive).
+        buf.reserve((len as usize).min(CHUNK_TARGET));
         let start = self.offset;
         match (&mut self.inner).take(u64::from(len)).read_to_end(buf) {
             Ok(n) => {
