@@ -1,6 +1,6 @@
 //! The byte layout of a snapshot file: its constants, the file header, the chunk
-//! frame header and the record header, encoded and decoded in one place for the
-//! writer and the reader. `docs/FORMAT.md` ("Snapshot files") has the tables; all
+//! frame header, the record header and the trailer, encoded and decoded in one place
+//! for the writer and the reader. `docs/FORMAT.md` ("Snapshot files") has the tables; all
 //! integers are little-endian.
 
 use super::error::RecordProblem;
@@ -47,6 +47,8 @@ pub const MAX_PAYLOAD_LEN: u64 = u32::MAX as u64;
 
 /// Length of the trailer's fixed start: kind, records, chunks, raw bytes, db count.
 pub const TRAILER_FIXED_LEN: usize = 29;
+/// Offset of the db count in the trailer.
+const TRAILER_DBS_AT: usize = 25;
 /// Length of one per-database entry of the trailer: db, key count.
 pub const TRAILER_DB_LEN: usize = 12;
 /// Length of the trailer after its db entries: file hash, trailer offset, trailer
@@ -54,32 +56,63 @@ pub const TRAILER_DB_LEN: usize = 12;
 pub const TRAILER_TAIL_LEN: usize = 28;
 
 /// The `N` bytes of `bytes` at `at` (constant offsets into fixed-size headers).
-pub fn field<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+fn field<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
     let mut b = [0u8; N];
     b.copy_from_slice(&bytes[at..at + N]);
     b
 }
 
 /// Little-endian u32 at `at`.
-pub fn u32_at(bytes: &[u8], at: usize) -> u32 {
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(field(bytes, at))
 }
 
 /// Little-endian u64 at `at`.
-pub fn u64_at(bytes: &[u8], at: usize) -> u64 {
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(field(bytes, at))
 }
+
+/// Offset of the format version in the file header.
+pub const VERSION_AT: usize = 8;
+/// Offset of the flags in the file header.
+pub const FLAGS_AT: usize = 12;
+/// Offset of the creation time in the file header.
+const CREATED_AT: usize = 16;
+/// Offset of the crc in the file header (it covers the bytes before it).
+const HEADER_CRC_AT: usize = 24;
 
 /// The file header of a snapshot created at `created_ms` (Unix ms).
 pub fn encode_header(created_ms: u64) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
-    h[0..8].copy_from_slice(&MAGIC);
-    h[8..12].copy_from_slice(&VERSION.to_le_bytes());
-    // Bytes 12..16: flags, none defined yet.
-    h[16..24].copy_from_slice(&created_ms.to_le_bytes());
-    let crc = crc32fast::hash(&h[..24]);
-    h[24..28].copy_from_slice(&crc.to_le_bytes());
+    h[..VERSION_AT].copy_from_slice(&MAGIC);
+    h[VERSION_AT..FLAGS_AT].copy_from_slice(&VERSION.to_le_bytes());
+    // Flags: none defined yet, zero.
+    h[CREATED_AT..HEADER_CRC_AT].copy_from_slice(&created_ms.to_le_bytes());
+    let crc = crc32fast::hash(&h[..HEADER_CRC_AT]);
+    h[HEADER_CRC_AT..].copy_from_slice(&crc.to_le_bytes());
     h
+}
+
+/// The fields of a file header after its magic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileHeader {
+    pub version: u32,
+    pub flags: u32,
+    pub created_ms: u64,
+}
+
+impl FileHeader {
+    /// The header in `h`, the crc stored in it and the crc computed over it, for the
+    /// caller to compare (before trusting the fields).
+    pub fn decode(h: &[u8; HEADER_LEN]) -> (FileHeader, u32, u32) {
+        let header = FileHeader {
+            version: u32_at(h, VERSION_AT),
+            flags: u32_at(h, FLAGS_AT),
+            created_ms: u64_at(h, CREATED_AT),
+        };
+        let computed = crc32fast::hash(&h[..HEADER_CRC_AT]);
+        (header, u32_at(h, HEADER_CRC_AT), computed)
+    }
 }
 
 /// A chunk frame's header, as written before its compressed bytes.
@@ -185,5 +218,71 @@ impl RecordHeader {
         };
         header.check_lengths()?;
         Ok(Some(header))
+    }
+}
+
+/// The trailer's figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trailer {
+    pub records: u64,
+    pub chunks: u64,
+    /// Uncompressed bytes of the record stream.
+    pub raw_bytes: u64,
+    /// (db, keys) of each database holding keys, ascending.
+    pub keys_per_db: Vec<(u32, u64)>,
+    /// XXH3-64 of every byte of the file before the trailer.
+    pub file_hash: u64,
+    /// File offset of the trailer's kind byte.
+    pub offset: u64,
+}
+
+impl Trailer {
+    /// The trailer's bytes, kind byte to end marker.
+    pub fn encode(&self) -> Vec<u8> {
+        let dbs = self.keys_per_db.len();
+        let mut t = Vec::with_capacity(TRAILER_FIXED_LEN + TRAILER_DB_LEN * dbs + TRAILER_TAIL_LEN);
+        t.push(FRAME_TRAILER);
+        t.extend_from_slice(&self.records.to_le_bytes());
+        t.extend_from_slice(&self.chunks.to_le_bytes());
+        t.extend_from_slice(&self.raw_bytes.to_le_bytes());
+        // One entry per distinct u32 db at most, so the count fits a u32.
+        t.extend_from_slice(&(dbs as u32).to_le_bytes());
+        for (db, keys) in &self.keys_per_db {
+            t.extend_from_slice(&db.to_le_bytes());
+            t.extend_from_slice(&keys.to_le_bytes());
+        }
+        t.extend_from_slice(&self.file_hash.to_le_bytes());
+        t.extend_from_slice(&self.offset.to_le_bytes());
+        let crc = crc32fast::hash(&t);
+        t.extend_from_slice(&crc.to_le_bytes());
+        t.extend_from_slice(&END_MAGIC);
+        t
+    }
+
+    /// The db count in the trailer's fixed start (`fixed`, [`TRAILER_FIXED_LEN`]
+    /// bytes), which says how long the rest is.
+    pub fn db_count(fixed: &[u8]) -> u32 {
+        u32_at(fixed, TRAILER_DBS_AT)
+    }
+
+    /// The trailer in `t` (all of it: fixed start, [`Trailer::db_count`] entries,
+    /// tail); the crc stored in it and the crc computed over it; and its end marker,
+    /// for the caller to check.
+    pub fn decode(t: &[u8]) -> (Trailer, u32, u32, [u8; 8]) {
+        let tail = t.len() - TRAILER_TAIL_LEN;
+        let trailer = Trailer {
+            records: u64_at(t, 1),
+            chunks: u64_at(t, 9),
+            raw_bytes: u64_at(t, 17),
+            keys_per_db: t[TRAILER_FIXED_LEN..tail]
+                .chunks_exact(TRAILER_DB_LEN)
+                .map(|e| (u32_at(e, 0), u64_at(e, 4)))
+                .collect(),
+            file_hash: u64_at(t, tail),
+            offset: u64_at(t, tail + 8),
+        };
+        let stored = u32_at(t, tail + 16);
+        let computed = crc32fast::hash(&t[..tail + 16]);
+        (trailer, stored, computed, field(t, tail + 20))
     }
 }

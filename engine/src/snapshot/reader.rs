@@ -12,9 +12,9 @@ use zstd::bulk::Decompressor;
 
 use super::error::{Checked, Counted, RecordProblem, SnapshotError};
 use super::format::{
-    u32_at, u64_at, ChunkHeader, RecordHeader, CHUNK_HEADER_LEN, CHUNK_TARGET, END_MAGIC,
-    FRAME_CHUNK, FRAME_TRAILER, HEADER_LEN, MAGIC, MAX_CHUNK_LEN, TRAILER_DB_LEN,
-    TRAILER_FIXED_LEN, TRAILER_TAIL_LEN, VERSION,
+    ChunkHeader, FileHeader, RecordHeader, Trailer, CHUNK_HEADER_LEN, CHUNK_TARGET, END_MAGIC,
+    FLAGS_AT, FRAME_CHUNK, FRAME_TRAILER, HEADER_LEN, MAGIC, MAX_CHUNK_LEN, TRAILER_DB_LEN,
+    TRAILER_FIXED_LEN, TRAILER_TAIL_LEN, VERSION, VERSION_AT,
 };
 use super::{SnapshotRecord, SnapshotSummary};
 use crate::value::Value;
@@ -53,8 +53,8 @@ struct Input<R> {
 }
 
 impl<R: Read> Input<R> {
-    /// Fills `buf`. The file ending first is
-    /// [`SnapshotError::Truncated`] at its length, `inside` saying in what.
+    /// Fills `buf`. The file ending first is [`SnapshotError::Truncated`] at its
+    /// length, `inside` saying in what.
     fn read_exact(&mut self, buf: &mut [u8], inside: &'static str) -> Result<(), SnapshotError> {
         let mut filled = 0;
         while filled < buf.len() {
@@ -157,8 +157,7 @@ impl<R: Read> SnapshotReader<R> {
             });
         }
         read?;
-        let stored = u32_at(&h, 24);
-        let computed = crc32fast::hash(&h[..24]);
+        let (header, stored, computed) = FileHeader::decode(&h);
         if stored != computed {
             return Err(SnapshotError::Checksum {
                 offset: 0,
@@ -167,13 +166,17 @@ impl<R: Read> SnapshotReader<R> {
                 computed,
             });
         }
-        let version = u32_at(&h, 8);
-        if version != VERSION {
-            return Err(SnapshotError::UnsupportedVersion { offset: 8, version });
+        if header.version != VERSION {
+            return Err(SnapshotError::UnsupportedVersion {
+                offset: VERSION_AT as u64,
+                version: header.version,
+            });
         }
-        let flags = u32_at(&h, 12);
-        if flags != 0 {
-            return Err(SnapshotError::UnknownFlags { offset: 12, flags });
+        if header.flags != 0 {
+            return Err(SnapshotError::UnknownFlags {
+                offset: FLAGS_AT as u64,
+                flags: header.flags,
+            });
         }
         let mut file_hash = Xxh3::new();
         file_hash.update(&h);
@@ -189,7 +192,7 @@ impl<R: Read> SnapshotReader<R> {
             decompressor: Decompressor::new()
                 .map_err(|source| SnapshotError::Io { offset: 0, source })?,
             summary: SnapshotSummary {
-                created_ms: u64_at(&h, 16),
+                created_ms: header.created_ms,
                 ..SnapshotSummary::default()
             },
             done: false,
@@ -212,6 +215,7 @@ impl<R: Read> SnapshotReader<R> {
                 return Ok(Some(record));
             }
             if let Frame::Trailer(trailer) = self.next_frame()? {
+                // Its integrity checked, the trailer's offset field is its offset.
                 if self.pos != self.stream.len() {
                     return Err(SnapshotError::RecordCutOff {
                         offset: trailer.offset,
@@ -285,7 +289,7 @@ impl<R: Read> SnapshotReader<R> {
         let mut kind = [0u8; 1];
         self.input.read_exact(
             &mut kind,
-            "the record stream (a chunk or the trailer is missing)",
+            "the body (where a chunk or the trailer should start)",
         )?;
         match kind[0] {
             FRAME_CHUNK => {
@@ -382,6 +386,9 @@ impl<R: Read> SnapshotReader<R> {
         }
         self.chunk_starts
             .push_back((self.summary.raw_bytes, offset));
+        // A buffer grown for a big record is not kept for the rest of the file.
+        self.scratch.clear();
+        self.scratch.shrink_to(CHUNK_TARGET);
     }
 
     /// Reads the trailer whose kind byte was at `offset` and checks its integrity: its
@@ -389,7 +396,7 @@ impl<R: Read> SnapshotReader<R> {
     fn read_trailer(&mut self, offset: u64) -> Result<Trailer, SnapshotError> {
         let mut t = vec![FRAME_TRAILER; TRAILER_FIXED_LEN];
         self.input.read_exact(&mut t[1..], "the trailer")?;
-        let dbs = u32_at(&t, 25);
+        let dbs = Trailer::db_count(&t);
         let counted_dbs = self.summary.keys_per_db.len();
         // Checked before reading the entries, so a corrupt count cannot make the
         // reader walk a long way through the file.
@@ -407,9 +414,7 @@ impl<R: Read> SnapshotReader<R> {
             0,
         );
         self.input.read_exact(&mut t[entries_at..], "the trailer")?;
-        let tail = t.len() - TRAILER_TAIL_LEN;
-        let stored = u32_at(&t, tail + 16);
-        let computed = crc32fast::hash(&t[..tail + 16]);
+        let (trailer, stored, computed, end) = Trailer::decode(&t);
         if stored != computed {
             return Err(SnapshotError::Checksum {
                 offset,
@@ -418,36 +423,27 @@ impl<R: Read> SnapshotReader<R> {
                 computed,
             });
         }
-        let end: [u8; 8] = t[tail + 20..].try_into().expect("8 bytes");
         if end != END_MAGIC {
             return Err(SnapshotError::BadEndMarker {
-                offset: offset + (tail + 20) as u64,
+                offset: self.input.offset - END_MAGIC.len() as u64,
                 found: end,
             });
         }
-        let stated = u64_at(&t, tail + 8);
-        if stated != offset {
-            return Err(SnapshotError::TrailerOffset { offset, stated });
+        if trailer.offset != offset {
+            return Err(SnapshotError::TrailerOffset {
+                offset,
+                stated: trailer.offset,
+            });
         }
-        let stored = u64_at(&t, tail);
         let computed = self.file_hash.digest();
-        if stored != computed {
+        if trailer.file_hash != computed {
             return Err(SnapshotError::FileHash {
                 offset,
-                stored,
+                stored: trailer.file_hash,
                 computed,
             });
         }
-        Ok(Trailer {
-            offset,
-            records: u64_at(&t, 1),
-            chunks: u64_at(&t, 9),
-            raw_bytes: u64_at(&t, 17),
-            keys_per_db: t[entries_at..tail]
-                .chunks_exact(TRAILER_DB_LEN)
-                .map(|e| (u32_at(e, 0), u64_at(e, 4)))
-                .collect(),
-        })
+        Ok(trailer)
     }
 
     /// Checks the trailer's counts against what was read.
@@ -478,15 +474,4 @@ impl<R: Read> SnapshotReader<R> {
         }
         Ok(())
     }
-}
-
-/// The trailer's figures, read and checked for integrity.
-struct Trailer {
-    /// File offset of its kind byte.
-    offset: u64,
-    records: u64,
-    chunks: u64,
-    raw_bytes: u64,
-    /// (db, keys) as stated, as many entries as the reader counted databases.
-    keys_per_db: Vec<(u32, u64)>,
 }

@@ -8,10 +8,7 @@ use zstd::bulk::Compressor;
 use zstd::zstd_safe;
 
 use super::error::SnapshotError;
-use super::format::{
-    encode_header, ChunkHeader, RecordHeader, CHUNK_TARGET, END_MAGIC, FRAME_TRAILER,
-    TRAILER_DB_LEN, TRAILER_FIXED_LEN, TRAILER_TAIL_LEN, ZSTD_LEVEL,
-};
+use super::format::{encode_header, ChunkHeader, RecordHeader, Trailer, CHUNK_TARGET, ZSTD_LEVEL};
 use super::SnapshotSummary;
 use crate::value::Value;
 
@@ -121,25 +118,15 @@ impl<W: Write> SnapshotWriter<W> {
     pub fn finish(mut self) -> Result<SnapshotSummary, SnapshotError> {
         self.flush_chunk()?;
         let s = &self.summary;
-        let trailer_offset = self.out.written;
-        let dbs = s.keys_per_db.len();
-        let mut t = Vec::with_capacity(TRAILER_FIXED_LEN + TRAILER_DB_LEN * dbs + TRAILER_TAIL_LEN);
-        t.push(FRAME_TRAILER);
-        t.extend_from_slice(&s.records.to_le_bytes());
-        t.extend_from_slice(&s.chunks.to_le_bytes());
-        t.extend_from_slice(&s.raw_bytes.to_le_bytes());
-        // One entry per distinct u32 db at most, so the count fits a u32.
-        t.extend_from_slice(&(dbs as u32).to_le_bytes());
-        for (db, keys) in &s.keys_per_db {
-            t.extend_from_slice(&db.to_le_bytes());
-            t.extend_from_slice(&keys.to_le_bytes());
-        }
-        t.extend_from_slice(&self.out.hash.digest().to_le_bytes());
-        t.extend_from_slice(&trailer_offset.to_le_bytes());
-        let trailer_crc = crc32fast::hash(&t);
-        t.extend_from_slice(&trailer_crc.to_le_bytes());
-        t.extend_from_slice(&END_MAGIC);
-        self.out.emit(&t)?;
+        let trailer = Trailer {
+            records: s.records,
+            chunks: s.chunks,
+            raw_bytes: s.raw_bytes,
+            keys_per_db: s.keys_per_db.iter().map(|(&db, &n)| (db, n)).collect(),
+            file_hash: self.out.hash.digest(),
+            offset: self.out.written,
+        };
+        self.out.emit(&trailer.encode())?;
         let offset = self.out.written;
         self.out
             .out
