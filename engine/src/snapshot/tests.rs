@@ -710,3 +710,69 @@ proptest! {
         assert_detected(&file, &records, &format!("at {at}, truncate {truncate}"));
     }
 }
+
+/// A writer that takes `room` bytes, then fails.
+struct FullDisk {
+    room: usize,
+}
+
+impl std::io::Write for FullDisk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left",
+            ));
+        }
+        let n = buf.len().min(self.room);
+        self.room -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A reader of `file` that fails once `good` bytes have been read.
+struct FailingRead<'a> {
+    file: &'a [u8],
+    good: usize,
+}
+
+impl std::io::Read for FailingRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.good == 0 {
+            return Err(std::io::Error::other("device error"));
+        }
+        let n = buf.len().min(self.good).min(self.file.len());
+        buf[..n].copy_from_slice(&self.file[..n]);
+        self.file = &self.file[n..];
+        self.good -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn io_errors_name_their_offset() {
+    // The header fits, the first chunk does not: the error names the offset of the
+    // write that failed (the chunk frame, after the header).
+    let mut w = SnapshotWriter::with_chunk_target(FullDisk { room: 40 }, CREATED, 64).unwrap();
+    let e = (0..10)
+        .map(|i| w.write_record(0, b"key", &Value::string(&[i; 30]), None))
+        .find_map(Result::err)
+        .expect("the disk fills");
+    assert!(matches!(e, SnapshotError::Io { offset: 28, .. }), "{e}");
+    assert_eq!(e.to_string(), "I/O error at byte 28: no space left");
+
+    let (file, _) = write(&sample(), 64);
+    let e = verify(FailingRead {
+        file: &file,
+        good: 100,
+    })
+    .unwrap_err();
+    assert!(
+        matches!(e, SnapshotError::Io { offset, .. } if offset <= 100),
+        "{e}"
+    );
+}
