@@ -9,6 +9,8 @@
 //! - [`io`]: the cold tier's I/O engine (io_uring or a thread pool, O_DIRECT).
 //! - [`cold`]: the cold tier: records in 4 KiB blocks of segment files, and the
 //!   segment store that appends, reads and reclaims them.
+//! - [`snapshot`]: snapshot files, one point-in-time copy of every key, written and
+//!   read as a stream of compressed, checksummed chunks.
 
 pub mod cold;
 pub mod glob;
@@ -16,6 +18,7 @@ pub mod index;
 pub mod io;
 pub mod keyspace;
 pub mod memory;
+pub mod snapshot;
 pub mod stats;
 pub mod tier;
 pub mod value;
