@@ -32,11 +32,12 @@ pub struct CapturedEntry {
 }
 
 /// Where a captured key's value is: in hand, or in a record of the cold tier (which
-/// the tier keeps while the capture lives, see `ColdStore::hold_segments`).
+/// the tier keeps while the capture lives, see `ColdStore::hold_segments`), with the
+/// key's hash the record carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CapturedValue {
     Hot(Value),
-    Cold(ColdLocation),
+    Cold { loc: ColdLocation, hash: u64 },
 }
 
 /// One database's side of a running capture: which stripes are copied, and the copies
@@ -61,9 +62,14 @@ impl DbCapture {
 
     /// Before a write under `locks`: copies aside every stripe held exclusively that
     /// the capture has not read.
-    pub(crate) fn before_write(&self, locks: &Locks<'_, Entry, StripeExpires>, guard: &Guard) {
+    pub(crate) fn before_write(
+        &self,
+        db: &Db,
+        locks: &Locks<'_, Entry, StripeExpires>,
+        guard: &Guard,
+    ) {
         for stripe in locks.exclusive_stripes() {
-            if let Some(entries) = self.copy(locks, stripe, guard) {
+            if let Some(entries) = self.copy(db, locks, stripe, guard) {
                 if !entries.is_empty() {
                     self.set_aside.lock().push(entries);
                 }
@@ -75,6 +81,7 @@ impl DbCapture {
     /// it copied.
     fn copy(
         &self,
+        db: &Db,
         locks: &Locks<'_, Entry, StripeExpires>,
         stripe: usize,
         guard: &Guard,
@@ -90,7 +97,10 @@ impl DbCapture {
             }
             let value = match entry.slot() {
                 SlotRef::Hot(v) => CapturedValue::Hot(v.clone()),
-                SlotRef::Cold(loc) => CapturedValue::Cold(loc),
+                SlotRef::Cold(loc) => CapturedValue::Cold {
+                    loc,
+                    hash: db.hash(node.key()),
+                },
             };
             entries.push(CapturedEntry {
                 key: Bytes::copy_from_slice(node.key()),
@@ -164,7 +174,7 @@ impl Capture {
             // Held shared: writers of the stripe wait while it is read (a stripe is a
             // thousandth of the database); readers do not.
             let locks = db.lock_stripe(stripe, LockMode::Shared);
-            if let Some(entries) = capture.copy(&locks, stripe, &guard) {
+            if let Some(entries) = capture.copy(db, &locks, stripe, &guard) {
                 if !entries.is_empty() {
                     return Some((*number, entries));
                 }

@@ -75,7 +75,7 @@ impl Db {
     /// they change.
     fn before_write(&self, locks: &Locks<'_, Entry, StripeExpires>, guard: &Guard) {
         if let Some(capture) = self.capture.load().as_ref() {
-            capture.before_write(locks, guard);
+            capture.before_write(self, locks, guard);
         }
     }
 

@@ -3,8 +3,8 @@
 //!
 //! A file is a header (magic `TIERSNAP`, format version, creation time, flags, crc),
 //! then the record stream cut into chunks (each zstd-compressed, framed with its
-//! lengths and crc32s), then a trailer (record, chunk and per-database key counts, the
-//! crc32 of every byte before it, an end marker). A record is a key with its database,
+//! lengths and crc32s), then a trailer (record, chunk and per-database key counts, an
+//! XXH3-64 hash of every byte before it, an end marker). A record is a key with its database,
 //! value type byte, payload and optional absolute expiry; records run on across chunk
 //! boundaries. `docs/FORMAT.md` ("Snapshot files") documents every byte.
 //!
@@ -13,6 +13,7 @@
 //! - [`SnapshotReader`] gives the records back one by one, checking everything on the
 //!   way; [`verify`] drains one and returns its summary.
 //! - [`SnapshotError`] says what is wrong and at which byte of the file.
+//! - [`save`] writes the keyspace as it is now, beside traffic.
 //!
 //! Value type bytes are the cold tier's ([`Value::record_type`]), so both formats
 //! name a type alike; a type added to [`Value`] is a new type byte, not a new format
@@ -21,6 +22,7 @@
 mod error;
 mod format;
 mod reader;
+mod save;
 mod writer;
 
 #[cfg(test)]
@@ -36,6 +38,7 @@ use crate::value::Value;
 pub use error::{Checked, Counted, RecordProblem, SnapshotError};
 pub use format::{CHUNK_TARGET, MAX_CHUNK_LEN, MAX_KEY_LEN, MAX_PAYLOAD_LEN, VERSION};
 pub use reader::SnapshotReader;
+pub use save::{save, SaveError};
 pub use writer::SnapshotWriter;
 
 /// One key as a snapshot holds it.

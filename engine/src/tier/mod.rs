@@ -252,6 +252,25 @@ impl Tier {
         self.shared.store.reap_io_on(runtime);
     }
 
+    /// Keeps every cold record where it is while the hold lives (see
+    /// [`ColdStore::hold_segments`]), for a point-in-time capture.
+    pub fn hold_segments(&self) -> crate::cold::SegmentHold {
+        self.shared.store.hold_segments()
+    }
+
+    /// Reads the value of the record at `loc` (of `key`, whose hash is `hash`),
+    /// blocking the calling thread: for a capture's cold values, on a thread of its
+    /// own.
+    pub fn read_value_blocking(
+        &self,
+        loc: ColdLocation,
+        key: &[u8],
+        hash: u64,
+    ) -> Result<Value, ColdError> {
+        let payload = self.shared.store.read_blocking(loc, key, hash)?;
+        value_of_record(loc, payload)
+    }
+
     pub fn stats(&self) -> &TierStats {
         &self.shared.stats
     }
@@ -339,12 +358,7 @@ impl Tier {
                 }
                 Err(e) => return Err(e),
             };
-            let value =
-                Value::from_record(loc.value_type(), payload).map_err(|e| ColdError::Corrupt {
-                    segment: loc.segment(),
-                    offset: loc.offset(),
-                    source: crate::cold::RecordError::UnknownValueType(e.0),
-                })?;
+            let value = value_of_record(loc, payload)?;
             if promote && self.promote(db, key, loc, &value) {
                 self.shared.stats.promotions.incr();
             }
@@ -413,4 +427,13 @@ impl Drop for Tier {
             let _ = t.join();
         }
     }
+}
+
+/// The value a record at `loc` holds, from its payload.
+fn value_of_record(loc: ColdLocation, payload: bytes::Bytes) -> Result<Value, ColdError> {
+    Value::from_record(loc.value_type(), payload).map_err(|e| ColdError::Corrupt {
+        segment: loc.segment(),
+        offset: loc.offset(),
+        source: crate::cold::RecordError::UnknownValueType(e.0),
+    })
 }

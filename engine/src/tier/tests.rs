@@ -173,6 +173,71 @@ fn overwrites_and_deletes_kill_records_and_reclaim_frees_segments() {
     }
 }
 
+/// A snapshot taken while most values are cold, and while another thread deletes
+/// and overwrites keys and the reclaimer frees the segments they were in, holds every
+/// key as it was when the snapshot started, cold values read from where they were.
+#[test]
+fn a_snapshot_of_cold_values_is_the_keyspace_at_its_start() {
+    use crate::snapshot::{save, SnapshotReader};
+    use std::sync::mpsc;
+    let f = fixture(1 << 20);
+    let value_of = |i: u32| format!("{i:0>1500}").into_bytes();
+    for i in 0..1500u32 {
+        let key = format!("key{i}");
+        f.set(
+            key.as_bytes(),
+            &value_of(i),
+            (i % 7 == 0).then_some(u64::MAX / 2),
+        );
+        if i % 3 != 0 {
+            assert!(f.tier.demote_key(0, key.as_bytes()).expect("demote"));
+        }
+    }
+    let (started, start) = mpsc::channel();
+    let mut file = Vec::new();
+    let fx = &f;
+    std::thread::scope(|s| {
+        let churn = s.spawn(move || {
+            let f = fx;
+            start.recv().expect("the capture starts");
+            let guard = crossbeam_epoch::pin();
+            let db = f.keyspace.db(0);
+            for i in 0..1500u32 {
+                let key = format!("key{i}");
+                let mut txn = db.lock_key(key.as_bytes(), crate::now_ms(), &guard);
+                if i % 2 == 0 {
+                    txn.remove(key.as_bytes());
+                } else {
+                    txn.set(key.as_bytes(), Value::string(b"new"), None);
+                }
+            }
+            drop(guard);
+            f.tier.reclaim_now().expect("reclaim")
+        });
+        let summary = save(&fx.keyspace, Some(&fx.tier), &mut file, || {
+            started.send(()).expect("send");
+        })
+        .expect("save");
+        assert_eq!(summary.records, 1500);
+        churn.join().expect("churn");
+    });
+    let mut reader = SnapshotReader::new(&file[..]).expect("header");
+    let mut seen = 0;
+    while let Some(record) = reader.next_record().expect("record") {
+        let i: u32 = std::str::from_utf8(&record.key[3..])
+            .expect("utf8")
+            .parse()
+            .expect("n");
+        assert_eq!(record.db, 0);
+        assert_eq!(record.value, Value::string(&value_of(i)), "key{i}");
+        assert_eq!(record.expire_at, (i % 7 == 0).then_some(u64::MAX / 2));
+        seen += 1;
+    }
+    assert_eq!(seen, 1500);
+    assert_eq!(f.get(b"key1").expect("read"), Some(b"new".to_vec()));
+    assert_eq!(f.get(b"key2").expect("read"), None);
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Set(u8, Vec<u8>),
