@@ -230,7 +230,10 @@ fn a_snapshot_of_cold_values_is_the_keyspace_at_its_start() {
             .expect("n");
         assert_eq!(record.db, 0);
         assert_eq!(record.value, Value::string(&value_of(i)), "key{i}");
-        assert_eq!(record.expire_at, i.is_multiple_of(7).then_some(u64::MAX / 2));
+        assert_eq!(
+            record.expire_at,
+            i.is_multiple_of(7).then_some(u64::MAX / 2)
+        );
         seen += 1;
     }
     assert_eq!(seen, 1500);
