@@ -11,6 +11,7 @@
 //!   segment store that appends, reads and reclaims them.
 //! - [`snapshot`]: snapshot files, one point-in-time copy of every key, written and
 //!   read as a stream of compressed, checksummed chunks.
+//! - [`splitargs`]: Redis's argument splitting and quoting (`sdssplitargs`).
 
 pub mod cold;
 pub mod glob;
@@ -19,6 +20,7 @@ pub mod io;
 pub mod keyspace;
 pub mod memory;
 pub mod snapshot;
+pub mod splitargs;
 pub mod stats;
 pub mod tier;
 pub mod value;
