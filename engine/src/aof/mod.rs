@@ -8,15 +8,21 @@
 //!
 //! - [`manifest`]: [`Manifest`] (parse, encode, next files) and [`AofDir`] (load or
 //!   start a directory, switch manifests atomically, remove history files).
+//! - [`replay`]: [`CommandReader`] and [`AofDir::replay_incrs`]: the increments read
+//!   back, a torn tail of the last one told apart from corruption.
 //! - [`AofFs`]: the file operations, over `std::fs` ([`StdAofFs`]) or simulated with
 //!   power loss and faults ([`SimAofFs`]).
 
 mod error;
 mod fs;
 pub mod manifest;
+pub mod replay;
 mod sim;
 
 pub use error::{AofError, Malformed, WriteFailure, WriteOp};
 pub use fs::{AofFs, StdAofFs};
 pub use manifest::{AofDir, FileKind, Manifest, ManifestEntry};
+pub use replay::{
+    encode_command, Command, CommandReader, Parsed, ReplayLimits, ReplaySummary, TornTail,
+};
 pub use sim::{SimAofFs, SimFile};
