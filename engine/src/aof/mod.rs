@@ -28,6 +28,9 @@ pub mod replay;
 mod sim;
 pub mod writer;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::{AofError, Malformed, WriteFailure, WriteOp};
 pub use fs::{AofFs, StdAofFs};
 pub use manifest::{AofDir, FileKind, Manifest, ManifestEntry};

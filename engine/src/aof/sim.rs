@@ -98,10 +98,17 @@ impl SimAofFs {
     }
 
     /// Power is lost just before the `nth` mutating operation from now (1 = the
-    /// next): the disk as it is then is kept for [`crash`](Self::crash) (torn with
-    /// `seed`), and that operation and all later ones fail.
+    /// next; 0 = at once, whatever is in flight): the disk as it is then is kept for
+    /// [`crash`](Self::crash) (torn with `seed`), and that operation and all later
+    /// ones fail (an fsync under way when it happens never completes).
     pub fn power_loss_after(&self, nth: u64, seed: u64) {
         let mut state = self.state.lock();
+        if nth == 0 {
+            if state.crashed.is_none() {
+                state.crashed = Some(state.disk.crash_image(seed));
+            }
+            return;
+        }
         let at = state.ops + nth;
         state.power_loss_at = Some((at, seed));
     }
