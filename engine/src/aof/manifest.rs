@@ -44,6 +44,8 @@ const TEMP_PREFIX: &str = "temp-";
 const MAX_LINE: usize = 1024;
 /// The largest manifest read (a sanity bound: a manifest is a few lines).
 const MAX_MANIFEST_LEN: u64 = 1 << 20;
+/// The largest sequence number (Redis reads them as `long long`).
+const MAX_SEQ: u64 = i64::MAX as u64;
 
 /// What a manifest line says a file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,15 +178,7 @@ impl Manifest {
     /// The manifest as Redis 7 writes it: the base, then the history files, then the
     /// increments, a line each; names that need it quoted as `sdscatrepr` does.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for entry in self.entries() {
-            out.extend_from_slice(b"file ");
-            out.extend_from_slice(&repr(entry.name.as_bytes()));
-            out.extend_from_slice(
-                format!(" seq {} type {}\n", entry.seq, entry.kind.letter()).as_bytes(),
-            );
-        }
-        out
+        self.entries().flat_map(encode_line).collect()
     }
 
     /// The base, if there is one.
@@ -210,23 +204,23 @@ impl Manifest {
 
     /// This manifest with a new increment after the others, and that increment. Its
     /// number follows the last increment's, skipping any whose name is listed (a
-    /// history file not removed yet).
-    pub fn with_next_incr(&self, basename: &str) -> (Manifest, ManifestEntry) {
+    /// history file not removed yet). `None` once numbers would pass 2^63 - 1.
+    pub fn with_next_incr(&self, basename: &str) -> Option<(Manifest, ManifestEntry)> {
         let last = self.incrs.last().map_or(0, |e| e.seq);
-        let entry = self.next_entry(basename, last, FileKind::Incr);
+        let entry = self.next_entry(basename, last, FileKind::Incr)?;
         let mut next = self.clone();
         next.incrs.push(entry.clone());
-        (next, entry)
+        Some((next, entry))
     }
 
     /// The entry a new base would have: numbered after the current base, skipping any
-    /// name already listed.
-    pub fn next_base(&self, basename: &str) -> ManifestEntry {
+    /// name already listed. `None` once numbers would pass 2^63 - 1.
+    pub fn next_base(&self, basename: &str) -> Option<ManifestEntry> {
         let last = self.base.as_ref().map_or(0, |e| e.seq);
         self.next_entry(basename, last, FileKind::Base)
     }
 
-    fn next_entry(&self, basename: &str, after: u64, kind: FileKind) -> ManifestEntry {
+    fn next_entry(&self, basename: &str, after: u64, kind: FileKind) -> Option<ManifestEntry> {
         let name_of = |seq| match kind {
             FileKind::Base => base_name(basename, seq),
             _ => incr_name(basename, seq),
@@ -235,11 +229,11 @@ impl Manifest {
         while self.entries().any(|e| e.name == name_of(seq)) {
             seq += 1;
         }
-        ManifestEntry {
+        (seq <= MAX_SEQ).then(|| ManifestEntry {
             name: name_of(seq),
             seq,
             kind,
-        }
+        })
     }
 
     /// This manifest after a rewrite: `base` (from [`next_base`](Self::next_base))
@@ -268,6 +262,14 @@ impl Manifest {
         });
         next
     }
+}
+
+/// The manifest line of `entry`, `\n` included.
+fn encode_line(entry: &ManifestEntry) -> Vec<u8> {
+    let mut out = b"file ".to_vec();
+    out.extend_from_slice(&repr(entry.name.as_bytes()));
+    out.extend_from_slice(format!(" seq {} type {}\n", entry.seq, entry.kind.letter()).as_bytes());
+    out
 }
 
 /// Parses one line (not a comment, `\n` included) into an entry, or says why not in
@@ -309,10 +311,16 @@ fn parse_line(line: &[u8]) -> Result<ManifestEntry, &'static str> {
             });
         }
     }
-    match (name, seq, kind) {
-        (Some(name), Some(seq), Some(kind)) => Ok(ManifestEntry { name, seq, kind }),
-        _ => Err(INVALID),
+    let (Some(name), Some(seq), Some(kind)) = (name, seq, kind) else {
+        return Err(INVALID);
+    };
+    let entry = ManifestEntry { name, seq, kind };
+    // Quoting may lengthen a name: a manifest that could not be written back would
+    // stop the next switch, so it is refused now, at the line that says why.
+    if encode_line(&entry).len() > MAX_LINE {
+        return Err("File name too long to write back on one line");
     }
+    Ok(entry)
 }
 
 /// The AOF directory: its files on an [`AofFs`] and the manifest that names them.
@@ -334,7 +342,12 @@ impl<F: AofFs> AofDir<F> {
         dir: impl Into<PathBuf>,
         basename: &str,
     ) -> Result<AofDir<F>, AofError> {
-        if !is_plain_name(basename) {
+        let longest = ManifestEntry {
+            name: base_name(basename, MAX_SEQ),
+            seq: MAX_SEQ,
+            kind: FileKind::Base,
+        };
+        if !is_plain_name(basename) || encode_line(&longest).len() > MAX_LINE {
             return Err(AofError::InvalidName(basename.to_owned()));
         }
         let dir = dir.into();
@@ -423,7 +436,10 @@ impl<F: AofFs> AofDir<F> {
     /// that no manifest lists) and switches to the manifest that lists it. Returns
     /// the file, open for appending, and its entry.
     pub fn create_next_incr(&mut self) -> Result<(F::File, ManifestEntry), AofError> {
-        let (next, entry) = self.manifest.with_next_incr(&self.basename);
+        let (next, entry) = self
+            .manifest
+            .with_next_incr(&self.basename)
+            .ok_or_else(|| self.exhausted())?;
         let path = self.path_of(&entry.name);
         let file = self.fs.create(&path).map_err(|e| AofError::io(&path, e))?;
         self.switch(next)?;
@@ -433,8 +449,18 @@ impl<F: AofFs> AofDir<F> {
     /// The entry of the next base: write the snapshot to
     /// [`path_of`](Self::path_of)`(&entry.name)`, fsync it, then
     /// [`install_base`](Self::install_base) it.
-    pub fn next_base(&self) -> ManifestEntry {
-        self.manifest.next_base(&self.basename)
+    pub fn next_base(&self) -> Result<ManifestEntry, AofError> {
+        self.manifest
+            .next_base(&self.basename)
+            .ok_or_else(|| self.exhausted())
+    }
+
+    fn exhausted(&self) -> AofError {
+        AofError::Manifest {
+            path: self.manifest_path(),
+            line: 0,
+            reason: "AOF sequence numbers are exhausted",
+        }
     }
 
     /// Ends a rewrite: switches to the manifest whose base is `base` (complete and
@@ -598,6 +624,27 @@ mod tests {
     }
 
     #[test]
+    fn every_manifest_that_parses_can_be_written_back() {
+        // 300 raw control bytes fit a line; quoted (\x01 each) they would not.
+        let raw = format!("file {} seq 1 type i\n", "\u{1}".repeat(300));
+        assert_eq!(
+            failure(&raw).1,
+            "File name too long to write back on one line"
+        );
+        // The last sequence number parses, but has no next.
+        let last = parse(&format!(
+            "file a seq {MAX_SEQ} type i\nfile b seq {MAX_SEQ} type b\n"
+        ))
+        .unwrap();
+        assert!(last.with_next_incr("t").is_none());
+        assert!(last.next_base("t").is_none());
+        assert_eq!(
+            failure(&format!("file a seq {} type i\n", MAX_SEQ + 1)).1,
+            "Invalid AOF manifest file format"
+        );
+    }
+
+    #[test]
     fn next_files_skip_listed_names() {
         let manifest = parse(
             "file t.1.base.tsnap seq 1 type b\n\
@@ -605,15 +652,15 @@ mod tests {
              file t.1.incr.aof seq 1 type i\n",
         )
         .unwrap();
-        let (next, incr) = manifest.with_next_incr("t");
+        let (next, incr) = manifest.with_next_incr("t").unwrap();
         assert_eq!(incr, entry("t.3.incr.aof", 3, FileKind::Incr));
         assert_eq!(next.incrs().last(), Some(&incr));
         assert_eq!(
-            manifest.next_base("t"),
+            manifest.next_base("t").unwrap(),
             entry("t.2.base.tsnap", 2, FileKind::Base)
         );
         assert_eq!(
-            Manifest::default().with_next_incr("t").1,
+            Manifest::default().with_next_incr("t").unwrap().1,
             entry("t.1.incr.aof", 1, FileKind::Incr)
         );
     }
@@ -627,7 +674,7 @@ mod tests {
              file t.3.incr.aof seq 3 type i\n",
         )
         .unwrap();
-        let base = manifest.next_base("t");
+        let base = manifest.next_base("t").unwrap();
         let next = manifest.with_base(base.clone(), 3);
         assert_eq!(next.base(), Some(&base));
         assert_eq!(next.incrs(), [entry("t.3.incr.aof", 3, FileKind::Incr)]);
@@ -658,7 +705,7 @@ mod tests {
         let manifest_path = dir.manifest_path();
         assert_eq!(read(&fs, &manifest_path), dir.manifest().encode());
 
-        let base = dir.next_base();
+        let base = dir.next_base().unwrap();
         let base_path = dir.path_of(&base.name);
         let file = fs.create(&base_path).unwrap();
         fs.sync_data(&file).unwrap();
@@ -687,7 +734,7 @@ mod tests {
             let mut dir = AofDir::open(Arc::clone(&fs), "/a", "t").unwrap();
             dir.create_next_incr().unwrap();
             let old = dir.manifest().clone();
-            let (next, _) = old.with_next_incr("t");
+            let (next, _) = old.with_next_incr("t").unwrap();
             fs.power_loss_after(at, at);
             let result = dir.switch(next.clone());
             assert_eq!(
@@ -711,7 +758,7 @@ mod tests {
         let (_, first) = dir.create_next_incr().unwrap();
         let (_, second) = dir.create_next_incr().unwrap();
         fs.remove(&dir.path_of(&first.name)).unwrap();
-        let base = dir.next_base();
+        let base = dir.next_base().unwrap();
         fs.create(&dir.path_of(&base.name)).unwrap();
         dir.install_base(base, second.seq).unwrap();
         assert!(dir.manifest().history().is_empty());
@@ -721,7 +768,8 @@ mod tests {
     #[test]
     fn refuses_a_basename_that_is_a_path() {
         let fs = Arc::new(SimAofFs::new());
-        for name in ["", "a/b", "..", "a\\b"] {
+        let too_long = "x".repeat(MAX_LINE);
+        for name in ["", "a/b", "..", "a\\b", &too_long] {
             assert!(matches!(
                 AofDir::open(Arc::clone(&fs), "/a", name),
                 Err(AofError::InvalidName(_))

@@ -153,7 +153,9 @@ fn rewrite(fs: &SimAofFs, writer: &AofWriter<SimAofFs>, log: &Log) {
         .take_while(|&&lsn| lsn <= rotated.cut)
         .count();
     let snapshot: Vec<u8> = log.commands[..before_cut].iter().flat_map(encode).collect();
-    let (base, path) = writer.next_base();
+    let Ok((base, path)) = writer.next_base() else {
+        return;
+    };
     let written = fs.create(&path).and_then(|file| {
         fs.append(&file, &snapshot)?;
         fs.sync_data(&file)

@@ -445,11 +445,11 @@ impl<F: AofFs> AofWriter<F> {
     }
 
     /// The entry of the next base and where to write it, for a rewrite.
-    pub fn next_base(&self) -> (ManifestEntry, PathBuf) {
+    pub fn next_base(&self) -> Result<(ManifestEntry, PathBuf), AofError> {
         let dir = self.shared.dir.lock();
-        let entry = dir.next_base();
+        let entry = dir.next_base()?;
         let path = dir.path_of(&entry.name);
-        (entry, path)
+        Ok((entry, path))
     }
 
     /// Ends a rewrite: see [`AofDir::install_base`]. `base` must be complete and
@@ -1063,7 +1063,7 @@ mod tests {
             .wait()
             .unwrap();
         let rotated = writer.rotate().unwrap().wait().unwrap();
-        let (base, path) = writer.next_base();
+        let (base, path) = writer.next_base().unwrap();
         assert_eq!(base.name, "t.1.base.tsnap");
         let file = fs.create(&path).unwrap();
         fs.append(&file, b"snapshot").unwrap();
