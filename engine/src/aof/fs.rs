@@ -102,3 +102,83 @@ impl AofFs for StdAofFs {
         File::open(dir)?.sync_all()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::aof::{
+        encode_command, AofDir, AofError, AofWriter, AofWriterConfig, FsyncPolicy, ReplayLimits,
+    };
+
+    fn replay(dir: &AofDir<StdAofFs>) -> (Vec<Vec<Vec<u8>>>, Option<crate::aof::TornTail>) {
+        let mut commands = Vec::new();
+        let summary = dir
+            .replay_incrs(ReplayLimits::default(), |_, command| {
+                commands.push(command.args);
+                Ok::<_, AofError>(())
+            })
+            .unwrap();
+        (commands, summary.torn)
+    }
+
+    /// The whole cycle on a real directory: write, rotate, restart with a torn tail
+    /// cut off, append again.
+    #[test]
+    fn the_aof_on_a_real_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("appendonlydir");
+        let fs = Arc::new(StdAofFs);
+        let config = AofWriterConfig {
+            fsync: FsyncPolicy::Always,
+            ..AofWriterConfig::default()
+        };
+        let command = |key: &str| {
+            let mut out = Vec::new();
+            encode_command(&["SET", key, "v"], &mut out);
+            out
+        };
+
+        let dir = AofDir::open(Arc::clone(&fs), &path, "appendonly.aof").unwrap();
+        let writer = AofWriter::open(dir, config).unwrap();
+        writer
+            .acked(writer.append(&command("a")).unwrap())
+            .wait()
+            .unwrap();
+        let rotated = writer.rotate().unwrap().wait().unwrap();
+        writer
+            .acked(writer.append(&command("b")).unwrap())
+            .wait()
+            .unwrap();
+        writer.close().unwrap();
+        let incr = path.join(&rotated.incr.name);
+        let mut torn = OpenOptions::new().append(true).open(&incr).unwrap();
+        torn.write_all(&command("c")[..9]).unwrap();
+        drop(torn);
+
+        let dir = AofDir::open(Arc::clone(&fs), &path, "appendonly.aof").unwrap();
+        let (commands, tail) = replay(&dir);
+        assert_eq!(commands.len(), 2);
+        dir.truncate_torn_tail(&tail.unwrap()).unwrap();
+        assert_eq!(fs::read(&incr).unwrap(), command("b"));
+        let writer = AofWriter::open(dir, config).unwrap();
+        writer
+            .acked(writer.append(&command("d")).unwrap())
+            .wait()
+            .unwrap();
+        writer.close().unwrap();
+
+        let dir = AofDir::open(fs, &path, "appendonly.aof").unwrap();
+        let (commands, tail) = replay(&dir);
+        let keys: Vec<&[u8]> = commands.iter().map(|c| &c[1][..]).collect();
+        assert_eq!(keys, [&b"a"[..], b"b", b"d"]);
+        assert_eq!(tail, None);
+        let manifest = fs::read_to_string(path.join("appendonly.aof.manifest")).unwrap();
+        assert_eq!(
+            manifest,
+            "file appendonly.aof.1.incr.aof seq 1 type i\n\
+             file appendonly.aof.2.incr.aof seq 2 type i\n"
+        );
+    }
+}

@@ -567,15 +567,13 @@ impl<F: AofFs> Shared<F> {
 
     /// Fails the writer for good (the first failure is the one reported).
     fn fail(&self, state: &mut State<F>, op: WriteOp, path: PathBuf, error: std::io::Error) {
-        if state.failure.is_none() {
+        let failure = Arc::clone(state.failure.get_or_insert_with(|| {
             let failure = Arc::new(WriteFailure { op, path, error });
             tracing::error!("the AOF refuses writes from now on: {failure}");
-            state.failure = Some(failure);
-        }
+            failure
+        }));
         if let Some(slot) = state.rotation.take() {
-            slot.complete(Err(AofError::Failed(Arc::clone(
-                state.failure.as_ref().expect("set above"),
-            ))));
+            slot.complete(Err(AofError::Failed(failure)));
         }
         self.wake_waiters(state);
     }
@@ -593,10 +591,20 @@ impl<F: AofFs> Shared<F> {
         }
     }
 
-    /// The writer thread's next step, if there is one.
+    /// The writer thread's next step, if there is one: an fsync someone waits for
+    /// first (so that a stream of appends cannot put it off: group commit is write
+    /// everything pending, fsync, repeat), then a write, then a rotation.
     fn next_job(&self, state: &mut State<F>) -> Option<Job<F>> {
         if state.failure.is_some() {
             return None;
+        }
+        if state.durable < state.written
+            && (self.config.fsync == FsyncPolicy::Always
+                || state.sync_wanted > state.durable
+                || state.rotation.is_some()
+                || state.closing)
+        {
+            return Some(Job::Sync(self.sync_job(state)));
         }
         let end = state.rotation.as_ref().map_or(state.appended, |r| r.cut);
         if state.taken < end {
@@ -608,15 +616,6 @@ impl<F: AofFs> Shared<F> {
             };
             state.taken = end;
             return Some(Job::Write(batch));
-        }
-        let rotating = state.rotation.is_some();
-        if state.durable < state.written
-            && (self.config.fsync == FsyncPolicy::Always
-                || state.sync_wanted > state.durable
-                || rotating
-                || state.closing)
-        {
-            return Some(Job::Sync(self.sync_job(state)));
         }
         state.rotation.clone().map(Job::Rotate)
     }
