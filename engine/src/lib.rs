@@ -11,7 +11,11 @@
 //!   segment store that appends, reads and reclaims them.
 //! - [`snapshot`]: snapshot files, one point-in-time copy of every key, written and
 //!   read as a stream of compressed, checksummed chunks.
+//! - [`aof`]: the append-only file: the manifest and its increments, the writer with
+//!   its fsync policies, and replay.
+//! - [`splitargs`]: Redis's argument splitting and quoting (`sdssplitargs`).
 
+pub mod aof;
 pub mod cold;
 pub mod glob;
 pub mod index;
@@ -19,6 +23,7 @@ pub mod io;
 pub mod keyspace;
 pub mod memory;
 pub mod snapshot;
+pub mod splitargs;
 pub mod stats;
 pub mod tier;
 pub mod value;
