@@ -20,4 +20,3 @@ pub mod server;
 mod session;
 pub mod shared;
 pub mod slowlog;
-pub mod splitargs;

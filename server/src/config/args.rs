@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::options::{lookup, Reason};
 use super::Config;
-use crate::splitargs::split_args;
+use tier_engine::splitargs::split_args;
 
 /// Printed for `tierd --help`.
 pub const USAGE: &str = "\

@@ -11,7 +11,7 @@ use tier_engine::cold::MAX_SEGMENT_SIZE;
 use tier_engine::io::{IoEngineKind, ALIGN};
 
 use super::{Config, LogLevel, MaxmemoryPolicy};
-use crate::splitargs::split_args;
+use tier_engine::splitargs::split_args;
 
 /// Redis's limit on the number of `bind` addresses (`CONFIG_BINDADDR_MAX`).
 const MAX_BIND_ADDRESSES: usize = 16;

@@ -12,7 +12,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 // Also the integer rule of RESP replies (`frame`).
 use crate::num::parse_i64;
-use crate::splitargs::split_args;
+use tier_engine::splitargs::split_args;
 
 /// Redis's `PROTO_INLINE_MAX_SIZE`: the longest inline request or header line.
 const INLINE_MAX: usize = 64 * 1024;
