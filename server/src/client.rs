@@ -24,6 +24,9 @@ pub struct Client {
     pub pause: Option<std::time::Duration>,
     /// Keeps the current command out of the slow log (AUTH and HELLO carry secrets).
     pub hide_from_slowlog: bool,
+    /// The AOF loader's client: its commands run at time 0 (no key expires while the
+    /// log is replayed) and while the node is loading.
+    pub replaying: bool,
     /// What other connections can see and change of this client.
     pub handle: Arc<ClientHandle>,
 }
@@ -93,25 +96,17 @@ impl Clients {
     /// Registers a new connection and returns its handle.
     pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Arc<ClientHandle> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let handle = Arc::new(ClientHandle {
-            id,
-            addr,
-            laddr,
-            fd: AtomicI32::new(-1),
-            created: Instant::now(),
-            name: Mutex::new(None),
-            db: AtomicUsize::new(0),
-            last_interaction: AtomicU64::new(now_ms),
-            resp: AtomicU8::new(2),
-            no_evict: AtomicBool::new(false),
-            last_command: Mutex::new("NULL"),
-            query_buffer: AtomicUsize::new(0),
-            killed: AtomicBool::new(false),
-            kill: Notify::new(),
-        });
+        let handle = new_handle(id, addr, laddr, now_ms);
         self.by_id.lock().insert(id, handle.clone());
         self.total_received.fetch_add(1, Ordering::Relaxed);
         handle
+    }
+
+    /// A handle for a client of the server's own (the AOF loader's), which CLIENT
+    /// LIST does not show and no connection counts.
+    pub fn unlisted() -> Arc<ClientHandle> {
+        let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
+        new_handle(0, nowhere, nowhere, tier_engine::now_ms())
     }
 
     pub fn unregister(&self, id: u64) {
@@ -141,6 +136,7 @@ impl Client {
             last_command: "NULL",
             pause: None,
             hide_from_slowlog: false,
+            replaying: false,
             handle,
         }
     }
@@ -160,4 +156,23 @@ impl Client {
         self.handle.resp.store(2, Ordering::Relaxed);
         *self.handle.name.lock() = None;
     }
+}
+
+fn new_handle(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Arc<ClientHandle> {
+    Arc::new(ClientHandle {
+        id,
+        addr,
+        laddr,
+        fd: AtomicI32::new(-1),
+        created: Instant::now(),
+        name: Mutex::new(None),
+        db: AtomicUsize::new(0),
+        last_interaction: AtomicU64::new(now_ms),
+        resp: AtomicU8::new(2),
+        no_evict: AtomicBool::new(false),
+        last_command: Mutex::new("NULL"),
+        query_buffer: AtomicUsize::new(0),
+        killed: AtomicBool::new(false),
+        kill: Notify::new(),
+    })
 }

@@ -5,6 +5,7 @@
 
 use crate::client::Client;
 use crate::config::Config;
+use crate::persist::Appended;
 use crate::resp::{parse_command, Limits, Protocol, ReplyWriter};
 use crate::session::Session;
 use crate::shared::Shared;
@@ -185,7 +186,22 @@ impl Connection<'_> {
         }
     }
 
+    /// Sends the replies waiting, once the AOF holds the writes they acknowledge as
+    /// `appendfsync` promises. A write the AOF could not take is never acknowledged:
+    /// the connection closes instead.
     async fn flush(&mut self) -> Result<(), String> {
+        match self.session.take_appended() {
+            Appended::Nothing => {}
+            Appended::Upto(lsn) => {
+                if let Some(aof) = self.session.shared.persistence.aof() {
+                    aof.writer
+                        .acked(lsn)
+                        .await
+                        .map_err(|e| format!("not acknowledging a write the AOF failed: {e}"))?;
+                }
+            }
+            Appended::Failed => return Err("not acknowledging a write the AOF failed".into()),
+        }
         if self.session.writer.out.is_empty() {
             return Ok(());
         }

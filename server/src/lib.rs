@@ -9,12 +9,14 @@
 //! - [`resp`]: the RESP2/RESP3 codec.
 //! - [`config`]: redis.conf-style configuration, CONFIG GET/SET.
 //! - `num`: numbers as Redis reads and writes them (`string2ll`, `long double`).
+//! - [`persist`]: the AOF, snapshots, and loading them at start.
 
 pub mod client;
 pub mod cmd;
 pub mod config;
 mod conn;
 pub mod num;
+pub mod persist;
 pub mod resp;
 pub mod server;
 mod session;

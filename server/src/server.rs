@@ -36,8 +36,10 @@ pub fn bind(addrs: &[String], port: u16) -> anyhow::Result<Vec<std::net::TcpList
     Ok(listeners)
 }
 
-/// Serves clients on `listeners` until a shutdown, then waits briefly for the
-/// connections to close.
+/// Serves clients on `listeners` until a shutdown, loading the dataset meanwhile
+/// (clients get `-LOADING` until it is in), then waits briefly for the connections
+/// to close and makes the AOF durable. A dataset that cannot be loaded shuts the
+/// server down with that error.
 pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> anyhow::Result<()> {
     if let Some(l) = listeners.first() {
         shared.port.store(
@@ -45,6 +47,8 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> 
             std::sync::atomic::Ordering::Relaxed,
         );
     }
+    // Loading from the first client on, until the loader says it is done.
+    shared.persistence.set_loading(true);
     let cron = spawn_cron(shared.clone()).context("could not start the cron thread")?;
     let mut accepts = Vec::new();
     for l in listeners {
@@ -54,10 +58,24 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> 
     }
     tokio::spawn(watch_signals(shared.clone()));
     tracing::info!("Ready to accept connections tcp");
+    let mut loading = Some(tokio::spawn(crate::persist::load_at_start(shared.clone())));
+    let mut failure = None;
     let mut shutdown = shared.shutdown_signal();
     while !*shutdown.borrow_and_update() {
-        if shutdown.changed().await.is_err() {
-            break;
+        tokio::select! {
+            changed = shutdown.changed() => if changed.is_err() {
+                break;
+            },
+            loaded = async { loading.as_mut().expect("guarded").await }, if loading.is_some() => {
+                loading = None;
+                let error = match loaded {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(e)) => e,
+                    Err(e) => anyhow::anyhow!("the loader panicked: {e}"),
+                };
+                failure = Some(error.context("cannot load the dataset"));
+                shared.shutdown();
+            }
         }
     }
     tracing::info!("shutting down: closing listeners and connections");
@@ -69,6 +87,13 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> 
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let _ = tokio::task::spawn_blocking(move || cron.join()).await;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    let persistence = shared.persistence.clone();
+    tokio::task::spawn_blocking(move || persistence.sync_aof())
+        .await?
+        .context("cannot make the AOF durable")?;
     tracing::info!("Tier is now ready to exit, bye bye...");
     Ok(())
 }
@@ -101,6 +126,16 @@ async fn watch_signals(shared: Arc<Shared>) {
         _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
         _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
     }
+    let save = !shared.config.load().save.is_empty() && !shared.persistence.is_loading();
+    if save {
+        tracing::info!("Saving the final snapshot before exiting.");
+        let saver = shared.clone();
+        match tokio::task::spawn_blocking(move || crate::persist::save_now(&saver)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("Error trying to save the DB: {e}. Exit anyway."),
+            Err(e) => tracing::warn!("the final save panicked: {e}"),
+        }
+    }
     shared.shutdown();
 }
 
@@ -113,8 +148,14 @@ fn spawn_cron(shared: Arc<Shared>) -> std::io::Result<std::thread::JoinHandle<()
                 let hz = shared.config.load().hz.max(1);
                 let period = Duration::from_millis(1000 / u64::from(hz));
                 std::thread::sleep(period);
-                // As Redis's active expiry: at most a quarter of each period.
-                shared.keyspace.cron(tier_engine::now_ms(), period / 4);
+                // As Redis's active expiry: at most a quarter of each period; none
+                // while the dataset loads (a replayed command may need a key whose
+                // deadline passed since it first ran).
+                let loading = shared.persistence.is_loading();
+                shared
+                    .keyspace
+                    .cron(tier_engine::now_ms(), period / 4, !loading);
+                crate::persist::cron_jobs(&shared);
                 shared.stats.sample_ops(Instant::now());
             }
         })

@@ -9,6 +9,7 @@ use crate::cmd::values::ColdValues;
 use crate::cmd::OOM_ERROR;
 use crate::cmd::{self, Ctx};
 use crate::config::Config;
+use crate::persist::{self, Appended};
 use crate::resp::ReplyWriter;
 use crate::shared::Shared;
 use bytes::Bytes;
@@ -25,6 +26,9 @@ const MAX_COLD_ATTEMPTS: usize = 16;
 /// the demoter is making progress: writes faster than the disk takes demoted values
 /// are slowed to its pace rather than refused.
 const ROOM_WAIT: Duration = Duration::from_secs(30);
+/// How long the demoter must have been unable to make room, with no RAM freed
+/// meanwhile, before a write waiting for room is refused.
+const STUCK_FOR: Duration = Duration::from_millis(500);
 
 /// A client's state and the buffers its commands use.
 pub(crate) struct Session<'s> {
@@ -36,6 +40,9 @@ pub(crate) struct Session<'s> {
     pub(crate) args: Vec<Bytes>,
     /// Cold values loaded for the command being run.
     cold: ColdValues,
+    /// What the commands run since the replies were last sent appended to the AOF:
+    /// the replies wait until the AOF holds it (see [`Session::appended`]).
+    appended: Appended,
 }
 
 impl<'s> Session<'s> {
@@ -46,14 +53,31 @@ impl<'s> Session<'s> {
             writer,
             args: Vec::with_capacity(8),
             cold: ColdValues::default(),
+            appended: Appended::Nothing,
         }
+    }
+
+    /// The time a command runs at: now, or 0 for the AOF loader (nothing expires
+    /// while the log is replayed).
+    fn now(&self) -> u64 {
+        if self.client.replaying {
+            0
+        } else {
+            tier_engine::now_ms()
+        }
+    }
+
+    /// What the commands run since the last call appended to the AOF: the owner waits
+    /// for it before it sends their replies.
+    pub(crate) fn take_appended(&mut self) -> Appended {
+        std::mem::take(&mut self.appended)
     }
 
     /// Runs the parsed command: first loads the cold values of its keys (and waits for
     /// room when a write finds RAM full and the tier can make some), then runs it,
     /// again after loading any cold value it missed (see [`cmd::values`]).
     pub(crate) async fn run_one(&mut self, config: &Config) {
-        let now = tier_engine::now_ms();
+        let now = self.now();
         let started = Instant::now();
         let shared: &'s Shared = self.shared;
         if let Some(tier) = shared.tier.get() {
@@ -75,7 +99,7 @@ impl<'s> Session<'s> {
             // than chased forever.
             for attempt in 1.. {
                 let mark = self.writer.out.len();
-                self.execute(config, tier_engine::now_ms());
+                self.execute(config, self.now());
                 let missed = self.cold.take_missed();
                 if missed.is_empty() {
                     break;
@@ -160,6 +184,7 @@ impl<'s> Session<'s> {
             cold: &mut self.cold,
         };
         cmd::execute(&mut ctx);
+        self.appended = self.appended.and(persist::take_appended());
     }
 
     /// Counts the command and records it in the slow log if it took long.
@@ -191,11 +216,11 @@ impl<'s> Session<'s> {
 /// demote or evict (or the disk is full under `noeviction`), it is refused with -OOM
 /// as without a tier. Returns whether there is room: writers that got it at the same
 /// moment may overshoot the budget by a command each.
-async fn wait_for_room(tier: &Tier, config: &Config) -> bool {
+pub(crate) async fn wait_for_room(tier: &Tier, config: &Config) -> bool {
     let full = || cmd::over_maxmemory(config);
     let deadline = Instant::now() + ROOM_WAIT;
-    // Whether the demoter judged it cannot make room after this write began waiting.
-    let mut confirmed = false;
+    // Since when the demoter has judged it cannot make room, and the RAM in use then.
+    let mut stuck: Option<(Instant, usize)> = None;
     loop {
         if !full() {
             return true;
@@ -203,20 +228,32 @@ async fn wait_for_room(tier: &Tier, config: &Config) -> bool {
         if Instant::now() >= deadline {
             return false;
         }
-        if !tier.can_make_room() {
-            if confirmed {
-                return false;
-            }
-            let pass = tier.demoter_passes();
+        if tier.can_make_room() {
+            stuck = None;
             tier.wake_demoter();
-            let until = Instant::now() + Duration::from_millis(500);
-            while tier.demoter_passes() == pass && Instant::now() < until {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            confirmed = true;
+            tokio::time::sleep(Duration::from_millis(1)).await;
             continue;
         }
+        // Woken for this write, the demoter judges again.
+        let pass = tier.demoter_passes();
         tier.wake_demoter();
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        let until = Instant::now() + Duration::from_millis(500);
+        while tier.demoter_passes() == pass && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Refused once nothing was freed for a while either: RAM the demoter retired
+        // (values it just moved to disk) may still be on its way back.
+        let used = tier_engine::memory::used_memory();
+        match stuck {
+            Some((since, _)) if since.elapsed() >= STUCK_FOR => {
+                if stuck.is_some_and(|(_, before)| used >= before) {
+                    return false;
+                }
+                stuck = Some((Instant::now(), used));
+            }
+            Some(_) => {}
+            None => stuck = Some((Instant::now(), used)),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::client::Clients;
 use crate::config::{Config, LogLevel, SharedConfig};
+use crate::persist::Persistence;
 use crate::slowlog::SlowLog;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -68,6 +69,8 @@ impl ServerStats {
 /// What the whole node shares.
 pub struct Shared {
     pub keyspace: Arc<Keyspace>,
+    /// The AOF, snapshots, loading (see [`crate::persist`]).
+    pub persistence: Arc<Persistence>,
     /// The cold tier, once started (`tierd` starts it after the keyspace exists; a
     /// node without one keeps every value in RAM).
     pub tier: OnceLock<Tier>,
@@ -99,6 +102,7 @@ impl Shared {
         let now_secs = tier_engine::now_ms() / 1000;
         Shared {
             keyspace,
+            persistence: Arc::new(Persistence::default()),
             tier: OnceLock::new(),
             slowlog: SlowLog::default(),
             config: SharedConfig::new(config),

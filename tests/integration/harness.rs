@@ -13,8 +13,9 @@ use tier_server::resp::{decode_frame, Frame, DEFAULT_MAX_DEPTH};
 pub struct TestServer {
     child: Child,
     pub port: u16,
-    /// The data dir, deleted when the server is dropped.
-    _dir: tempfile::TempDir,
+    /// The data dir, deleted when the server is dropped (unless taken back with
+    /// [`TestServer::kill9`] to start another server on it).
+    dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -25,7 +26,23 @@ impl TestServer {
 
     /// Starts tierd with extra `--name value` flags.
     pub fn start_with(flags: &[&str]) -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
+        TestServer::start_in(tempfile::tempdir().expect("temp dir"), flags)
+    }
+
+    /// Starts tierd on the data dir `dir` (which another server may have left), and
+    /// waits until it has loaded its data.
+    pub fn start_in(dir: tempfile::TempDir, flags: &[&str]) -> TestServer {
+        let server = TestServer::spawn_in(dir, flags);
+        let password = flags
+            .windows(2)
+            .find(|pair| pair[0] == "--requirepass")
+            .map(|pair| pair[1]);
+        server.wait_loaded(password);
+        server
+    }
+
+    /// Starts tierd on `dir` and returns once it listens (it may still be loading).
+    pub fn spawn_in(dir: tempfile::TempDir, flags: &[&str]) -> TestServer {
         for _attempt in 0..5 {
             let port = free_port();
             let mut child = Command::new(env!("CARGO_BIN_EXE_tierd"))
@@ -49,13 +66,42 @@ impl TestServer {
                 return TestServer {
                     child,
                     port,
-                    _dir: dir,
+                    dir: Some(dir),
                 };
             }
             let _ = child.kill();
             let _ = child.wait();
         }
         panic!("tierd did not start");
+    }
+
+    /// Waits until INFO says `loading:0` (authenticating first with `password`).
+    pub fn wait_loaded(&self, password: Option<&str>) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut raw = self.raw();
+        if let Some(password) = password.filter(|p| !p.is_empty()) {
+            raw.cmd(&["AUTH", password]);
+        }
+        while field(&info(&mut raw, &["persistence"]), "loading").as_deref() != Some("0") {
+            assert!(Instant::now() < deadline, "tierd is still loading");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The data dir.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir
+            .as_ref()
+            .expect("the dir is there until kill9")
+            .path()
+    }
+
+    /// Kills the server with SIGKILL (no shutdown, no final fsync) and gives back its
+    /// data dir, for a restart on what it left.
+    pub fn kill9(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.dir.take().expect("the dir is there until kill9")
     }
 
     /// The server's process id.

@@ -3,6 +3,7 @@
 
 mod connection;
 mod differential;
+mod durability;
 mod harness;
 mod keys;
 mod protocol;

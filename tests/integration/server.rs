@@ -61,7 +61,7 @@ fn info_sections_and_formats() {
         Some(env!("CARGO_PKG_VERSION"))
     );
     assert_eq!(field(&all, "role").as_deref(), Some("master"));
-    assert_eq!(field(&all, "aof_enabled").as_deref(), Some("0"));
+    assert_eq!(field(&all, "aof_enabled").as_deref(), Some("1"));
     assert_eq!(field(&all, "maxmemory_human").as_deref(), Some("0B"));
     assert_eq!(
         field(&all, "maxmemory_policy").as_deref(),
@@ -655,14 +655,9 @@ fn shutdown_exits_zero_without_a_reply() {
         err("ERR syntax error")
     );
     assert_eq!(raw.cmd(&["SHUTDOWN", "LATER"]), err("ERR syntax error"));
-    // Nothing can be saved yet: SAVE fails unless FORCE, and the server stays up.
-    assert_eq!(
-        raw.cmd(&["SHUTDOWN", "SAVE"]),
-        err("ERR Errors trying to SHUTDOWN. Check logs.")
-    );
-    assert_eq!(raw.cmd(&["PING"]), simple("PONG"));
+    assert_eq!(raw.cmd(&["SET", "k", "v"]), ok());
     raw.stream
-        .write_all(&encode_command(&[b"SHUTDOWN", b"NOSAVE", b"NOW"]))
+        .write_all(&encode_command(&[b"SHUTDOWN", b"SAVE", b"NOW"]))
         .expect("send");
     assert!(raw.is_closed(), "SHUTDOWN replies nothing and closes");
     assert!(bystander.is_closed(), "every client is disconnected");
@@ -670,6 +665,10 @@ fn shutdown_exits_zero_without_a_reply() {
         .wait_exit(Duration::from_secs(10))
         .expect("tierd exits after SHUTDOWN");
     assert!(status.success(), "{status:?}");
+    let dump = server.dir().join("dump.tsnap");
+    let summary = tier_engine::snapshot::verify(std::fs::File::open(&dump).expect("dump"))
+        .expect("SHUTDOWN SAVE wrote a sound snapshot");
+    assert_eq!(summary.records, 1);
 }
 
 #[test]
@@ -681,27 +680,41 @@ fn sigterm_exits_zero() {
     assert!(status.success(), "{status:?}");
 }
 
-/// There is no persistence yet: CONFIG reports exactly that, and refuses to pretend.
+/// The persistence options: Redis's defaults (the AOF on, everysec, Redis's save
+/// points), the ones that can change at run time, and the ones that cannot.
 #[test]
-fn persistence_options_report_the_truth() {
+fn persistence_options() {
     let server = TestServer::start();
     let mut raw = server.raw();
+    let get = |raw: &mut RawClient, name: &str, value: &str| {
+        assert_eq!(
+            raw.cmd(&["CONFIG", "GET", name]),
+            array(vec![bulk(name), bulk(value)]),
+            "{name}"
+        );
+    };
+    get(&mut raw, "save", "3600 1 300 100 60 10000");
+    get(&mut raw, "appendonly", "yes");
+    get(&mut raw, "appendfsync", "everysec");
+    get(&mut raw, "appenddirname", "appendonlydir");
+    get(&mut raw, "dbfilename", "dump.tsnap");
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "save", "900 1"]), ok());
+    get(&mut raw, "save", "900 1");
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "save", ""]), ok());
+    get(&mut raw, "save", "");
     assert_eq!(
-        raw.cmd(&["CONFIG", "GET", "save"]),
-        array(vec![bulk("save"), bulk("")])
+        raw.cmd(&["CONFIG", "SET", "save", "900"]),
+        err(
+            "ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters"
+        )
     );
     assert_eq!(
-        raw.cmd(&["CONFIG", "GET", "appendonly"]),
-        array(vec![bulk("appendonly"), bulk("no")])
-    );
-    assert_eq!(raw.cmd(&["CONFIG", "SET", "appendonly", "no"]), ok());
-    assert_eq!(
-        raw.cmd(&["CONFIG", "SET", "appendonly", "yes"]),
-        err("ERR CONFIG SET failed (possibly related to argument 'appendonly') - tierd has no append-only file yet; only 'no' is accepted")
+        raw.cmd(&["CONFIG", "SET", "appendonly", "no"]),
+        err("ERR CONFIG SET failed (possibly related to argument 'appendonly') - can't set immutable config")
     );
     assert_eq!(
-        raw.cmd(&["CONFIG", "SET", "save", "900 1"]),
-        err("ERR CONFIG SET failed (possibly related to argument 'save') - tierd takes no snapshots yet; only \"\" is accepted")
+        raw.cmd(&["CONFIG", "SET", "dbfilename", "../x"]),
+        err("ERR CONFIG SET failed (possibly related to argument 'dbfilename') - dbfilename can't be a path, just a filename")
     );
 }
 

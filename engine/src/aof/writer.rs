@@ -559,10 +559,18 @@ impl<F: AofFs> Shared<F> {
 
     /// Wakes every waiter to check its wait again.
     fn wake_waiters(&self, state: &mut State<F>) {
-        for waker in state.wakers.drain(..) {
+        for waker in self.take_waiters(state) {
             waker.wake();
         }
+    }
+
+    /// Wakes the blocking waiters and returns the tasks waiting, for the caller to
+    /// wake once it has released the state: a task woken under the lock could find
+    /// it held, and its worker thread would wait (the appends of every client go
+    /// through this lock).
+    fn take_waiters(&self, state: &mut State<F>) -> Vec<std::task::Waker> {
         self.progress.notify_all();
+        std::mem::take(&mut state.wakers)
     }
 
     /// Fails the writer for good (the first failure is the one reported).
@@ -651,7 +659,7 @@ impl<F: AofFs> Shared<F> {
         let started = Instant::now();
         let result = self.fs.append(&file, &batch);
         let mut state = self.state.lock();
-        match result {
+        let woken = match result {
             Ok(()) => {
                 let len = batch.len() as u64;
                 state.written += len;
@@ -660,16 +668,21 @@ impl<F: AofFs> Shared<F> {
                 if self.config.fsync != FsyncPolicy::Always && state.unsynced_since.is_none() {
                     state.unsynced_since = Some(started);
                 }
-                self.wake_waiters(&mut state);
+                self.take_waiters(&mut state)
             }
-            Err(e) => self.fail(&mut state, WriteOp::Write, path, e),
-        }
+            Err(e) => {
+                self.fail(&mut state, WriteOp::Write, path, e);
+                Vec::new()
+            }
+        };
         // The emptied batch becomes the pending buffer if that has taken nothing yet,
         // so that appends do not start from an empty allocation.
         batch.clear();
         if state.pending.is_empty() && batch.capacity() <= MAX_KEPT_BUFFER {
             std::mem::swap(&mut state.pending, &mut batch);
         }
+        drop(state);
+        woken.into_iter().for_each(std::task::Waker::wake);
     }
 
     /// Runs an fsync and records what it made durable.
@@ -677,17 +690,22 @@ impl<F: AofFs> Shared<F> {
         let started = Instant::now();
         let result = self.fs.sync_data(&job.file);
         let mut state = self.state.lock();
-        match result {
+        let woken = match result {
             Ok(()) => {
                 state.durable = state.durable.max(job.target);
                 state.fsyncs += 1;
                 state.stall_counted = false;
                 // Bytes written after the fsync started may not be covered.
                 state.unsynced_since = (state.written > state.durable).then_some(started);
-                self.wake_waiters(&mut state);
+                self.take_waiters(&mut state)
             }
-            Err(e) => self.fail(&mut state, WriteOp::Fsync, job.path, e),
-        }
+            Err(e) => {
+                self.fail(&mut state, WriteOp::Fsync, job.path, e);
+                Vec::new()
+            }
+        };
+        drop(state);
+        woken.into_iter().for_each(std::task::Waker::wake);
     }
 
     /// Opens the next increment; the current one is written and fsynced to the cut.

@@ -369,6 +369,12 @@ impl<'a, 'g> Txn<'a, 'g> {
         self.now
     }
 
+    /// Takes over `other`'s duty to log the running command (a command that spans
+    /// two databases is logged once, from the transaction of the client's).
+    pub(crate) fn absorb_change(&mut self, other: &mut Txn<'_, '_>) {
+        self.changed |= std::mem::take(&mut other.changed);
+    }
+
     /// The live entry of `key`, whose stripe this transaction holds. An expired key is
     /// deleted now (if held exclusively) and reads as absent.
     pub fn get(&mut self, key: &[u8]) -> Option<&'g Entry> {

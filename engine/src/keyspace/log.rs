@@ -144,6 +144,29 @@ pub(crate) mod tests {
         assert_eq!(log.take(), ["1: SET k v PXAT 10000", "1: MSET a 1 b 2"]);
     }
 
+    /// A command on two databases (MOVE) is logged once, as run on the client's,
+    /// whichever of the two it changed.
+    #[test]
+    fn a_two_database_command_is_logged_on_the_clients() {
+        let (ks, log) = logged_keyspace();
+        let guard = crossbeam_epoch::pin();
+        ks.db(0)
+            .lock_key(b"k", 0, &guard)
+            .set(b"k", Value::string(b"v"), None);
+        let keys = [(&b"k"[..], LockMode::Exclusive)];
+        for (from, to) in [(0, 2), (2, 0)] {
+            let words = ["MOVE", "k", if to == 2 { "2" } else { "0" }];
+            run_command(&args(&words), || {
+                ks.with_pair((from, &keys), (to, &keys), 0, &guard, |src, dst| {
+                    let entry = src.get(b"k").expect("there").clone();
+                    dst.put(b"k", entry);
+                    src.remove(b"k");
+                })
+            });
+        }
+        assert_eq!(log.take(), ["0: MOVE k 2", "2: MOVE k 0"]);
+    }
+
     /// Expired keys met by any access, active expiry, evictions, FLUSHDB and SWAPDB
     /// log themselves; a value moving to the cold tier does not.
     #[test]

@@ -207,8 +207,9 @@ impl Keyspace {
     }
 
     /// Runs `f` holding the stripes of `a_keys` on database `a` and of `b_keys` on
-    /// database `b`, for a command that spans two databases (MOVE, COPY ... DB). Panics
-    /// if `a == b` or either is out of range; callers validate.
+    /// database `b`, for a command that spans two databases (MOVE, COPY ... DB), `a`
+    /// being the client's. Panics if `a == b` or either is out of range; callers
+    /// validate. A change to either is logged as the running command on `a`.
     ///
     /// Once locked, it checks that no SWAPDB moved either database since they were
     /// looked up, and locks again if one did. So the command acts on the databases
@@ -229,7 +230,13 @@ impl Keyspace {
             let (mut ta, mut tb) = da.lock_pair(a_keys, db, b_keys, now, guard);
             let now_named = self.dbs.load();
             if Arc::ptr_eq(&now_named[a], da) && Arc::ptr_eq(&now_named[b], db) {
-                return f(&mut ta, &mut tb);
+                let result = f(&mut ta, &mut tb);
+                // The command is logged once, as run on `a` (the client's database,
+                // as MOVE and COPY name the other), while both are still held.
+                ta.absorb_change(&mut tb);
+                drop(ta);
+                drop(tb);
+                return result;
             }
         }
     }
@@ -267,9 +274,10 @@ impl Keyspace {
         self.dbs.load().iter().map(|d| d.len()).sum()
     }
 
-    /// Background housekeeping for one cron tick: deletes due keys and advances
-    /// resizes, spending at most `budget` of time. Returns the keys expired.
-    pub fn cron(&self, now: u64, budget: Duration) -> u64 {
+    /// Background housekeeping for one cron tick: advances resizes and, if `expire`
+    /// (not while a log is replayed), deletes due keys, spending at most `budget` of
+    /// time. Returns the keys expired.
+    pub fn cron(&self, now: u64, budget: Duration, expire: bool) -> u64 {
         const REHASH_BUCKETS: usize = 16 * 1024;
         let deadline = Instant::now() + budget;
         let dbs = self.dbs.load_full();
@@ -279,6 +287,9 @@ impl Keyspace {
         // Nodes a resize copied, FLUSHDB's tables, entries the tier replaced: freed
         // here even when no client is around to pin and collect.
         collect_garbage();
+        if !expire {
+            return 0;
+        }
         let mut cursor = self.expire_cursor.lock();
         let mut expired = 0;
         for _ in 0..dbs.len() {

@@ -203,10 +203,22 @@ fn run_spec(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static s
         ctx.out.error("NOAUTH Authentication required.");
         return;
     }
+    let persistence = &ctx.shared.persistence;
+    if !ctx.client.replaying {
+        if persistence.is_loading() && !spec.flags.contains(Flags::LOADING) {
+            return ctx.out.error(crate::persist::LOADING_ERROR);
+        }
+        if spec.flags.contains(Flags::WRITE) {
+            if let Some(refusal) = persistence.write_refusal() {
+                return ctx.out.error(refusal);
+            }
+        }
+    }
     // With a tier, the connection checked it before the command: a write waits for the
-    // demoter there, and is refused there if need be.
+    // demoter there, and is refused there if need be. Replayed writes happened.
     if spec.flags.contains(Flags::DENYOOM)
         && ctx.shared.tier.get().is_none()
+        && !ctx.client.replaying
         && over_maxmemory(ctx.config)
     {
         ctx.out.error(OOM_ERROR);

@@ -354,9 +354,11 @@ mod tests {
             "Reading the configuration file tier.conf, at line 3\n>>> 'nosuchoption 900 1'\n\
              Bad directive or wrong number of arguments"
         );
+        assert_eq!(line_error("save 900").2, "Invalid save parameters");
+        assert_eq!(line_error("save 900 x").2, "Invalid save parameters");
         assert_eq!(
-            line_error("save 900 1").2,
-            "tierd takes no snapshots yet; only \"\" is accepted"
+            line_error("dbfilename a/b").2,
+            "dbfilename can't be a path, just a filename"
         );
     }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
+use tier_engine::aof::FsyncPolicy;
 use tier_engine::cold::MAX_SEGMENT_SIZE;
 use tier_engine::glob::glob_match;
 use tier_engine::io::IoEngineKind;
@@ -92,6 +93,32 @@ pub struct Config {
     /// `hz`: how many times a second background tasks (active expiry, timeouts) run;
     /// values outside 1..=500 are clamped into it, as Redis does. Default: 10.
     pub hz: u32,
+    /// `appendonly`: log every write to the AOF (in `dir`/`appenddirname`) and
+    /// recover from it at start. Default: yes.
+    pub appendonly: bool,
+    /// `appendfsync`: when the AOF is fsynced (always, everysec, no). Default:
+    /// everysec.
+    pub appendfsync: FsyncPolicy,
+    /// `appenddirname`: the AOF's directory under `dir`. Default: `appendonlydir`.
+    pub appenddirname: String,
+    /// `appendfilename`: the base name of the AOF's files. Default: `appendonly.aof`.
+    pub appendfilename: String,
+    /// `aof-load-truncated`: at start, cut a torn last command off the last AOF
+    /// increment (with a warning) instead of refusing to start. Default: yes.
+    pub aof_load_truncated: bool,
+    /// `auto-aof-rewrite-percentage`: rewrite the AOF once it has grown by this many
+    /// percent since the last rewrite; 0 turns automatic rewrites off. Default: 100.
+    pub auto_aof_rewrite_percentage: u64,
+    /// `auto-aof-rewrite-min-size`: no automatic rewrite while the AOF is smaller.
+    /// Default: 64mb.
+    pub auto_aof_rewrite_min_size: u64,
+    /// `dbfilename`: the snapshot file SAVE and BGSAVE write, in `dir`. Default:
+    /// `dump.tsnap`.
+    pub dbfilename: String,
+    /// `save`: (seconds, changes) points: a background save runs once at least
+    /// `changes` writes happened and `seconds` passed since the last save. Default:
+    /// 3600 1, 300 100, 60 10000 (Redis's).
+    pub save: Vec<(u64, u64)>,
 }
 
 impl Default for Config {
@@ -122,6 +149,15 @@ impl Default for Config {
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
             hz: 10,
+            appendonly: true,
+            appendfsync: FsyncPolicy::EverySec,
+            appenddirname: "appendonlydir".to_owned(),
+            appendfilename: "appendonly.aof".to_owned(),
+            aof_load_truncated: true,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
+            dbfilename: "dump.tsnap".to_owned(),
+            save: vec![(3600, 1), (300, 100), (60, 10_000)],
         }
     }
 }
@@ -135,6 +171,16 @@ impl Config {
         } else {
             self.dir.join(&self.tier_dir)
         }
+    }
+
+    /// The AOF's directory: `appenddirname` under `dir`.
+    pub fn aof_path(&self) -> PathBuf {
+        self.dir.join(&self.appenddirname)
+    }
+
+    /// The snapshot file of SAVE and BGSAVE: `dbfilename` under `dir`.
+    pub fn dump_path(&self) -> PathBuf {
+        self.dir.join(&self.dbfilename)
     }
 
     /// The tier's run-time knobs as this configuration sets them.
@@ -372,8 +418,15 @@ mod tests {
             ("client-query-buffer-limit", "1073741824"),
             ("loglevel", "notice"),
             ("logfile", ""),
-            ("appendonly", "no"),
-            ("save", ""),
+            ("appendonly", "yes"),
+            ("appendfsync", "everysec"),
+            ("appenddirname", "appendonlydir"),
+            ("appendfilename", "appendonly.aof"),
+            ("aof-load-truncated", "yes"),
+            ("auto-aof-rewrite-percentage", "100"),
+            ("auto-aof-rewrite-min-size", "67108864"),
+            ("dbfilename", "dump.tsnap"),
+            ("save", "3600 1 300 100 60 10000"),
             ("databases", "16"),
             ("slowlog-log-slower-than", "10000"),
             ("slowlog-max-len", "128"),
@@ -771,7 +824,10 @@ mod tests {
                 "proto-max-bulk-len",
                 "client-query-buffer-limit",
                 "loglevel",
-                "appendonly",
+                "aof-load-truncated",
+                "auto-aof-rewrite-percentage",
+                "auto-aof-rewrite-min-size",
+                "dbfilename",
                 "save",
                 "slowlog-log-slower-than",
                 "slowlog-max-len",

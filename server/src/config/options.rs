@@ -295,26 +295,94 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
                 .unwrap_or_default()
         },
     },
-    // Persistence does not exist yet: these report the truth, and accept only it, so
-    // that clients and tools that read them (redis-benchmark does) see what happens.
     OptionSpec {
         name: "appendonly",
-        runtime: true,
-        set: Setter::One(|_, v| match yes_no(v)? {
-            false => Ok(()),
-            true => Err("tierd has no append-only file yet; only 'no' is accepted".to_owned()),
+        runtime: false,
+        set: Setter::One(|c, v| {
+            c.appendonly = yes_no(v)?;
+            Ok(())
         }),
-        get: |_| "no".to_owned(),
+        get: |c| yes_no_str(c.appendonly),
+    },
+    OptionSpec {
+        name: "appendfsync",
+        runtime: false,
+        set: Setter::One(|c, v| {
+            c.appendfsync = std::str::from_utf8(v)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| {
+                    "argument must be one of the following: always, everysec, no".to_owned()
+                })?;
+            Ok(())
+        }),
+        get: |c| c.appendfsync.as_str().to_owned(),
+    },
+    OptionSpec {
+        name: "appenddirname",
+        runtime: false,
+        set: Setter::One(|c, v| {
+            c.appenddirname = plain_file_name(v, "appenddirname")?;
+            Ok(())
+        }),
+        get: |c| c.appenddirname.clone(),
+    },
+    OptionSpec {
+        name: "appendfilename",
+        runtime: false,
+        set: Setter::One(|c, v| {
+            c.appendfilename = plain_file_name(v, "appendfilename")?;
+            Ok(())
+        }),
+        get: |c| c.appendfilename.clone(),
+    },
+    OptionSpec {
+        name: "aof-load-truncated",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.aof_load_truncated = yes_no(v)?;
+            Ok(())
+        }),
+        get: |c| yes_no_str(c.aof_load_truncated),
+    },
+    OptionSpec {
+        name: "auto-aof-rewrite-percentage",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.auto_aof_rewrite_percentage = int(v, 0, i32::MAX.into())?;
+            Ok(())
+        }),
+        get: |c| c.auto_aof_rewrite_percentage.to_string(),
+    },
+    OptionSpec {
+        name: "auto-aof-rewrite-min-size",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.auto_aof_rewrite_min_size = memory(v, 0, i64::MAX as u64)?;
+            Ok(())
+        }),
+        get: |c| c.auto_aof_rewrite_min_size.to_string(),
+    },
+    OptionSpec {
+        name: "dbfilename",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.dbfilename = plain_file_name(v, "dbfilename")?;
+            Ok(())
+        }),
+        get: |c| c.dbfilename.clone(),
     },
     OptionSpec {
         name: "save",
         runtime: true,
-        set: Setter::Many(|_, args| match args {
-            [] => Ok(()),
-            [only] if only.is_empty() => Ok(()),
-            _ => Err("tierd takes no snapshots yet; only \"\" is accepted".to_owned()),
+        set: Setter::Many(|c, args| {
+            c.save = save_points(args)?;
+            Ok(())
         }),
-        get: |_| String::new(),
+        get: |c| {
+            let words: Vec<String> = c.save.iter().map(|(s, n)| format!("{s} {n}")).collect();
+            words.join(" ")
+        },
     },
     OptionSpec {
         name: "databases",
@@ -397,6 +465,31 @@ fn memory(v: &[u8], min: u64, max: u64) -> Result<u64, Reason> {
 }
 
 /// Redis's `yesnotoi`: `yes` or `no`, any case.
+/// A file name without a directory part, as Redis checks `dbfilename` and
+/// `appenddirname`.
+fn plain_file_name(v: &[u8], option: &str) -> Result<String, Reason> {
+    let name = std::str::from_utf8(v).map_err(|_| format!("{option} must be valid UTF-8"))?;
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(format!("{option} can't be a path, just a filename"));
+    }
+    Ok(name.to_owned())
+}
+
+/// `save`'s (seconds, changes) pairs, as Redis parses them: an even number of
+/// positive integers, or one empty argument for none.
+fn save_points(args: &[Vec<u8>]) -> Result<Vec<(u64, u64)>, Reason> {
+    let words: Vec<&Vec<u8>> = args.iter().filter(|a| !a.is_empty()).collect();
+    let invalid = || "Invalid save parameters".to_owned();
+    if !words.len().is_multiple_of(2) {
+        return Err(invalid());
+    }
+    words
+        .chunks(2)
+        .map(|pair| Ok((int(pair[0], 1, i64::MAX)?, int(pair[1], 1, i64::MAX)?)))
+        .collect::<Result<Vec<_>, Reason>>()
+        .map_err(|_| invalid())
+}
+
 fn yes_no(v: &[u8]) -> Result<bool, Reason> {
     if v.eq_ignore_ascii_case(b"yes") {
         Ok(true)

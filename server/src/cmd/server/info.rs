@@ -191,27 +191,105 @@ fn memory(lines: &mut Lines<'_>, shared: &Shared) {
 }
 
 fn persistence(lines: &mut Lines<'_>, shared: &Shared) {
-    lines.field("loading", 0);
+    let p = &shared.persistence;
+    let loading = p.is_loading();
+    lines.field("loading", i32::from(loading));
     lines.field("async_loading", 0);
-    // Nothing is ever saved yet, and writes are not counted for a save.
-    lines.field("rdb_changes_since_last_save", 0);
-    lines.field("rdb_bgsave_in_progress", 0);
+    if loading {
+        let state = &p.loading_state;
+        let started = state.started_unix.load(Ordering::Relaxed);
+        let total = state.total_bytes.load(Ordering::Relaxed);
+        let loaded = state.loaded_bytes.load(Ordering::Relaxed);
+        let elapsed = (tier_engine::now_ms() / 1000).saturating_sub(started);
+        let perc = if total > 0 {
+            loaded as f64 * 100.0 / total as f64
+        } else {
+            0.0
+        };
+        let eta = if loaded > 0 && total > loaded {
+            (total - loaded) * elapsed.max(1) / loaded
+        } else {
+            1
+        };
+        lines.field("loading_start_time", started);
+        lines.field("loading_total_bytes", total);
+        lines.field("loading_loaded_bytes", loaded);
+        lines.field("loading_loaded_perc", format!("{perc:.2}"));
+        lines.field("loading_eta_seconds", eta);
+        lines.field(
+            "loading_loaded_keys",
+            state.loaded_keys.load(Ordering::Relaxed),
+        );
+    }
+    lines.field(
+        "rdb_changes_since_last_save",
+        p.dirty.load(Ordering::Relaxed),
+    );
+    let save = p.save_job.lock();
+    lines.field(
+        "rdb_bgsave_in_progress",
+        i32::from(save.running_since.is_some()),
+    );
     lines.field(
         "rdb_last_save_time",
         shared.lastsave.load(Ordering::Relaxed),
     );
-    lines.field("rdb_last_bgsave_status", "ok");
-    lines.field("rdb_last_bgsave_time_sec", -1);
-    lines.field("rdb_current_bgsave_time_sec", -1);
-    lines.field("rdb_saves", 0);
-    lines.field("aof_enabled", 0);
-    lines.field("aof_rewrite_in_progress", 0);
-    lines.field("aof_rewrite_scheduled", 0);
-    lines.field("aof_last_rewrite_time_sec", -1);
-    lines.field("aof_current_rewrite_time_sec", -1);
-    lines.field("aof_last_bgrewrite_status", "ok");
-    lines.field("aof_rewrites", 0);
-    lines.field("aof_last_write_status", "ok");
+    lines.field("rdb_last_bgsave_status", ok_err(save.last_ok));
+    lines.field("rdb_last_bgsave_time_sec", secs(save.last_secs));
+    lines.field(
+        "rdb_current_bgsave_time_sec",
+        running_secs(save.running_since),
+    );
+    lines.field("rdb_saves", save.runs);
+    drop(save);
+    let aof = p.aof();
+    lines.field("aof_enabled", i32::from(aof.is_some()));
+    let rewrite = p.rewrite_job.lock();
+    lines.field(
+        "aof_rewrite_in_progress",
+        i32::from(rewrite.running_since.is_some()),
+    );
+    lines.field(
+        "aof_rewrite_scheduled",
+        i32::from(p.rewrite_scheduled.load(Ordering::Relaxed)),
+    );
+    lines.field("aof_last_rewrite_time_sec", secs(rewrite.last_secs));
+    lines.field(
+        "aof_current_rewrite_time_sec",
+        running_secs(rewrite.running_since),
+    );
+    lines.field("aof_last_bgrewrite_status", ok_err(rewrite.last_ok));
+    lines.field("aof_rewrites", rewrite.runs);
+    drop(rewrite);
+    let status = aof.map(|a| a.status());
+    let write_ok = status.as_ref().is_none_or(|s| s.last_write_ok());
+    lines.field("aof_last_write_status", if write_ok { "ok" } else { "err" });
+    if let Some(status) = status {
+        let (base, current) = p.aof_sizes();
+        lines.field("aof_current_size", current);
+        lines.field("aof_base_size", base);
+        lines.field("aof_pending_rewrite", 0);
+        lines.field("aof_buffer_length", status.pending_bytes);
+        lines.field("aof_pending_bio_fsync", 0);
+        lines.field("aof_delayed_fsync", status.delayed_fsyncs);
+    }
+}
+
+/// A job's last status: "ok" also before it ever ran, as Redis.
+fn ok_err(last_ok: Option<bool>) -> &'static str {
+    if last_ok == Some(false) {
+        "err"
+    } else {
+        "ok"
+    }
+}
+
+fn secs(last: Option<u64>) -> i64 {
+    last.map_or(-1, |s| s as i64)
+}
+
+fn running_secs(since: Option<std::time::Instant>) -> i64 {
+    since.map_or(-1, |s| s.elapsed().as_secs() as i64)
 }
 
 fn stats(lines: &mut Lines<'_>, shared: &Shared) {

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::persist::{self, JobKind, Refused};
+
 /// Served while loading and while stale, as most server commands are (Redis adds
 /// NOSCRIPT, which tierd does not model).
 const SERVER: Flags = Flags::LOADING.union(Flags::STALE);
@@ -71,6 +73,45 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         complexity: "O(1)",
         syntax: "[section [section ...]]",
         handler: info::info,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "save",
+        arity: 1,
+        flags: Flags::ADMIN,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Synchronously save the dataset to disk",
+        since: "1.0.0",
+        complexity: "O(N) where N is the total number of keys in all databases",
+        syntax: "",
+        handler: save,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "bgsave",
+        arity: -1,
+        flags: Flags::ADMIN,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Asynchronously save the dataset to disk",
+        since: "1.0.0",
+        complexity: "O(1)",
+        syntax: "[SCHEDULE]",
+        handler: bgsave,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "bgrewriteaof",
+        arity: 1,
+        flags: Flags::ADMIN,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Asynchronously rewrite the append-only file",
+        since: "1.0.0",
+        complexity: "O(1)",
+        syntax: "",
+        handler: bgrewriteaof,
         subcommands: &[],
     },
     CommandSpec {
@@ -331,6 +372,59 @@ fn time(ctx: &mut Ctx<'_>) {
     ctx.out.bulk_integer(i64::from(now.subsec_micros()));
 }
 
+/// SAVE: the snapshot file written now; the client waits (others go on: the save
+/// runs beside them, on this worker thread, which the runtime hands its other tasks).
+fn save(ctx: &mut Ctx<'_>) {
+    match tokio::task::block_in_place(|| persist::save_now(ctx.shared)) {
+        Ok(()) => ctx.out.ok(),
+        Err(e) => ctx.out.error(e),
+    }
+}
+
+/// BGSAVE [SCHEDULE]: the snapshot file written by a thread of its own.
+fn bgsave(ctx: &mut Ctx<'_>) {
+    let schedule = match &ctx.args[1..] {
+        [] => false,
+        [arg] if arg.eq_ignore_ascii_case(b"schedule") => true,
+        _ => return ctx.syntax_error(),
+    };
+    match persist::bgsave(ctx.shared) {
+        Ok(()) => ctx.out.simple("Background saving started"),
+        Err(Refused::Busy(JobKind::Rewrite)) if schedule => {
+            // The cron starts it once the rewrite ends.
+            ctx.shared
+                .persistence
+                .save_scheduled
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            ctx.out.simple("Background saving scheduled")
+        }
+        Err(Refused::Busy(JobKind::Rewrite)) => ctx.out.error(
+            "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+        ),
+        Err(Refused::Busy(JobKind::Save)) => ctx.out.error(persist::busy_error(JobKind::Save)),
+        Err(Refused::NoAof) => unreachable!("a save needs no AOF"),
+    }
+}
+
+/// BGREWRITEAOF: a new AOF base written by a thread of its own, from a point-in-time
+/// capture whose first instant starts the next increment.
+fn bgrewriteaof(ctx: &mut Ctx<'_>) {
+    match persist::bgrewriteaof(ctx.shared) {
+        Ok(()) => ctx
+            .out
+            .simple("Background append only file rewriting started"),
+        Err(Refused::Busy(JobKind::Save)) => ctx
+            .out
+            .simple("Background append only file rewriting scheduled"),
+        Err(Refused::Busy(JobKind::Rewrite)) => {
+            ctx.out.error(persist::busy_error(JobKind::Rewrite))
+        }
+        Err(Refused::NoAof) => ctx
+            .out
+            .error("ERR tierd rewrites the AOF only with appendonly yes"),
+    }
+}
+
 fn lastsave(ctx: &mut Ctx<'_>) {
     let at = ctx
         .shared
@@ -405,9 +499,10 @@ fn sleep_duration(arg: &[u8]) -> Duration {
     }
 }
 
-/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]. Tierd has no persistence yet, so
-/// there is nothing to save by default; SAVE cannot be honoured and fails unless
-/// FORCE. On success nothing is replied: the connection closes as the server exits.
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT], as Redis: the snapshot file is
+/// saved first with SAVE, or by default when `save` points are set; a failed save
+/// stops the shutdown unless FORCE. The AOF is made durable as the server exits. On
+/// success nothing is replied: the connection closes as the server exits.
 fn shutdown(ctx: &mut Ctx<'_>) {
     let (mut nosave, mut save, mut force, mut abort) = (false, false, false, false);
     if ctx.args.len() > 5 {
@@ -431,14 +526,15 @@ fn shutdown(ctx: &mut Ctx<'_>) {
         return ctx.out.error("ERR No shutdown in progress.");
     }
     tracing::warn!("User requested shutdown...");
-    if save {
-        if !force {
-            tracing::warn!(
-                "Error trying to save the DB, can't exit: tierd has no persistence yet."
-            );
-            return ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+    if save || (!nosave && !ctx.config.save.is_empty()) {
+        tracing::info!("Saving the final snapshot before exiting.");
+        if let Err(e) = tokio::task::block_in_place(|| persist::save_now(ctx.shared)) {
+            if !force {
+                tracing::warn!("Error trying to save the DB, can't exit: {e}");
+                return ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+            }
+            tracing::warn!("Error trying to save the DB: {e}. Exit anyway.");
         }
-        tracing::warn!("Error trying to save the DB (tierd has no persistence yet). Exit anyway.");
     }
     ctx.shared.shutdown();
     ctx.client.close_after_reply = true;

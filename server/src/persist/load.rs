@@ -1,0 +1,273 @@
+//! Start-up: loads the dataset while the server already answers (`-LOADING` to most
+//! commands), then opens the AOF and hands the keyspace its command log.
+//!
+//! With `appendonly yes`: the AOF directory's base snapshot, then its increments in
+//! order, each command run as a client would run it (cold values loaded, room made by
+//! the demoter when RAM is full), at time 0 so that no key expires while the log is
+//! replayed (the cron expires them after). A torn last command of the last increment
+//! is cut off with a warning if `aof-load-truncated` says so; any other damage stops
+//! the start with an error naming the file and the byte. A node that has no AOF yet
+//! but a snapshot file loads that, and rewrites the AOF at once so it holds the data.
+//! With `appendonly no`: the snapshot file, if there is one.
+//!
+//! Files are read on blocking threads; the records and commands they yield are applied
+//! by an async task, so the runtime never waits on the disk.
+
+use super::{Aof, ChangeLog};
+use crate::client::{Client, Clients};
+use crate::cmd;
+use crate::config::Config;
+use crate::resp::{Protocol, ReplyWriter};
+use crate::session::{wait_for_room, Session};
+use crate::shared::Shared;
+use anyhow::{anyhow, bail, Context};
+use bytes::Bytes;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tier_engine::aof::{AofDir, AofWriter, AofWriterConfig, ReplayLimits, StdAofFs};
+use tier_engine::snapshot::{SnapshotReader, SnapshotRecord};
+use tokio::sync::mpsc;
+
+/// Records or commands read ahead of the task that applies them.
+const READ_AHEAD: usize = 1024;
+
+/// Loads the dataset (see the module docs), `loading` being on (the server sets it
+/// before it listens). On success the keyspace logs its changes (to the AOF with
+/// `appendonly yes`) from now on, and `loading` is off.
+pub async fn load_at_start(shared: Arc<Shared>) -> anyhow::Result<()> {
+    let persistence = &shared.persistence;
+    persistence
+        .loading_state
+        .started_unix
+        .store(tier_engine::now_ms() / 1000, Ordering::Relaxed);
+    let started = Instant::now();
+    let config = shared.config.load_full();
+    let rewrite = if config.appendonly {
+        load_aof(&shared, &config).await?
+    } else {
+        let dump = config.dump_path();
+        if dump.exists() {
+            load_snapshot(&shared, &dump).await?;
+        }
+        false
+    };
+    let log = Arc::new(ChangeLog::new(shared.persistence.clone()));
+    if !shared.keyspace.set_command_log(log) {
+        bail!("the keyspace had a command log already");
+    }
+    persistence.set_loading(false);
+    tracing::info!(
+        "DB loaded from disk: {} keys, {:.3} seconds",
+        shared.keyspace.total_keys(),
+        started.elapsed().as_secs_f64()
+    );
+    if rewrite {
+        tracing::info!("Creating AOF base file from the loaded snapshot");
+        if let Err(e) = super::bgrewriteaof(&shared) {
+            tracing::warn!("cannot start the AOF rewrite: {e:?}");
+        }
+    }
+    Ok(())
+}
+
+/// Loads the AOF directory and opens its writer; returns whether the AOF must be
+/// rewritten (it was created now, beside a snapshot file that was loaded).
+async fn load_aof(shared: &Arc<Shared>, config: &Config) -> anyhow::Result<bool> {
+    let path = config.aof_path();
+    let name = config.appendfilename.clone();
+    let dir = tokio::task::spawn_blocking(move || AofDir::open(Arc::new(StdAofFs), path, &name))
+        .await??;
+    let mut loaded_from_dump = false;
+    let mut size = 0;
+    match dir.manifest().base() {
+        Some(base) => {
+            let path = dir.path_of(&base.name);
+            size += load_snapshot(shared, &path).await?;
+        }
+        None if dir.manifest().incrs().is_empty() && config.dump_path().exists() => {
+            load_snapshot(shared, &config.dump_path()).await?;
+            loaded_from_dump = true;
+        }
+        None => {}
+    }
+    let limits = ReplayLimits {
+        max_bulk_len: config.proto_max_bulk_len,
+        ..ReplayLimits::default()
+    };
+    let (tx, mut rx) = mpsc::channel::<(String, tier_engine::aof::Command)>(READ_AHEAD);
+    let reader = tokio::task::spawn_blocking(move || {
+        let summary = dir.replay_incrs(limits, |entry, command| {
+            tx.blocking_send((entry.name.clone(), command))
+                .map_err(|_| anyhow!("the AOF replay stopped"))
+        });
+        (dir, summary)
+    });
+    let mut replayer = Replayer::new(shared, config);
+    let mut file = None;
+    while let Some((name, command)) = rx.recv().await {
+        if file.as_ref() != Some(&name) {
+            // Each increment starts on database 0, as Redis loads them.
+            replayer.session.client.set_db(0);
+            file = Some(name.clone());
+        }
+        replayer
+            .run(command.args, command.len)
+            .await
+            .with_context(|| {
+                format!(
+                    "{} at byte {}",
+                    config.aof_path().join(&name).display(),
+                    command.offset
+                )
+            })?;
+    }
+    let (dir, summary) = reader.await?;
+    let summary = summary?;
+    size += summary.bytes;
+    let dir = match summary.torn {
+        Some(torn) if config.aof_load_truncated => {
+            tokio::task::spawn_blocking(move || dir.truncate_torn_tail(&torn).map(|()| dir))
+                .await??
+        }
+        Some(torn) => bail!(
+            "Bad file format reading the append only file {}: it ends inside a command at \
+             byte {} (make a backup of it, then set aof-load-truncated yes to cut it there)",
+            config.aof_path().join(&torn.name).display(),
+            torn.valid_len
+        ),
+        None => dir,
+    };
+    let writer_config = AofWriterConfig {
+        fsync: config.appendfsync,
+        ..AofWriterConfig::default()
+    };
+    let writer = tokio::task::spawn_blocking(move || AofWriter::open(dir, writer_config)).await??;
+    shared.persistence.set_aof(Aof::new(writer));
+    shared.persistence.set_aof_base(size);
+    tracing::info!(
+        "AOF loaded: {} commands from {}",
+        summary.commands,
+        config.aof_path().display()
+    );
+    Ok(loaded_from_dump)
+}
+
+/// Runs the commands of the AOF as a client of its own would, at time 0.
+struct Replayer<'s> {
+    session: Session<'s>,
+    config: Arc<Config>,
+}
+
+impl<'s> Replayer<'s> {
+    fn new(shared: &'s Arc<Shared>, config: &Config) -> Replayer<'s> {
+        let mut client = Client::new(Clients::unlisted(), true);
+        client.replaying = true;
+        Replayer {
+            session: Session::new(shared, client, ReplyWriter::new(Protocol::Resp2)),
+            config: Arc::new(config.clone()),
+        }
+    }
+
+    async fn run(&mut self, args: Vec<Vec<u8>>, len: u64) -> anyhow::Result<()> {
+        self.session.args = args.into_iter().map(Bytes::from).collect();
+        if cmd::table::resolve(&self.session.args).is_none() {
+            let name = String::from_utf8_lossy(&self.session.args[0]).into_owned();
+            bail!("Unknown command '{name}' reading the append only file");
+        }
+        self.session.run_one(&self.config).await;
+        // Replies go nowhere (an error, e.g. WRONGTYPE, was an error when it first ran
+        // too, and changed nothing then either).
+        self.session.writer.out.clear();
+        let progress = &self.session.shared.persistence.loading_state;
+        progress.loaded_bytes.fetch_add(len, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Loads a snapshot file into the keyspace; returns its size.
+async fn load_snapshot(shared: &Arc<Shared>, path: &Path) -> anyhow::Result<u64> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress = &shared.persistence.loading_state;
+    progress.total_bytes.fetch_add(size, Ordering::Relaxed);
+    tracing::info!("Loading {} ({size} bytes)", path.display());
+    let (tx, mut rx) = mpsc::channel::<SnapshotRecord>(READ_AHEAD);
+    let read = Arc::new(AtomicU64::new(0));
+    let reader = {
+        let (path, read) = (path.to_path_buf(), read.clone());
+        tokio::task::spawn_blocking(move || read_records(file, &path, read, tx))
+    };
+    let config = shared.config.load_full();
+    let databases = shared.keyspace.databases();
+    let mut loaded_before = 0;
+    while let Some(record) = rx.recv().await {
+        let db = record.db as usize;
+        if db >= databases {
+            bail!(
+                "{} holds a key of database {db}, but databases is {databases}",
+                path.display()
+            );
+        }
+        if let Some(tier) = shared.tier.get() {
+            if cmd::over_maxmemory(&config) && !wait_for_room(tier, &config).await {
+                bail!(
+                    "out of memory loading {}: maxmemory is reached and the tier cannot \
+                     make room",
+                    path.display()
+                );
+            }
+        }
+        let guard = tier_engine::pin();
+        let db = shared.keyspace.db(db);
+        db.lock_key(&record.key, 0, &guard)
+            .set(&record.key, record.value, record.expire_at);
+        progress.loaded_keys.fetch_add(1, Ordering::Relaxed);
+        let now_read = read.load(Ordering::Relaxed);
+        progress
+            .loaded_bytes
+            .fetch_add(now_read - loaded_before, Ordering::Relaxed);
+        loaded_before = now_read;
+    }
+    reader.await??;
+    Ok(size)
+}
+
+/// The reader thread of [`load_snapshot`]: sends every record, then checks the end.
+fn read_records(
+    file: File,
+    path: &Path,
+    read: Arc<AtomicU64>,
+    tx: mpsc::Sender<SnapshotRecord>,
+) -> anyhow::Result<()> {
+    let counting = Counting { inner: file, read };
+    let mut reader = SnapshotReader::new(BufReader::with_capacity(1 << 20, counting))
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    while let Some(record) = reader
+        .next_record()
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?
+    {
+        if tx.blocking_send(record).is_err() {
+            // The loader stopped on an error of its own, which it reports.
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// A reader that counts the bytes it read, for the loading progress.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
