@@ -86,6 +86,10 @@ impl TestServer {
             assert!(Instant::now() < deadline, "tierd is still loading");
             std::thread::sleep(Duration::from_millis(10));
         }
+        // Gone from the client list before the test counts clients: the server
+        // unregisters a client before it closes the socket.
+        raw.cmd(&["QUIT"]);
+        assert!(raw.is_closed(), "QUIT closes the connection");
     }
 
     /// The data dir.
