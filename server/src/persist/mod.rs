@@ -18,7 +18,7 @@ mod jobs;
 mod load;
 
 pub use jobs::{bgrewriteaof, bgsave, busy_error, cron_jobs, save_now, JobKind, Refused};
-pub use load::load_at_start;
+pub use load::{load_at_start, load_read_only};
 
 use parking_lot::Mutex;
 use std::cell::Cell;
