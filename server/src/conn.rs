@@ -206,7 +206,8 @@ impl Connection<'_> {
                     Piece::Bytes(bytes) => {
                         let header = stream::piece_header(bytes.len());
                         let len = header.len() + bytes.len() + 2;
-                        let mut frame = Buf::chain(header.as_bytes(), &bytes[..]).chain(&b"\r\n"[..]);
+                        let mut frame =
+                            Buf::chain(header.as_bytes(), &bytes[..]).chain(&b"\r\n"[..]);
                         socket.write_all_buf(&mut frame).await?;
                         stats.net_output_bytes.add(len as u64);
                     }

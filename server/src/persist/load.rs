@@ -124,10 +124,8 @@ pub async fn load_read_only(shared: &Arc<Shared>) -> anyhow::Result<Option<TornT
     let config = shared.config.load_full();
     let dir = if config.appendonly {
         let (path, name) = (config.aof_path(), config.appendfilename.clone());
-        tokio::task::spawn_blocking(move || {
-            AofDir::open_existing(Arc::new(StdAofFs), path, &name)
-        })
-        .await??
+        tokio::task::spawn_blocking(move || AofDir::open_existing(Arc::new(StdAofFs), path, &name))
+            .await??
     } else {
         None
     };

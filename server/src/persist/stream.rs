@@ -58,9 +58,10 @@ impl SnapshotStream {
     /// The next piece. A writer thread that ended without saying so (it could not
     /// start, or panicked) is a failure.
     pub async fn next(&mut self) -> Piece {
-        self.rx.recv().await.unwrap_or_else(|| {
-            Piece::Failed("the snapshot thread ended unexpectedly".to_owned())
-        })
+        self.rx
+            .recv()
+            .await
+            .unwrap_or_else(|| Piece::Failed("the snapshot thread ended unexpectedly".to_owned()))
     }
 }
 
