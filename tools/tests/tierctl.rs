@@ -146,9 +146,10 @@ fn a_missing_file_or_bad_usage_exits_2() {
         assert!(err.contains(&missing.display().to_string()), "{err}");
         assert!(err.contains("No such file"), "{err}");
     }
+    // A directory is read as a data dir: this one is not.
     let out = tierctl(&["verify", path_str(dir.path())]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("is a directory"));
+    assert!(stderr(&out).contains("not a tierd data dir"));
     assert_eq!(tierctl(&["verify"]).status.code(), Some(2));
     assert_eq!(tierctl(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(
