@@ -34,20 +34,29 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Both servers persist alike: PERSISTENCE=aof (the default, tierd's default) runs
+# both with the AOF at appendfsync everysec, PERSISTENCE=none with no AOF; neither
+# takes snapshots while measured.
+case "${PERSISTENCE:-aof}" in
+aof) persist=(--appendonly yes --appendfsync everysec --save '') ;;
+none) persist=(--appendonly no --save '') ;;
+*) echo "PERSISTENCE must be aof or none" >&2; exit 2 ;;
+esac
+mkdir -p "$workdir/redis" "$workdir/tier"
 redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$workdir" --logfile "$workdir/redis.log" &
+redis-server --port "$redis_port" --bind 127.0.0.1 "${persist[@]}" \
+    --dir "$workdir/redis" --logfile "$workdir/redis.log" &
 pids+=($!)
 tier_port=$(free_port)
 while [ "$tier_port" = "$redis_port" ]; do tier_port=$(free_port); done
 ./target/release/tierd --port "$tier_port" --bind 127.0.0.1 --dir "$workdir/tier" \
-    --logfile "$workdir/tierd.log" &
+    "${persist[@]}" --logfile "$workdir/tierd.log" &
 pids+=($!)
 wait_for_port "$redis_port" redis-server
 wait_for_port "$tier_port" tierd
 
-echo "$(redis-server --version)"
-echo "$(./target/release/tierd --version)"
+redis-server --version
+./target/release/tierd --version
 echo "machine: $(nproc) cores, $(uname -sr); clients $CLIENTS; N=$N (-P 1), N_PIPELINED=$N_PIPELINED (-P 16)"
 
 # Runs redis-benchmark against a port; prints "TEST rps p99" lines.

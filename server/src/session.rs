@@ -29,6 +29,9 @@ const ROOM_WAIT: Duration = Duration::from_secs(30);
 /// How long the demoter must have been unable to make room, with no RAM freed
 /// meanwhile, before a write waiting for room is refused.
 const STUCK_FOR: Duration = Duration::from_millis(500);
+/// The same for a write the AOF loader replays (or a record it loads): refusing it
+/// stops the start, so it waits out a slow demoter.
+pub(crate) const LOADING_PATIENCE: Duration = Duration::from_secs(30);
 
 /// A client's state and the buffers its commands use.
 pub(crate) struct Session<'s> {
@@ -41,8 +44,10 @@ pub(crate) struct Session<'s> {
     /// Cold values loaded for the command being run.
     cold: ColdValues,
     /// What the commands run since the replies were last sent appended to the AOF:
-    /// the replies wait until the AOF holds it (see [`Session::appended`]).
+    /// the replies wait until the AOF holds it (see [`Session::take_appended`]).
     appended: Appended,
+    /// Why a command was answered without running (see [`Session::take_refusal`]).
+    refused: Option<String>,
 }
 
 impl<'s> Session<'s> {
@@ -54,6 +59,7 @@ impl<'s> Session<'s> {
             args: Vec::with_capacity(8),
             cold: ColdValues::default(),
             appended: Appended::Nothing,
+            refused: None,
         }
     }
 
@@ -83,8 +89,17 @@ impl<'s> Session<'s> {
         if let Some(tier) = shared.tier.get() {
             let spec = cmd::table::resolve(&self.args).filter(|s| s.arity_ok(self.args.len()));
             if let Some(spec) = spec {
-                if spec.flags.contains(Flags::DENYOOM) && !wait_for_room(tier, config).await {
-                    self.writer.error(OOM_ERROR);
+                // The AOF loader waits longer: a replayed write is never dropped
+                // because the demoter was slow, only when no room can be made.
+                let patience = if self.client.replaying {
+                    LOADING_PATIENCE
+                } else {
+                    STUCK_FOR
+                };
+                if spec.flags.contains(Flags::DENYOOM)
+                    && !wait_for_room(tier, config, patience).await
+                {
+                    self.refuse(OOM_ERROR.to_owned());
                     return self.account(now, started);
                 }
                 if !spec.flags.contains(Flags::KEYS_ONLY) {
@@ -106,7 +121,7 @@ impl<'s> Session<'s> {
                 }
                 self.writer.out.truncate(mark);
                 if attempt == MAX_COLD_ATTEMPTS {
-                    self.writer.error(format!(
+                    self.refuse(format!(
                         "ERR the cold value of key '{}' kept moving; try again",
                         String::from_utf8_lossy(&missed[0])
                     ));
@@ -162,7 +177,7 @@ impl<'s> Session<'s> {
                 Ok(None) => {}
                 Err(e) => {
                     self.cold.clear();
-                    self.writer.error(format!(
+                    self.refuse(format!(
                         "ERR cold tier read of key '{}' failed: {e}",
                         String::from_utf8_lossy(key)
                     ));
@@ -171,6 +186,19 @@ impl<'s> Session<'s> {
             }
         }
         true
+    }
+
+    /// Answers the command with `error` instead of running it, and remembers why
+    /// (see [`Session::take_refusal`]).
+    fn refuse(&mut self, error: String) {
+        self.writer.error(&error);
+        self.refused = Some(error);
+    }
+
+    /// Why the last commands were answered without running, if one was: the AOF
+    /// loader stops there rather than skip a write.
+    pub(crate) fn take_refusal(&mut self) -> Option<String> {
+        self.refused.take()
     }
 
     fn execute(&mut self, config: &Config, now: u64) {
@@ -216,9 +244,9 @@ impl<'s> Session<'s> {
 /// demote or evict (or the disk is full under `noeviction`), it is refused with -OOM
 /// as without a tier. Returns whether there is room: writers that got it at the same
 /// moment may overshoot the budget by a command each.
-pub(crate) async fn wait_for_room(tier: &Tier, config: &Config) -> bool {
+pub(crate) async fn wait_for_room(tier: &Tier, config: &Config, patience: Duration) -> bool {
     let full = || cmd::over_maxmemory(config);
-    let deadline = Instant::now() + ROOM_WAIT;
+    let deadline = Instant::now() + ROOM_WAIT.max(patience);
     // Since when the demoter has judged it cannot make room, and the RAM in use then.
     let mut stuck: Option<(Instant, usize)> = None;
     loop {
@@ -245,7 +273,7 @@ pub(crate) async fn wait_for_room(tier: &Tier, config: &Config) -> bool {
         // (values it just moved to disk) may still be on its way back.
         let used = tier_engine::memory::used_memory();
         match stuck {
-            Some((since, _)) if since.elapsed() >= STUCK_FOR => {
+            Some((since, _)) if since.elapsed() >= patience => {
                 if stuck.is_some_and(|(_, before)| used >= before) {
                     return false;
                 }

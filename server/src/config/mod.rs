@@ -117,7 +117,9 @@ pub struct Config {
     pub dbfilename: String,
     /// `save`: (seconds, changes) points: a background save runs once at least
     /// `changes` writes happened and `seconds` passed since the last save. Default:
-    /// 3600 1, 300 100, 60 10000 (Redis's).
+    /// none (Redis has 3600 1, 300 100, 60 10000: with the AOF on by default, and a
+    /// dataset mostly on disk, which every snapshot reads whole, Tier saves on demand
+    /// only).
     pub save: Vec<(u64, u64)>,
 }
 
@@ -157,7 +159,7 @@ impl Default for Config {
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             dbfilename: "dump.tsnap".to_owned(),
-            save: vec![(3600, 1), (300, 100), (60, 10_000)],
+            save: Vec::new(),
         }
     }
 }
@@ -426,7 +428,7 @@ mod tests {
             ("auto-aof-rewrite-percentage", "100"),
             ("auto-aof-rewrite-min-size", "67108864"),
             ("dbfilename", "dump.tsnap"),
-            ("save", "3600 1 300 100 60 10000"),
+            ("save", ""),
             ("databases", "16"),
             ("slowlog-log-slower-than", "10000"),
             ("slowlog-max-len", "128"),

@@ -19,7 +19,7 @@ use crate::client::{Client, Clients};
 use crate::cmd;
 use crate::config::Config;
 use crate::resp::{Protocol, ReplyWriter};
-use crate::session::{wait_for_room, Session};
+use crate::session::{wait_for_room, Session, LOADING_PATIENCE};
 use crate::shared::Shared;
 use anyhow::{anyhow, bail, Context};
 use bytes::Bytes;
@@ -243,8 +243,12 @@ impl<'s> Replayer<'s> {
         }
         self.session.run_one(&self.config).await;
         // Replies go nowhere (an error, e.g. WRONGTYPE, was an error when it first ran
-        // too, and changed nothing then either).
+        // too, and changed nothing then either); a command that could not run here
+        // (no room, a cold read failed) stops the load: skipping it would lose it.
         self.session.writer.out.clear();
+        if let Some(why) = self.session.take_refusal() {
+            bail!("cannot replay the command: {why}");
+        }
         let progress = &self.session.shared.persistence.loading_state;
         progress.loaded_bytes.fetch_add(len, Ordering::Relaxed);
         Ok(())
@@ -276,7 +280,8 @@ async fn load_snapshot(shared: &Arc<Shared>, path: &Path) -> anyhow::Result<u64>
             );
         }
         if let Some(tier) = shared.tier.get() {
-            if cmd::over_maxmemory(&config) && !wait_for_room(tier, &config).await {
+            if cmd::over_maxmemory(&config) && !wait_for_room(tier, &config, LOADING_PATIENCE).await
+            {
                 bail!(
                     "out of memory loading {}: maxmemory is reached and the tier cannot \
                      make room",
