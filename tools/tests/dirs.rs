@@ -40,14 +40,18 @@ fn path_str(p: &Path) -> &str {
 /// A snapshot file of a few keys, at `path`.
 fn write_snapshot(path: &Path) {
     let mut w = SnapshotWriter::new(fs::File::create(path).unwrap(), CREATED).unwrap();
-    let keys: [(u32, &[u8], &[u8], Option<u64>); 3] = [
-        (0, b"user:1", b"alice", None),
-        (0, b"user:2", b"bob", Some(FAR)),
-        (2, b"other", b"db2", None),
-    ];
-    for (db, key, value, expire_at) in keys {
-        w.write_record(db, key, &Value::string(value), expire_at)
-            .unwrap();
+    for (db, key, value, expire_at) in [
+        (0, "user:1", "alice", None),
+        (0, "user:2", "bob", Some(FAR)),
+        (2, "other", "db2", None),
+    ] {
+        w.write_record(
+            db,
+            key.as_bytes(),
+            &Value::string(value.as_bytes()),
+            expire_at,
+        )
+        .unwrap();
     }
     w.finish().unwrap();
 }

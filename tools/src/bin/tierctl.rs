@@ -97,7 +97,7 @@ enum Command {
         /// The node's port.
         #[arg(short, long, default_value_t = 6379, conflicts_with = "dir")]
         port: u16,
-        /// The password (AUTH) [env: REDISCLI_AUTH].
+        /// The password, sent with AUTH first.
         #[arg(short = 'a', long, env = "REDISCLI_AUTH", hide_env_values = true)]
         #[arg(conflicts_with = "dir")]
         password: Option<String>,
