@@ -3,10 +3,11 @@
 //! (sound, with a torn tail, corrupt in many ways), `snapshot --dir` loads one as
 //! tierd would and changes nothing in it.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -15,27 +16,10 @@ use tier_engine::aof::{encode_command, AofDir, StdAofFs};
 use tier_engine::snapshot::{SnapshotReader, SnapshotWriter};
 use tier_engine::Value;
 
+use common::{path_str, stderr, stdout, tierctl};
+
 const CREATED: u64 = 1_700_000_000_000;
 const FAR: u64 = 4_000_000_000_000;
-
-fn tierctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tierctl"))
-        .args(args)
-        .output()
-        .expect("tierctl runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// A snapshot file of a few keys, at `path`.
 fn write_snapshot(path: &Path) {
@@ -98,6 +82,16 @@ fn data_dir() -> (TempDir, PathBuf) {
     (work, data)
 }
 
+/// The names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Every file under `dir` and its bytes.
 fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut all = BTreeMap::new();
@@ -127,11 +121,7 @@ fn restore_makes_a_data_dir_with_the_snapshot_as_its_base() {
         fs::read(work.path().join("keys.tsnap")).unwrap()
     );
     // Nothing is left beside the new dir.
-    let names: Vec<_> = fs::read_dir(work.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(names(work.path()), ["data", "keys.tsnap"]);
 }
 
 #[test]
@@ -189,11 +179,11 @@ fn restore_refuses_a_non_empty_dir_and_replaces_it_with_force() {
             aof.join("appendonly.aof.manifest"),
         ]
     );
-    let names: Vec<_> = fs::read_dir(work.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names.len(), 3, "nothing left beside: {names:?}");
+    assert_eq!(
+        names(work.path()),
+        ["corrupt.tsnap", "data", "keys.tsnap"],
+        "nothing is left beside"
+    );
 }
 
 #[test]

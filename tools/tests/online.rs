@@ -4,18 +4,23 @@
 //! TTL of the first. And TIER SNAPSHOT on the wire: a point in time, other clients
 //! served meanwhile, the connection usable after.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use rand::{RngCore, SeedableRng};
 use tempfile::TempDir;
 use tier_engine::aof::encode_command;
 use tier_engine::snapshot::SnapshotReader;
 use tier_tools::stream::SnapshotStream;
+
+use common::{path_str, stderr, stdout, tierctl};
 
 /// The `tierd` binary, next to `tierctl`. It belongs to another package, which
 /// cargo builds only for that package's tests, so it is built here (a no-op when it
@@ -149,17 +154,6 @@ impl Raw {
     }
 }
 
-fn tierctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tierctl"))
-        .args(args)
-        .output()
-        .expect("tierctl runs")
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("a UTF-8 path")
-}
-
 /// Every key of every database: value and absolute expiry (PEXPIRETIME, -1: none).
 type Dataset = BTreeMap<(u32, Vec<u8>), (Vec<u8>, i64)>;
 
@@ -185,56 +179,42 @@ fn dataset(con: &mut redis::Connection) -> Dataset {
 
 /// `len` bytes that zstd cannot shrink, different for each `seed`.
 fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    let mut bytes = vec![0; len];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut bytes);
+    bytes
 }
 
 /// A value in RAM or in the cold tier: the node has 8 MB of RAM for 12 MB of values.
+/// Some with a TTL, some in another database, a binary key.
 fn fill(con: &mut redis::Connection) {
+    let mut pipe = redis::pipe();
     for i in 0..600u64 {
-        let mut set = redis::cmd("SET");
-        set.arg(format!("big:{i}")).arg(noise(i, 20_000));
+        pipe.cmd("SET")
+            .arg(format!("big:{i}"))
+            .arg(noise(i, 20_000));
         match i % 3 {
-            0 => set.arg("EX").arg(3600 + i),
-            1 => set.arg("PXAT").arg(4_000_000_000_000 + i),
-            _ => &mut set,
-        };
-        set.query::<()>(con).expect("SET");
+            0 => pipe.arg("EX").arg(3600 + i),
+            1 => pipe.arg("PXAT").arg(4_000_000_000_000 + i),
+            _ => &mut pipe,
+        }
+        .ignore();
     }
     for i in 0..100u64 {
-        redis::cmd("SET")
-            .arg(format!("small:{i}"))
-            .arg(i)
-            .query::<()>(con)
-            .expect("SET");
+        pipe.cmd("SET").arg(format!("small:{i}")).arg(i).ignore();
     }
-    redis::cmd("SELECT")
-        .arg(5)
-        .query::<()>(con)
-        .expect("SELECT");
-    redis::cmd("SET")
+    pipe.cmd("SELECT").arg(5).ignore();
+    pipe.cmd("SET")
         .arg("elsewhere")
         .arg("db5")
         .arg("EX")
         .arg(100_000)
-        .query::<()>(con)
-        .expect("SET");
-    redis::cmd("SET")
+        .ignore();
+    pipe.cmd("SET")
         .arg(b"bin\x00\xff".as_slice())
         .arg(b"\x00\x01".as_slice())
-        .query::<()>(con)
-        .expect("SET");
-    redis::cmd("SELECT")
-        .arg(0)
-        .query::<()>(con)
-        .expect("SELECT");
+        .ignore();
+    pipe.cmd("SELECT").arg(0).ignore();
+    pipe.query::<()>(con).expect("the writes");
 }
 
 /// INFO's numeric `name:` field.
@@ -277,10 +257,8 @@ fn snapshot_of_a_tiered_node_restores_every_key_and_ttl() {
         "-o",
         path_str(&file),
     ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("(702 keys)"), "{stdout}");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(stdout(&out).contains("(702 keys)"), "{}", stdout(&out));
     assert!(!work.path().join("node.tsnap.tmp").exists());
     // The node goes on as before, and counts the snapshot as a save.
     assert_eq!(
@@ -301,17 +279,12 @@ fn snapshot_of_a_tiered_node_restores_every_key_and_ttl() {
         path_str(&refused),
     ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("WRONGPASS"));
+    assert!(stderr(&out).contains("WRONGPASS"), "{}", stderr(&out));
     assert!(!refused.exists() && !work.path().join("refused.tsnap.tmp").exists());
 
     let restored = work.path().join("restored");
     let out = tierctl(&["restore", path_str(&file), "--dir", path_str(&restored)]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let second = Node::start(&restored, &[]);
     let mut con = second.client(None);
     assert_eq!(dataset(&mut con), before);
