@@ -332,6 +332,16 @@ fn corruption_anywhere_names_the_file_and_the_byte() {
             first.display()
         ),
     );
+    // The offline snapshot refuses it as tierd would, and writes nothing.
+    let file = data.with_file_name("offline.tsnap");
+    let out = tierctl(&["snapshot", "--dir", path_str(&data), "-o", path_str(&file)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("at byte {offset}")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!file.exists() && !data.with_file_name("offline.tsnap.tmp").exists());
 
     // Cut short, but not the last increment.
     let whole = first_incr();
