@@ -222,11 +222,11 @@ fn rewrites_beside_writes_lose_nothing() {
 /// and the replay rebuilds the tier as RAM fills.
 #[test]
 fn cold_values_come_back_after_a_kill() {
-    let flags = ["--maxmemory", "8mb", "--tier-segment-size", "1mb"];
+    let flags = ["--maxmemory", "16mb", "--tier-segment-size", "1mb"];
     let server = TestServer::start_with(&flags);
     let mut con = server.client();
     let value = |i: u32| format!("{i:0>2000}");
-    for start in (0..8000u32).step_by(200) {
+    for start in (0..16_000u32).step_by(200) {
         let mut pipe = redis::pipe();
         for i in start..start + 200 {
             pipe.set(format!("key{i}"), value(i)).ignore();
@@ -234,15 +234,15 @@ fn cold_values_come_back_after_a_kill() {
         pipe.query::<()>(&mut con).expect("SET batch");
     }
     let mut raw = server.raw();
-    assert!(number(&info(&mut raw, &["tiering"]), "cold_keys") > 4000);
+    assert!(number(&info(&mut raw, &["tiering"]), "cold_keys") > 8000);
     // everysec: a second for the background fsync.
     std::thread::sleep(Duration::from_millis(1500));
     let dir = server.kill9();
     let again = TestServer::start_in(dir, &flags);
     let mut raw = again.raw();
-    assert!(number(&info(&mut raw, &["tiering"]), "cold_keys") > 4000);
+    assert!(number(&info(&mut raw, &["tiering"]), "cold_keys") > 8000);
     let mut con = again.client();
-    for i in (0..8000u32).step_by(7) {
+    for i in (0..16_000u32).step_by(7) {
         let v: String = con.get(format!("key{i}")).expect("get");
         assert_eq!(v, value(i), "key{i}");
     }

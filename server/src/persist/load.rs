@@ -35,8 +35,9 @@ use tier_engine::aof::{
 use tier_engine::snapshot::{SnapshotReader, SnapshotRecord};
 use tokio::sync::mpsc;
 
-/// Records or commands read ahead of the task that applies them.
-const READ_AHEAD: usize = 1024;
+/// Records or commands read ahead of the task that applies them: few, since they
+/// count in RAM the demoter cannot free (a record may be a large value).
+const READ_AHEAD: usize = 16;
 
 /// Loads the dataset (see the module docs), `loading` being on (the server sets it
 /// before it listens). On success the keyspace logs its changes (to the AOF with
