@@ -27,6 +27,9 @@ pub struct Client {
     /// The AOF loader's client: its commands run at time 0 (no key expires while the
     /// log is replayed) and while the node is loading.
     pub replaying: bool,
+    /// A snapshot the connection sends as the current command's reply, after the
+    /// replies before it (TIER SNAPSHOT).
+    pub snapshot: Option<crate::persist::stream::SnapshotStream>,
     /// What other connections can see and change of this client.
     pub handle: Arc<ClientHandle>,
 }
@@ -137,6 +140,7 @@ impl Client {
             pause: None,
             hide_from_slowlog: false,
             replaying: false,
+            snapshot: None,
             handle,
         }
     }

@@ -5,11 +5,12 @@
 
 use crate::client::Client;
 use crate::config::Config;
+use crate::persist::stream::{self, Piece, SnapshotStream};
 use crate::persist::Appended;
 use crate::resp::{parse_command, Limits, Protocol, ReplyWriter};
 use crate::session::Session;
 use crate::shared::Shared;
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -174,6 +175,10 @@ impl Connection<'_> {
                 }
             }
             self.session.run_one(config).await;
+            if let Some(snapshot) = self.session.client.snapshot.take() {
+                self.flush().await?;
+                self.send_snapshot(snapshot).await?;
+            }
             if let Some(pause) = self.session.client.pause.take() {
                 tokio::time::sleep(pause).await;
             }
@@ -183,6 +188,51 @@ impl Connection<'_> {
             if self.session.writer.out.len() >= FLUSH_AT {
                 self.flush().await?;
             }
+        }
+    }
+
+    /// Sends a snapshot as it is written (see [`stream`]): each piece as it comes,
+    /// so a slow client holds the writer back rather than filling memory. A failed
+    /// snapshot ends with an error line where a piece would be, then the connection
+    /// closes: the client cannot take the stream for a whole file.
+    async fn send_snapshot(&mut self, mut snapshot: SnapshotStream) -> Result<(), String> {
+        let handle = self.session.client.handle.clone();
+        let stats = &self.session.shared.stats;
+        let socket = &mut *self.stream;
+        let send = async {
+            socket.write_all(stream::STREAM_START).await?;
+            loop {
+                match snapshot.next().await {
+                    Piece::Bytes(bytes) => {
+                        let header = stream::piece_header(bytes.len());
+                        let len = header.len() + bytes.len() + 2;
+                        let mut frame =
+                            Buf::chain(header.as_bytes(), &bytes[..]).chain(&b"\r\n"[..]);
+                        socket.write_all_buf(&mut frame).await?;
+                        stats.net_output_bytes.add(len as u64);
+                    }
+                    Piece::Done => {
+                        socket.write_all(stream::STREAM_END).await?;
+                        return Ok(None);
+                    }
+                    Piece::Failed(why) => {
+                        let why = why.replace(['\r', '\n'], " ");
+                        let line = format!("-ERR snapshot failed: {why}\r\n");
+                        socket.write_all(line.as_bytes()).await?;
+                        return Ok(Some(why));
+                    }
+                }
+            }
+        };
+        let sent: std::io::Result<Option<String>> = tokio::select! {
+            biased;
+            _ = handle.killed() => return Err("killed".into()),
+            sent = send => sent,
+        };
+        match sent {
+            Ok(None) => Ok(()),
+            Ok(Some(why)) => Err(format!("the snapshot failed: {why}")),
+            Err(e) => Err(e.to_string()),
         }
     }
 

@@ -1,15 +1,21 @@
 //! What a snapshot holds, for `tierctl inspect`: counts and sizes by value type and
 //! by database, TTLs (how many, the nearest and farthest expiry), and the biggest
 //! keys. Built in one pass over the records; printed as text or serialized as JSON.
+//! For a data dir, the same of its AOF base and snapshot file, and its increments'
+//! commands by name and sizes.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt::{self, Display, Write};
 use std::io::Read;
+use std::path::Path;
 
 use serde::Serialize;
 use tier_engine::snapshot::{SnapshotError, SnapshotReader, SnapshotRecord};
 
+use crate::datadir::{DataDir, Increment};
+use crate::error::Failure;
+use crate::files::read_snapshot;
 use crate::text::{list, printable, relative, time};
 
 /// Keys and their sizes in one group (a type, a database, or the whole file).
@@ -224,4 +230,128 @@ fn tally_line(t: &Tally) -> String {
         format!("{} value bytes", t.value_bytes),
         format!("{} with a TTL", t.expiring),
     ])
+}
+
+/// Everything `tierctl inspect DIR` reports about a data dir.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DirInspection {
+    pub dir: String,
+    pub aof: Option<AofInspection>,
+    /// The snapshot file (`dump.tsnap`), if there is one.
+    pub snapshot: Option<Inspection>,
+}
+
+/// The AOF of a data dir: its base and its increments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AofInspection {
+    pub manifest: String,
+    /// The base snapshot's path, and what it holds.
+    pub base_file: Option<String>,
+    pub base: Option<Inspection>,
+    pub increments: Vec<Increment>,
+    /// Over every increment.
+    pub commands: u64,
+    pub command_bytes: u64,
+    pub by_name: BTreeMap<String, u64>,
+}
+
+/// Reads the whole data dir `root` and reports on it: the base as for a file
+/// ([`inspect`], naming its `top` biggest keys), the increments' commands by name and
+/// their sizes, the snapshot file. Fails at the first error, like `verify`.
+pub fn inspect_dir(root: &Path, top: usize) -> Result<DirInspection, Failure> {
+    let dir = DataDir::open(root)?;
+    let aof = match &dir.aof {
+        Some(aof) => {
+            let base_file = dir.base()?;
+            let base = match &base_file {
+                Some(path) => Some(read_snapshot(path, |input| inspect(input, top))?),
+                None => None,
+            };
+            let increments = dir.scan_increments()?;
+            let mut by_name = BTreeMap::new();
+            for incr in &increments {
+                for (name, n) in &incr.by_name {
+                    *by_name.entry(name.clone()).or_default() += n;
+                }
+            }
+            Some(AofInspection {
+                manifest: aof.manifest_path().display().to_string(),
+                base_file: base_file.map(|p| p.display().to_string()),
+                base,
+                commands: increments.iter().map(|i| i.commands).sum(),
+                command_bytes: increments.iter().map(|i| i.command_bytes).sum(),
+                increments,
+                by_name,
+            })
+        }
+        None => None,
+    };
+    let snapshot = match &dir.dump {
+        Some(path) => Some(read_snapshot(path, |input| inspect(input, top))?),
+        None => None,
+    };
+    Ok(DirInspection {
+        dir: root.display().to_string(),
+        aof,
+        snapshot,
+    })
+}
+
+impl Display for DirInspection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.dir)?;
+        if let Some(aof) = &self.aof {
+            writeln!(f)?;
+            writeln!(f, "AOF {}", aof.manifest)?;
+            match (&aof.base_file, &aof.base) {
+                (Some(file), Some(report)) => {
+                    writeln!(f, "base {file}")?;
+                    write!(f, "{report}")?;
+                }
+                _ => writeln!(f, "base none: the increments start from an empty dataset")?,
+            }
+            writeln!(f)?;
+            writeln!(
+                f,
+                "increments {} ({} commands, {} bytes)",
+                aof.increments.len(),
+                aof.commands,
+                aof.command_bytes
+            )?;
+            for incr in &aof.increments {
+                let torn = if incr.torn {
+                    format!(
+                        ", torn tail of {} bytes",
+                        incr.file_bytes - incr.command_bytes
+                    )
+                } else {
+                    String::new()
+                };
+                writeln!(
+                    f,
+                    "  {}  {} bytes, {} commands{torn}",
+                    incr.name, incr.file_bytes, incr.commands
+                )?;
+                writeln!(f, "    {}", counts(&incr.by_name))?;
+            }
+            writeln!(f, "  all  {}", counts(&aof.by_name))?;
+        }
+        if let Some(report) = &self.snapshot {
+            writeln!(f)?;
+            writeln!(f, "snapshot file")?;
+            write!(f, "{report}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Commands by name on a line, the most frequent first.
+fn counts(by_name: &BTreeMap<String, u64>) -> String {
+    let mut sorted: Vec<(&String, &u64)> = by_name.iter().collect();
+    sorted.sort_by_key(|&(name, n)| (Reverse(*n), name));
+    let items: Vec<String> = sorted
+        .iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    list(&items)
 }

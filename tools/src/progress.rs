@@ -1,11 +1,34 @@
-//! A snapshot file opened for reading, with a progress bar of the bytes read on
-//! stderr: drawn only when stderr is a terminal, so scripts and pipes see nothing.
+//! Progress bars on stderr, drawn only when stderr is a terminal, so scripts and
+//! pipes see nothing: of bytes read from a file, of a known total, or of bytes
+//! received (total unknown).
 
 use std::fs::File;
 use std::io::{self, IsTerminal};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressBarIter, ProgressDrawTarget, ProgressStyle};
+
+/// A bar of `total` bytes (`None`: unknown, a count and a rate) named `name`, which
+/// the caller clears when done.
+pub fn bar(total: Option<u64>, name: &str) -> ProgressBar {
+    let target = if io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(total, target);
+    let template = match total {
+        Some(_) => "{msg} [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+        None => "{spinner} {msg} {bytes} {binary_bytes_per_sec} {elapsed}",
+    };
+    bar.set_style(
+        ProgressStyle::with_template(template)
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(name.to_owned());
+    bar
+}
 
 /// The file at `path`, reading through a progress bar (which the caller clears when
 /// done). A directory is refused here rather than failing on its first read.
@@ -18,21 +41,8 @@ pub fn open(path: &Path) -> io::Result<(ProgressBarIter<File>, ProgressBar)> {
             "is a directory, not a snapshot file",
         ));
     }
-    let target = if io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    };
-    let bar = ProgressBar::with_draw_target(Some(meta.len()), target);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
-    );
     // The file's name only, so the bar fits the line.
     let name = path.file_name().unwrap_or(path.as_os_str());
-    bar.set_message(name.to_string_lossy().into_owned());
+    let bar = bar(Some(meta.len()), &name.to_string_lossy());
     Ok((bar.wrap_read(file), bar))
 }

@@ -2,13 +2,16 @@
 //! sound file, corrupt ones (exit 1, the byte offset named), a missing file and bad
 //! usage (exit 2), and `inspect`'s figures, as text and as JSON.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value as Json;
 use tempfile::TempDir;
 use tier_engine::snapshot::SnapshotWriter;
 use tier_engine::Value;
+
+use common::{path_str, stderr, stdout, tierctl};
 
 const CREATED: u64 = 1_700_000_000_000;
 
@@ -42,25 +45,6 @@ fn write_snapshot(dir: &Path, keys: &[Key]) -> PathBuf {
     }
     w.finish().unwrap();
     path
-}
-
-fn tierctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tierctl"))
-        .args(args)
-        .output()
-        .expect("tierctl runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
@@ -146,9 +130,10 @@ fn a_missing_file_or_bad_usage_exits_2() {
         assert!(err.contains(&missing.display().to_string()), "{err}");
         assert!(err.contains("No such file"), "{err}");
     }
+    // A directory is read as a data dir: this one is not.
     let out = tierctl(&["verify", path_str(dir.path())]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("is a directory"));
+    assert!(stderr(&out).contains("not a tierd data dir"));
     assert_eq!(tierctl(&["verify"]).status.code(), Some(2));
     assert_eq!(tierctl(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(

@@ -342,6 +342,30 @@ impl<F: AofFs> AofDir<F> {
         dir: impl Into<PathBuf>,
         basename: &str,
     ) -> Result<AofDir<F>, AofError> {
+        let dir = dir.into();
+        if let Some(opened) = AofDir::open_existing(Arc::clone(&fs), &dir, basename)? {
+            return Ok(opened);
+        }
+        fs.create_dir_all(&dir).map_err(|e| AofError::io(&dir, e))?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs.sync_dir(parent).map_err(|e| AofError::io(parent, e))?;
+        }
+        Ok(AofDir {
+            fs,
+            dir,
+            basename: basename.to_owned(),
+            manifest: Manifest::default(),
+        })
+    }
+
+    /// Opens the AOF directory `dir` as [`open`](Self::open) does when it holds a
+    /// manifest, and `None` when it does not; reads only, creates nothing (offline
+    /// tools use it on a data dir they must not change).
+    pub fn open_existing(
+        fs: Arc<F>,
+        dir: impl Into<PathBuf>,
+        basename: &str,
+    ) -> Result<Option<AofDir<F>>, AofError> {
         let longest = ManifestEntry {
             name: base_name(basename, MAX_SEQ),
             seq: MAX_SEQ,
@@ -352,36 +376,29 @@ impl<F: AofFs> AofDir<F> {
         }
         let dir = dir.into();
         let path = dir.join(manifest_name(basename));
-        let manifest = match fs.open_read(&path) {
-            Ok(file) => {
-                let mut text = Vec::new();
-                file.take(MAX_MANIFEST_LEN + 1)
-                    .read_to_end(&mut text)
-                    .map_err(|e| AofError::io(&path, e))?;
-                if text.len() as u64 > MAX_MANIFEST_LEN {
-                    return Err(AofError::Manifest {
-                        path,
-                        line: 0,
-                        reason: "The AOF manifest is larger than 1 MiB",
-                    });
-                }
-                Manifest::parse(&text, &path)?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs.create_dir_all(&dir).map_err(|e| AofError::io(&dir, e))?;
-                if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    fs.sync_dir(parent).map_err(|e| AofError::io(parent, e))?;
-                }
-                Manifest::default()
-            }
+        let file = match fs.open_read(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(AofError::io(&path, e)),
         };
-        Ok(AofDir {
+        let mut text = Vec::new();
+        file.take(MAX_MANIFEST_LEN + 1)
+            .read_to_end(&mut text)
+            .map_err(|e| AofError::io(&path, e))?;
+        if text.len() as u64 > MAX_MANIFEST_LEN {
+            return Err(AofError::Manifest {
+                path,
+                line: 0,
+                reason: "The AOF manifest is larger than 1 MiB",
+            });
+        }
+        let manifest = Manifest::parse(&text, &path)?;
+        Ok(Some(AofDir {
             fs,
             dir,
             basename: basename.to_owned(),
             manifest,
-        })
+        }))
     }
 
     /// The filesystem the files live on.
@@ -775,5 +792,24 @@ mod tests {
                 Err(AofError::InvalidName(_))
             ));
         }
+    }
+
+    #[test]
+    fn open_existing_reads_a_manifest_and_creates_nothing() {
+        let fs = Arc::new(SimAofFs::new());
+        assert!(AofDir::open_existing(Arc::clone(&fs), "/a", "t")
+            .unwrap()
+            .is_none());
+        assert!(fs.names().is_empty(), "nothing is created");
+        let mut dir = AofDir::open(Arc::clone(&fs), "/a", "t").unwrap();
+        dir.create_next_incr().unwrap();
+        let existing = AofDir::open_existing(Arc::clone(&fs), "/a", "t")
+            .unwrap()
+            .expect("the manifest is there");
+        assert_eq!(existing.manifest(), dir.manifest());
+        assert!(matches!(
+            AofDir::open_existing(fs, "/a", "a/b"),
+            Err(AofError::InvalidName(_))
+        ));
     }
 }

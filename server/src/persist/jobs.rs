@@ -51,7 +51,16 @@ impl Persistence {
         true
     }
 
-    fn end_job(&self, kind: JobKind, ok: bool) {
+    /// Marks a save running unless a job is (BGSAVE, TIER SNAPSHOT).
+    pub(super) fn claim_save(&self) -> Result<(), Refused> {
+        if self.start_job(JobKind::Save) {
+            Ok(())
+        } else {
+            Err(Refused::Busy(self.job_running().unwrap_or(JobKind::Save)))
+        }
+    }
+
+    pub(super) fn end_job(&self, kind: JobKind, ok: bool) {
         let mut state = self.job(kind).lock();
         if let Some(since) = state.running_since.take() {
             state.last_secs = Some(since.elapsed().as_secs());
@@ -85,12 +94,7 @@ pub fn save_now(shared: &Shared) -> Result<(), String> {
 
 /// BGSAVE: starts writing the snapshot file on a thread of its own.
 pub fn bgsave(shared: &Arc<Shared>) -> Result<(), Refused> {
-    let persistence = &shared.persistence;
-    if !persistence.start_job(JobKind::Save) {
-        return Err(Refused::Busy(
-            persistence.job_running().unwrap_or(JobKind::Save),
-        ));
-    }
+    shared.persistence.claim_save()?;
     let shared = shared.clone();
     spawn_job("tier-bgsave", move || {
         let _ = dump(&shared);
@@ -131,7 +135,7 @@ pub fn busy_error(kind: JobKind) -> &'static str {
     }
 }
 
-fn spawn_job(name: &str, job: impl FnOnce() + Send + 'static) {
+pub(super) fn spawn_job(name: &str, job: impl FnOnce() + Send + 'static) {
     if let Err(e) = std::thread::Builder::new().name(name.into()).spawn(job) {
         tracing::error!("cannot start {name}: {e}");
     }

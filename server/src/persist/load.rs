@@ -8,7 +8,8 @@
 //! is cut off with a warning if `aof-load-truncated` says so; any other damage stops
 //! the start with an error naming the file and the byte. A node that has no AOF yet
 //! but a snapshot file loads that, and rewrites the AOF at once so it holds the data.
-//! With `appendonly no`: the snapshot file, if there is one.
+//! With `appendonly no`: the snapshot file, if there is one. [`load_read_only`]
+//! loads the same way into a keyspace of its own, changing no file (offline tools).
 //!
 //! Files are read on blocking threads; the records and commands they yield are applied
 //! by an async task, so the runtime never waits on the disk.
@@ -28,7 +29,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tier_engine::aof::{AofDir, AofWriter, AofWriterConfig, ReplayLimits, StdAofFs};
+use tier_engine::aof::{
+    AofDir, AofWriter, AofWriterConfig, ReplayLimits, ReplaySummary, StdAofFs, TornTail,
+};
 use tier_engine::snapshot::{SnapshotReader, SnapshotRecord};
 use tokio::sync::mpsc;
 
@@ -50,10 +53,7 @@ pub async fn load_at_start(shared: Arc<Shared>) -> anyhow::Result<()> {
     let rewrite = if config.appendonly {
         load_aof(&shared, &config).await?
     } else {
-        let dump = config.dump_path();
-        if dump.exists() {
-            load_snapshot(&shared, &dump).await?;
-        }
+        load_dump(&shared, &config).await?;
         false
     };
     let log = Arc::new(ChangeLog::new(shared.persistence.clone()));
@@ -82,6 +82,89 @@ async fn load_aof(shared: &Arc<Shared>, config: &Config) -> anyhow::Result<bool>
     let name = config.appendfilename.clone();
     let dir = tokio::task::spawn_blocking(move || AofDir::open(Arc::new(StdAofFs), path, &name))
         .await??;
+    let Replayed {
+        dir,
+        summary,
+        size,
+        loaded_from_dump,
+    } = replay_aof(shared, config, dir).await?;
+    let dir = match summary.torn {
+        Some(torn) if config.aof_load_truncated => {
+            tokio::task::spawn_blocking(move || dir.truncate_torn_tail(&torn).map(|()| dir))
+                .await??
+        }
+        Some(torn) => bail!(
+            "Bad file format reading the append only file {}: it ends inside a command at \
+             byte {} (make a backup of it, then set aof-load-truncated yes to cut it there)",
+            config.aof_path().join(&torn.name).display(),
+            torn.valid_len
+        ),
+        None => dir,
+    };
+    let writer_config = AofWriterConfig {
+        fsync: config.appendfsync,
+        ..AofWriterConfig::default()
+    };
+    let writer = tokio::task::spawn_blocking(move || AofWriter::open(dir, writer_config)).await??;
+    shared.persistence.set_aof(Aof::new(writer));
+    shared.persistence.set_aof_base(size);
+    tracing::info!(
+        "AOF loaded: {} commands from {}",
+        summary.commands,
+        config.aof_path().display()
+    );
+    Ok(loaded_from_dump)
+}
+
+/// Loads what the data dir holds into the keyspace as tierd does at start, but reads
+/// only: a torn tail of the last increment is left in place and returned (as much as
+/// `aof-load-truncated yes` would keep is loaded), no AOF is opened and no file is
+/// created or changed. The keyspace gets no command log. For offline tools
+/// (`tierctl snapshot --dir`).
+pub async fn load_read_only(shared: &Arc<Shared>) -> anyhow::Result<Option<TornTail>> {
+    let config = shared.config.load_full();
+    let dir = if config.appendonly {
+        let (path, name) = (config.aof_path(), config.appendfilename.clone());
+        tokio::task::spawn_blocking(move || AofDir::open_existing(Arc::new(StdAofFs), path, &name))
+            .await??
+    } else {
+        None
+    };
+    match dir {
+        Some(dir) => Ok(replay_aof(shared, &config, dir).await?.summary.torn),
+        None => {
+            load_dump(shared, &config).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Loads the snapshot file (`dbfilename`), if there is one.
+async fn load_dump(shared: &Arc<Shared>, config: &Config) -> anyhow::Result<()> {
+    let dump = config.dump_path();
+    if dump.exists() {
+        load_snapshot(shared, &dump).await?;
+    }
+    Ok(())
+}
+
+/// What [`replay_aof`] went through.
+struct Replayed {
+    dir: AofDir<StdAofFs>,
+    summary: ReplaySummary,
+    /// Bytes loaded: the base's and the increments' commands.
+    size: u64,
+    /// No AOF was there: the snapshot file was loaded instead.
+    loaded_from_dump: bool,
+}
+
+/// Loads the AOF's base (or, when the AOF is empty, the snapshot file) and replays
+/// its increments, up to a torn tail of the last one, which it reports. Reads only.
+async fn replay_aof(
+    shared: &Arc<Shared>,
+    config: &Config,
+    dir: AofDir<StdAofFs>,
+) -> anyhow::Result<Replayed> {
     let mut loaded_from_dump = false;
     let mut size = 0;
     match dir.manifest().base() {
@@ -129,32 +212,12 @@ async fn load_aof(shared: &Arc<Shared>, config: &Config) -> anyhow::Result<bool>
     let (dir, summary) = reader.await?;
     let summary = summary?;
     size += summary.bytes;
-    let dir = match summary.torn {
-        Some(torn) if config.aof_load_truncated => {
-            tokio::task::spawn_blocking(move || dir.truncate_torn_tail(&torn).map(|()| dir))
-                .await??
-        }
-        Some(torn) => bail!(
-            "Bad file format reading the append only file {}: it ends inside a command at \
-             byte {} (make a backup of it, then set aof-load-truncated yes to cut it there)",
-            config.aof_path().join(&torn.name).display(),
-            torn.valid_len
-        ),
-        None => dir,
-    };
-    let writer_config = AofWriterConfig {
-        fsync: config.appendfsync,
-        ..AofWriterConfig::default()
-    };
-    let writer = tokio::task::spawn_blocking(move || AofWriter::open(dir, writer_config)).await??;
-    shared.persistence.set_aof(Aof::new(writer));
-    shared.persistence.set_aof_base(size);
-    tracing::info!(
-        "AOF loaded: {} commands from {}",
-        summary.commands,
-        config.aof_path().display()
-    );
-    Ok(loaded_from_dump)
+    Ok(Replayed {
+        dir,
+        summary,
+        size,
+        loaded_from_dump,
+    })
 }
 
 /// Runs the commands of the AOF as a client of its own would, at time 0.

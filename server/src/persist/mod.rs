@@ -9,6 +9,7 @@
 //! - `load`: start-up: the AOF (its base snapshot, then its increments) or the
 //!   snapshot file, while clients get `-LOADING`.
 //! - `jobs`: SAVE, BGSAVE, BGREWRITEAOF, and their automatic triggers.
+//! - [`stream`]: TIER SNAPSHOT, a snapshot streamed to a client.
 //!
 //! A write is acknowledged only once the AOF holds it as `appendfsync` promises: the
 //! connection waits for the position of its last append before it sends the replies
@@ -16,9 +17,10 @@
 
 mod jobs;
 mod load;
+pub mod stream;
 
 pub use jobs::{bgrewriteaof, bgsave, busy_error, cron_jobs, save_now, JobKind, Refused};
-pub use load::load_at_start;
+pub use load::{load_at_start, load_read_only};
 
 use parking_lot::Mutex;
 use std::cell::Cell;

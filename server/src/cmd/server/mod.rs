@@ -1,7 +1,7 @@
 //! Server commands: INFO, CONFIG, COMMAND, SLOWLOG, TIME, LASTSAVE, DEBUG and
-//! SHUTDOWN, with Redis 7.0's replies and errors. INFO lives in [`info`], CONFIG in
-//! [`config`], COMMAND in [`command`] (its argument trees in [`command_docs`]),
-//! SLOWLOG in [`slowlog`].
+//! SHUTDOWN, with Redis 7.0's replies and errors, and tierd's own TIER SNAPSHOT.
+//! INFO lives in [`info`], CONFIG in [`config`], COMMAND in [`command`] (its argument
+//! trees in [`command_docs`]), SLOWLOG in [`slowlog`].
 
 mod command;
 mod command_docs;
@@ -152,6 +152,19 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         syntax: "",
         handler: dispatch_subcommand,
         subcommands: SLOWLOG_SUBCOMMANDS,
+    },
+    CommandSpec {
+        name: "tier",
+        arity: -2,
+        flags: Flags::NONE,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "A container for tierd's own commands",
+        since: "7.0.0",
+        complexity: "Depends on subcommand.",
+        syntax: "",
+        handler: dispatch_subcommand,
+        subcommands: TIER_SUBCOMMANDS,
     },
     CommandSpec {
         name: "time",
@@ -349,6 +362,23 @@ const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
     },
 ];
 
+const TIER_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::help("server", "7.0.0", tier_help),
+    CommandSpec {
+        name: "snapshot",
+        arity: 2,
+        flags: Flags::ADMIN,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Stream a point-in-time snapshot file of the whole dataset",
+        since: "7.0.0",
+        complexity: "O(N) where N is the total number of keys in all databases",
+        syntax: "",
+        handler: tier_snapshot,
+        subcommands: &[],
+    },
+];
+
 /// The config file tierd was started with, as an absolute path: the first argument
 /// of the command line when it is not a flag, as `config::parse_args` reads it.
 fn config_file() -> Option<&'static Path> {
@@ -422,6 +452,26 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>) {
         Err(Refused::NoAof) => ctx
             .out
             .error("ERR tierd rewrites the AOF only with appendonly yes"),
+    }
+}
+
+fn tier_help(ctx: &mut Ctx<'_>) {
+    reply_help(
+        ctx,
+        &[
+            "SNAPSHOT",
+            "    Stream a snapshot file of the whole dataset as it is now (a RESP3 streamed string).",
+        ],
+    );
+}
+
+/// TIER SNAPSHOT: the connection streams the snapshot as the reply (see
+/// `persist::stream`); refused, as BGSAVE, while a save or a rewrite runs.
+fn tier_snapshot(ctx: &mut Ctx<'_>) {
+    match persist::stream::stream_snapshot(ctx.shared) {
+        Ok(stream) => ctx.client.snapshot = Some(stream),
+        Err(Refused::Busy(kind)) => ctx.out.error(persist::busy_error(kind)),
+        Err(Refused::NoAof) => unreachable!("a snapshot needs no AOF"),
     }
 }
 
