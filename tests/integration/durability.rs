@@ -160,6 +160,69 @@ fn acknowledged_writes_survive_a_kill_mid_traffic() {
     }
 }
 
+/// Round after round on one data dir: writers under `appendfsync always`, a
+/// BGREWRITEAOF or a BGSAVE started, and tierd killed while it may still run; after
+/// each restart every write acknowledged in any round so far is there. Three rounds
+/// here; `TIER_KILL_ROUNDS=200` for the long run (see benches/README.md).
+#[test]
+fn kills_during_rewrites_and_saves_lose_no_acknowledged_write() {
+    const THREADS: usize = 2;
+    let rounds: usize = std::env::var("TIER_KILL_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let flags = ["--appendfsync", "always"];
+    let mut dir = tempfile::tempdir().expect("temp dir");
+    // Per thread: how many keys each round got acknowledged.
+    let mut acked: Vec<Vec<u64>> = vec![Vec::new(); THREADS];
+    for round in 0..rounds {
+        let server = TestServer::start_in(dir, &flags);
+        let mut con = server.client();
+        for (t, rounds_acked) in acked.iter().enumerate() {
+            for (r, &n) in rounds_acked.iter().enumerate() {
+                for i in 0..n {
+                    let key = format!("t{t}:r{r}:{i}");
+                    let v: Option<u64> = con.get(&key).expect("get");
+                    assert_eq!(v, Some(i), "{key} was acknowledged before a kill");
+                }
+            }
+        }
+        let writers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let mut con = server.client();
+                std::thread::spawn(move || {
+                    let mut n = 0u64;
+                    while con.set::<_, _, ()>(format!("t{t}:r{round}:{n}"), n).is_ok() {
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(100 + rand::random::<u64>() % 200));
+        let job = if round % 2 == 0 {
+            "BGREWRITEAOF"
+        } else {
+            "BGSAVE"
+        };
+        let _ = server.raw().cmd(&[job]);
+        std::thread::sleep(Duration::from_millis(rand::random::<u64>() % 100));
+        dir = server.kill9();
+        for (t, w) in writers.into_iter().enumerate() {
+            acked[t].push(w.join().expect("writer"));
+        }
+    }
+    let server = TestServer::start_in(dir, &flags);
+    let mut con = server.client();
+    for (t, rounds_acked) in acked.iter().enumerate() {
+        for (r, &n) in rounds_acked.iter().enumerate() {
+            assert!(n > 0, "thread {t} wrote nothing in round {r}");
+            let last: Option<u64> = con.get(format!("t{t}:r{r}:{}", n - 1)).expect("get");
+            assert_eq!(last, Some(n - 1));
+        }
+    }
+}
+
 /// BGREWRITEAOF runs beside writes, several times: the manifest names the new base,
 /// old files go, and after a kill every acknowledged write is there.
 #[test]
