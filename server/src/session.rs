@@ -28,7 +28,7 @@ const MAX_COLD_ATTEMPTS: usize = 16;
 const ROOM_WAIT: Duration = Duration::from_secs(30);
 /// How long the demoter must have been unable to make room, with no RAM freed
 /// meanwhile, before a write waiting for room is refused.
-const STUCK_FOR: Duration = Duration::from_millis(500);
+const STUCK_FOR: Duration = Duration::from_secs(2);
 /// The same for a write the AOF loader replays (or a record it loads): refusing it
 /// stops the start, so it waits out a slow demoter.
 pub(crate) const LOADING_PATIENCE: Duration = Duration::from_secs(30);
