@@ -35,12 +35,13 @@ cleanup() {
 trap cleanup EXIT
 
 # Both servers persist alike: PERSISTENCE=aof (the default, tierd's default) runs
-# both with the AOF at appendfsync everysec, PERSISTENCE=none with no AOF; neither
-# takes snapshots while measured.
+# both with the AOF at appendfsync everysec, PERSISTENCE=always at appendfsync
+# always, PERSISTENCE=none with no AOF; neither takes snapshots while measured.
 case "${PERSISTENCE:-aof}" in
 aof) persist=(--appendonly yes --appendfsync everysec --save '') ;;
+always) persist=(--appendonly yes --appendfsync always --save '') ;;
 none) persist=(--appendonly no --save '') ;;
-*) echo "PERSISTENCE must be aof or none" >&2; exit 2 ;;
+*) echo "PERSISTENCE must be aof, always or none" >&2; exit 2 ;;
 esac
 mkdir -p "$workdir/redis" "$workdir/tier"
 redis_port=$(free_port)
