@@ -29,6 +29,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring, Probe};
 use parking_lot::Mutex;
@@ -37,6 +38,10 @@ use super::{dispatch, AlignedBuf, DirectFile, IoEngine, IoFuture, Op, Request};
 
 /// The largest queue depth accepted (the kernel caps a ring at 32768 entries).
 const MAX_QUEUE_DEPTH: u32 = 4096;
+
+/// How long the reaper task waits on a worker, without parking it, for a lone
+/// request in flight (a cold read from one client takes the device's 50-60 µs).
+const LONE_SPIN: Duration = Duration::from_micros(150);
 
 /// Who reaps completions ([`RingShared::reaper`]).
 const REAPER_THREAD: u8 = 0;
@@ -155,8 +160,10 @@ impl UringIoEngine {
 
     fn submit(&self, request: Request) {
         let shared = &self.shared;
-        let defer = shared.reaper.load(Ordering::Acquire) == REAPER_RUNTIME;
-        if shared.state.lock().submit(request, defer) {
+        let on_runtime = shared.reaper.load(Ordering::Acquire) == REAPER_RUNTIME;
+        // The reaper task is woken to submit deferred entries, or to wait for the
+        // lone request that was just submitted to an idle ring.
+        if shared.state.lock().submit(request, on_runtime) && on_runtime {
             shared.flush.notify_one();
         }
     }
@@ -242,6 +249,11 @@ impl RingShared {
         state.reap();
     }
 
+    /// Whether exactly one request is in flight and none waits.
+    fn lone_in_flight(&self) -> bool {
+        self.state.lock().lone_in_flight()
+    }
+
     /// Wakes whoever waits on the completion eventfd.
     fn signal(&self) {
         signal(self.completions.as_raw_fd());
@@ -313,6 +325,15 @@ async fn reap_in_runtime(shared: Arc<RingShared>) {
         if shared.reaper.load(Ordering::Acquire) != REAPER_RUNTIME {
             return;
         }
+        // A lone request in flight (one client's cold read): wait for it here, for
+        // a while, without letting the worker park. A vCPU parked in epoll takes
+        // tens of µs to wake for the completion; yielding keeps the runtime serving
+        // every other task meanwhile.
+        let spin_until = Instant::now() + LONE_SPIN;
+        while shared.lone_in_flight() && Instant::now() < spin_until {
+            tokio::task::yield_now().await;
+            shared.state.lock().reap();
+        }
         tokio::select! {
             ready = fd.readable() => match ready {
                 // The next `reap_pending` reads the counter; the readiness is cleared
@@ -344,8 +365,8 @@ fn wait_readable(fd: RawFd, timeout_ms: i32) {
 
 impl RingState {
     /// Takes `request` into a free slot (or the queue) and submits it, at once unless
-    /// `defer` and the ring is busy. Returns whether the reaper task must be woken to
-    /// submit it.
+    /// `defer` and the ring is busy. Returns whether the reaper task should be woken:
+    /// to submit it (deferred), or because it went into an idle ring.
     fn submit(&mut self, request: Request, defer: bool) -> bool {
         if let Some(why) = &self.failed {
             request.finish(Err(io::Error::other(format!("io_uring failed: {why}"))));
@@ -358,7 +379,12 @@ impl RingState {
             return !mem::replace(&mut self.flush_wanted, true);
         }
         self.enter();
-        false
+        !busy
+    }
+
+    /// Whether exactly one request is in flight and none waits.
+    fn lone_in_flight(&self) -> bool {
+        self.free.len() + 1 == self.slots.len() && self.queued.is_empty()
     }
 
     /// Whether no request is in flight or waiting.
