@@ -464,6 +464,12 @@ impl<F: AofFs> AofWriter<F> {
         self.shared.dir.lock().manifest().clone()
     }
 
+    /// Why the writer refuses writes, if it does: [`AofStatus::failure`] without the
+    /// rest (asked before every write command).
+    pub fn failure(&self) -> Option<Arc<WriteFailure>> {
+        self.shared.state.lock().failure.clone()
+    }
+
     /// The writer's figures.
     pub fn status(&self) -> AofStatus {
         let state = self.shared.state.lock();

@@ -223,16 +223,16 @@ async fn replay_aof(
 /// Runs the commands of the AOF as a client of its own would, at time 0.
 struct Replayer<'s> {
     session: Session<'s>,
-    config: Arc<Config>,
+    config: &'s Config,
 }
 
 impl<'s> Replayer<'s> {
-    fn new(shared: &'s Arc<Shared>, config: &Config) -> Replayer<'s> {
+    fn new(shared: &'s Arc<Shared>, config: &'s Config) -> Replayer<'s> {
         let mut client = Client::new(Clients::unlisted(), true);
         client.replaying = true;
         Replayer {
             session: Session::new(shared, client, ReplyWriter::new(Protocol::Resp2)),
-            config: Arc::new(config.clone()),
+            config,
         }
     }
 
@@ -242,7 +242,7 @@ impl<'s> Replayer<'s> {
             let name = String::from_utf8_lossy(&self.session.args[0]).into_owned();
             bail!("Unknown command '{name}' reading the append only file");
         }
-        self.session.run_one(&self.config).await;
+        self.session.run_one(self.config).await;
         // Replies go nowhere (an error, e.g. WRONGTYPE, was an error when it first ran
         // too, and changed nothing then either); a command that could not run here
         // (no room, a cold read failed) stops the load: skipping it would lose it.

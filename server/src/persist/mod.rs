@@ -40,38 +40,51 @@ pub const LOADING_ERROR: &str = "LOADING Redis is loading the dataset in memory"
 /// The open AOF: its writer, and what the log stream last selected.
 pub struct Aof {
     pub writer: AofWriter<StdAofFs>,
-    /// The database the stream's last command ran on (None: the next append starts
-    /// with a SELECT, as at the start of every increment).
-    selected: Mutex<Option<usize>>,
+    /// The stream's end as appends see it, taken by each append in turn.
+    stream: Mutex<Stream>,
+}
+
+/// What [`Aof::append`] keeps between appends.
+struct Stream {
+    /// The database the last command ran on (None: the next append starts with a
+    /// SELECT, as at the start of every increment).
+    selected: Option<usize>,
+    /// The encoding buffer, reused.
+    bytes: Vec<u8>,
 }
 
 impl Aof {
     pub fn new(writer: AofWriter<StdAofFs>) -> Aof {
         Aof {
             writer,
-            selected: Mutex::new(None),
+            stream: Mutex::new(Stream {
+                selected: None,
+                bytes: Vec::new(),
+            }),
         }
     }
 
     /// Makes the next append start with a SELECT: a new increment begins.
     pub(crate) fn forget_selected(&self) {
-        *self.selected.lock() = None;
+        self.stream.lock().selected = None;
     }
 
     /// Appends `args`, run on database `db`, after a SELECT if the stream is on
     /// another database.
     fn append(&self, db: usize, args: &[&[u8]]) -> Result<Lsn, AofError> {
-        let mut selected = self.selected.lock();
-        let mut bytes = Vec::with_capacity(64);
+        let mut stream = self.stream.lock();
+        let Stream { selected, bytes } = &mut *stream;
+        bytes.clear();
         if *selected != Some(db) {
-            encode_command(
-                &[b"SELECT".as_slice(), db.to_string().as_bytes()],
-                &mut bytes,
-            );
+            encode_command(&[b"SELECT".as_slice(), db.to_string().as_bytes()], bytes);
         }
-        encode_command(args, &mut bytes);
-        let lsn = self.writer.append(&bytes)?;
+        encode_command(args, bytes);
+        let lsn = self.writer.append(bytes)?;
         *selected = Some(db);
+        // A large value's buffer is not kept.
+        if bytes.capacity() > 64 * 1024 {
+            *bytes = Vec::new();
+        }
         Ok(lsn)
     }
 
@@ -160,7 +173,7 @@ impl Persistence {
 
     /// Why writes are refused now, if they are: the AOF failed a write or an fsync.
     pub fn write_refusal(&self) -> Option<String> {
-        let failure = self.aof()?.writer.status().failure?;
+        let failure = self.aof()?.writer.failure()?;
         Some(misconf_error(&failure.to_string()))
     }
 
