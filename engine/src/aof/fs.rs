@@ -47,6 +47,41 @@ pub trait AofFs: Send + Sync + 'static {
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }
 
+/// A [`Write`] that appends to a file of an [`AofFs`] (a rewrite's base
+/// goes through it) and counts what it appended.
+pub struct AppendWriter<'a, F: AofFs> {
+    fs: &'a F,
+    file: &'a F::File,
+    appended: u64,
+}
+
+impl<'a, F: AofFs> AppendWriter<'a, F> {
+    pub fn new(fs: &'a F, file: &'a F::File) -> AppendWriter<'a, F> {
+        AppendWriter {
+            fs,
+            file,
+            appended: 0,
+        }
+    }
+
+    /// Bytes appended so far.
+    pub fn appended(&self) -> u64 {
+        self.appended
+    }
+}
+
+impl<F: AofFs> Write for AppendWriter<'_, F> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.fs.append(self.file, buf)?;
+        self.appended += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// [`AofFs`] over `std::fs`: the one `tierd` runs on.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StdAofFs;
