@@ -5,7 +5,7 @@
 use crate::harness::*;
 use redis::Commands;
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -361,15 +361,15 @@ fn torn_and_corrupt_aof_at_start() {
     let _: () = con.set("b", "2").expect("set");
     let dir = server.kill9();
     let incr = last_incr(dir.path());
-    let whole = std::fs::metadata(&incr).expect("incr").len();
-    let append = |bytes: &[u8]| {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&incr)
-            .and_then(|mut f| f.write_all(bytes))
-            .expect("append to the increment");
-    };
-    append(b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1");
+    // The increment ends in zero bytes (room reserved for appends): a write cut
+    // short leaves its first bytes where the data ends.
+    let data = std::fs::read(&incr).expect("incr");
+    let whole = data.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1) as u64;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&incr)
+        .and_then(|f| f.write_all_at(b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1", whole))
+        .expect("write into the increment");
     let (failed, log) = run_until_exit(dir.path(), &["--aof-load-truncated", "no"]);
     assert!(failed, "{log}");
     assert!(

@@ -684,7 +684,11 @@ impl<F: AofFs> Shared<F> {
             (Arc::clone(&state.file), self.incr_path(&state))
         };
         let started = Instant::now();
-        let result = self.fs.append(&file, &batch);
+        // Room first: an fsync under `always` then writes the batch alone.
+        let result = self
+            .fs
+            .reserve(&file, batch.len() as u64)
+            .and_then(|()| self.fs.append(&file, &batch));
         let mut state = self.state.lock();
         let woken = match result {
             Ok(()) => {
