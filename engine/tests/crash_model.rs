@@ -37,11 +37,28 @@ fn deadline(offset: u16) -> u64 {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Set { db: usize, key: u8, value: u16, ttl: Option<u16> },
-    Del { db: usize, key: u8 },
-    Expire { db: usize, key: u8, ttl: u16 },
-    Persist { db: usize, key: u8 },
-    FlushDb { db: usize },
+    Set {
+        db: usize,
+        key: u8,
+        value: u16,
+        ttl: Option<u16>,
+    },
+    Del {
+        db: usize,
+        key: u8,
+    },
+    Expire {
+        db: usize,
+        key: u8,
+        ttl: u16,
+    },
+    Persist {
+        db: usize,
+        key: u8,
+    },
+    FlushDb {
+        db: usize,
+    },
     /// Starts a rewrite on a thread of its own, unless one runs.
     Rewrite,
     /// Waits for an fsync covering every write so far.
@@ -131,9 +148,11 @@ fn apply(keyspace: &Keyspace, db: &mut usize, args: &[Vec<u8>]) {
                 None => None,
                 Some(option) => panic!("SET option {option:?}"),
             };
-            database
-                .lock_key(&args[1], now, &guard)
-                .set(&args[1], Value::string(&args[2]), expire_at);
+            database.lock_key(&args[1], now, &guard).set(
+                &args[1],
+                Value::string(&args[2]),
+                expire_at,
+            );
         }
         b"DEL" => {
             database.lock_key(&args[1], now, &guard).remove(&args[1]);
@@ -159,8 +178,17 @@ fn apply(keyspace: &Keyspace, db: &mut usize, args: &[Vec<u8>]) {
 fn command_of(op: &Op) -> Option<(usize, Vec<Vec<u8>>)> {
     let words = |db: usize, words: Vec<Vec<u8>>| Some((db, words));
     match *op {
-        Op::Set { db, key, value, ttl } => {
-            let mut args = vec![b"SET".to_vec(), key_name(key), value.to_string().into_bytes()];
+        Op::Set {
+            db,
+            key,
+            value,
+            ttl,
+        } => {
+            let mut args = vec![
+                b"SET".to_vec(),
+                key_name(key),
+                value.to_string().into_bytes(),
+            ];
             if let Some(ttl) = ttl {
                 args.push(b"PXAT".to_vec());
                 args.push(deadline(ttl).to_string().into_bytes());

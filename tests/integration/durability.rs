@@ -469,7 +469,10 @@ fn clients_get_loading_while_the_dataset_loads() {
     let text = info(&mut raw, &["persistence"]);
     assert_eq!(field(&text, "loading").as_deref(), Some("1"), "{text}");
     assert!(number(&text, "loading_total_bytes") > 0, "{text}");
-    assert!(started.elapsed() < Duration::from_millis(1000), "too slow to watch");
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "too slow to watch"
+    );
     server.wait_loaded(None);
     assert_eq!(raw.cmd(&["DBSIZE"]), int(1500));
     assert_eq!(raw.cmd(&["GET", "key1499"]), bulk("1499"));
@@ -500,7 +503,10 @@ fn a_full_disk_refuses_writes_and_serves_reads() {
     let mut first = server.raw();
     first.send(&encode_command(&[b"SET", b"lost", b"1"]));
     let reply = first.read_frame();
-    assert!(reply.is_none(), "an unlogged write must not be acknowledged: {reply:?}");
+    assert!(
+        reply.is_none(),
+        "an unlogged write must not be acknowledged: {reply:?}"
+    );
     let mut raw = server.raw();
     let refused = match raw.cmd(&["SET", "b", "2"]) {
         Frame::Error(text) => String::from_utf8_lossy(&text).into_owned(),
@@ -515,7 +521,10 @@ fn a_full_disk_refuses_writes_and_serves_reads() {
     assert_eq!(raw.cmd(&["GET", "key7"]), bulk("7"));
     assert_eq!(raw.cmd(&["EXISTS", "key99"]), int(1));
     let text = info(&mut raw, &["persistence"]);
-    assert_eq!(field(&text, "aof_last_write_status").as_deref(), Some("err"));
+    assert_eq!(
+        field(&text, "aof_last_write_status").as_deref(),
+        Some("err")
+    );
     let dir = server.kill9();
 
     // The disk has room again: an empty increment where /dev/full was.

@@ -319,10 +319,7 @@ mod tests {
         let size = std::fs::metadata(&path).unwrap().len();
         assert_eq!(size, 11 + 2 * RESERVE_CHUNK);
         let mut text = Vec::new();
-        fs.open_read(&path)
-            .unwrap()
-            .read_to_end(&mut text)
-            .unwrap();
+        fs.open_read(&path).unwrap().read_to_end(&mut text).unwrap();
         assert_eq!(&text[..12], b"hello world!");
         assert!(text[12..].iter().all(|&b| b == 0));
 

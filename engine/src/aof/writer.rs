@@ -886,7 +886,10 @@ mod tests {
         writer.acked(lsn).wait().unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         while writer.status().durable < lsn {
-            assert!(Instant::now() < deadline, "no background fsync under everysec");
+            assert!(
+                Instant::now() < deadline,
+                "no background fsync under everysec"
+            );
             thread::sleep(Duration::from_millis(5));
         }
         writer.close().unwrap();

@@ -191,14 +191,13 @@ fn dump(shared: &Shared) -> Result<SnapshotSummary, String> {
 fn rewrite(shared: &Shared) -> Result<(), String> {
     let persistence = &shared.persistence;
     let aof = persistence.aof().ok_or("the AOF is not open")?;
-    let result =
-        rewrite_aof(&shared.keyspace, shared.tier.get(), aof).map_err(|e| match e {
-            RewriteError::Save {
-                source: SaveError::Busy,
-                ..
-            } => busy_error(JobKind::Save).to_owned(),
-            e => e.to_string(),
-        });
+    let result = rewrite_aof(&shared.keyspace, shared.tier.get(), aof).map_err(|e| match e {
+        RewriteError::Save {
+            source: SaveError::Busy,
+            ..
+        } => busy_error(JobKind::Save).to_owned(),
+        e => e.to_string(),
+    });
     match &result {
         Ok(size) => {
             persistence.set_aof_base(*size + aof.status().incr_size);
