@@ -321,7 +321,7 @@ async fn key_load_delay(delay: i64) {
     let micros = match delay {
         0 => return,
         1.. => delay.unsigned_abs(),
-        _ => u64::from(rand::random::<u64>() % delay.unsigned_abs() == 0),
+        _ => u64::from(rand::random::<u64>().is_multiple_of(delay.unsigned_abs())),
     };
     if micros > 0 {
         tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
