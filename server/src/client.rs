@@ -1,13 +1,17 @@
 //! Connected clients: the per-connection state a command may change ([`Client`]) and
 //! the registry behind CLIENT LIST / KILL / ID ([`Clients`], [`ClientHandle`]).
 
+use crate::multi::{Queued, Watching};
 use crate::resp::Protocol;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::Arc;
 use std::time::Instant;
+use tier_engine::keyspace::WatchFlag;
 use tokio::sync::Notify;
 
 /// State owned by one connection's task.
@@ -30,6 +34,10 @@ pub struct Client {
     /// A snapshot the connection sends as the current command's reply, after the
     /// replies before it (TIER SNAPSHOT).
     pub snapshot: Option<crate::persist::stream::SnapshotStream>,
+    /// Since MULTI: the commands queued for EXEC.
+    pub multi: Option<Queued>,
+    /// The keys WATCHed.
+    pub watching: Watching,
     /// What other connections can see and change of this client.
     pub handle: Arc<ClientHandle>,
 }
@@ -53,6 +61,10 @@ pub struct ClientHandle {
     pub last_command: Mutex<&'static str>,
     /// Bytes waiting in the query buffer, for CLIENT LIST's `qbuf=`.
     pub query_buffer: AtomicUsize,
+    /// Commands queued since MULTI, or -1 outside one, for CLIENT LIST's `multi=`.
+    pub multi: AtomicI64,
+    /// Raised when a watched key changes (CLIENT LIST's flag `d`).
+    pub watch_flag: WatchFlag,
     killed: AtomicBool,
     kill: Notify,
 }
@@ -141,8 +153,34 @@ impl Client {
             hide_from_slowlog: false,
             replaying: false,
             snapshot: None,
+            multi: None,
+            watching: Watching::new(handle.watch_flag.clone()),
             handle,
         }
+    }
+
+    /// MULTI: starts queueing commands.
+    pub fn begin_multi(&mut self) {
+        self.multi = Some(Queued::default());
+        self.handle.multi.store(0, Ordering::Relaxed);
+    }
+
+    /// Queues a command for EXEC (the client is in MULTI).
+    pub fn queue(&mut self, args: Vec<bytes::Bytes>) {
+        if let Some(multi) = &mut self.multi {
+            multi.commands.push(args);
+            self.handle
+                .multi
+                .store(multi.commands.len() as i64, Ordering::Relaxed);
+        }
+    }
+
+    /// Ends MULTI (EXEC, DISCARD, RESET): returns what was queued, and forgets the
+    /// watched keys.
+    pub fn end_multi(&mut self) -> Option<Queued> {
+        self.handle.multi.store(-1, Ordering::Relaxed);
+        self.watching.unwatch_all();
+        self.multi.take()
     }
 
     /// Selects database `db` (SELECT, RESET), as other connections see it too.
@@ -151,10 +189,12 @@ impl Client {
         self.handle.db.store(db, Ordering::Relaxed);
     }
 
-    /// RESET: back to a fresh connection's state (database 0, RESP2, no name), and
+    /// RESET: back to a fresh connection's state (no transaction, no watched key,
+    /// database 0, RESP2, no name), and
     /// unauthenticated unless `authenticated` (no password is set). The caller switches
     /// its reply writer back to RESP2.
     pub fn reset(&mut self, authenticated: bool) {
+        self.end_multi();
         self.set_db(0);
         self.authenticated = authenticated;
         self.handle.resp.store(2, Ordering::Relaxed);
@@ -176,6 +216,8 @@ fn new_handle(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Arc<
         no_evict: AtomicBool::new(false),
         last_command: Mutex::new("NULL"),
         query_buffer: AtomicUsize::new(0),
+        multi: AtomicI64::new(-1),
+        watch_flag: WatchFlag::default(),
         killed: AtomicBool::new(false),
         kill: Notify::new(),
     })

@@ -4,7 +4,9 @@
 //!
 //! - [`server`]: listeners, accept loop, cron thread, shutdown.
 //! - `conn`: one connection's read / parse / write loop.
-//! - `session`: running one parsed command (cold loads, waiting for room, retries).
+//! - `session`: running one parsed command (cold loads, waiting for room, retries),
+//!   queueing inside MULTI, and EXEC.
+//! - [`multi`]: a client's transaction state (queued commands, watched keys).
 //! - [`cmd`]: the command table and the handlers, one file per family.
 //! - [`resp`]: the RESP2/RESP3 codec.
 //! - [`config`]: redis.conf-style configuration, CONFIG GET/SET.
@@ -15,6 +17,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 mod conn;
+pub mod multi;
 pub mod num;
 pub mod persist;
 pub mod resp;

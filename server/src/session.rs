@@ -83,6 +83,20 @@ impl<'s> Session<'s> {
     /// room when a write finds RAM full and the tier can make some), then runs it,
     /// again after loading any cold value it missed (see [`cmd::values`]).
     pub(crate) async fn run_one(&mut self, config: &Config) {
+        if self.client.multi.is_some() {
+            let exempt = cmd::runs_inside_multi(&self.args[0]);
+            let arity_ok =
+                cmd::table::resolve(&self.args).is_some_and(|s| s.arity_ok(self.args.len()));
+            if self.args[0].eq_ignore_ascii_case(b"exec") {
+                return match arity_ok {
+                    true => self.exec(config).await,
+                    false => self.abort_exec("wrong number of arguments for 'exec' command"),
+                };
+            }
+            if !exempt || !arity_ok {
+                return self.queue(config).await;
+            }
+        }
         let now = self.now();
         let started = Instant::now();
         let shared: &'s Shared = self.shared;
@@ -91,20 +105,15 @@ impl<'s> Session<'s> {
             if let Some(spec) = spec {
                 // The AOF loader waits longer: a replayed write is never dropped
                 // because the demoter was slow, only when no room can be made.
-                let patience = if self.client.replaying {
-                    LOADING_PATIENCE
-                } else {
-                    STUCK_FOR
-                };
                 if spec.flags.contains(Flags::DENYOOM)
-                    && !wait_for_room(tier, config, patience).await
+                    && !wait_for_room(tier, config, self.patience()).await
                 {
                     self.refuse(OOM_ERROR.to_owned());
                     return self.account(now, started);
                 }
                 if !spec.flags.contains(Flags::KEYS_ONLY) {
                     let cold = self.cold_keys(tier, spec, &[]);
-                    if !cold.is_empty() && !self.load_cold(tier, &cold).await {
+                    if !cold.is_empty() && !self.load_cold(tier, self.client.db, &cold).await {
                         return self.account(now, started);
                     }
                 }
@@ -133,7 +142,7 @@ impl<'s> Session<'s> {
                     Some(spec) => self.cold_keys(tier, spec, &missed),
                     None => missed,
                 };
-                if !self.load_cold(tier, &cold).await {
+                if !self.load_cold(tier, self.client.db, &cold).await {
                     break;
                 }
             }
@@ -142,6 +151,190 @@ impl<'s> Session<'s> {
             self.execute(config, now);
         }
         self.account(now, started);
+    }
+
+    /// A command sent inside MULTI: checked as it would run, then queued (`+QUEUED`);
+    /// refused, it makes EXEC fail (EXECABORT). Queueing takes memory: above
+    /// `maxmemory` (once the tier could not make room) any command is refused.
+    async fn queue(&mut self, config: &Config) {
+        let shared: &'s Shared = self.shared;
+        let admitted = self.with_ctx(config, self.now(), cmd::admit_queued);
+        let admitted = admitted && {
+            let room = match shared.tier.get() {
+                Some(tier) => wait_for_room(tier, config, self.patience()).await,
+                None => !cmd::over_maxmemory(config),
+            };
+            if !room {
+                self.writer.error(OOM_ERROR);
+            }
+            room
+        };
+        if admitted {
+            let args = std::mem::take(&mut self.args);
+            self.client.queue(args);
+            self.writer.simple("QUEUED");
+        } else if let Some(multi) = &mut self.client.multi {
+            multi.aborted = true;
+        }
+    }
+
+    /// EXEC inside MULTI: EXECABORT if a command was refused while queued, a null
+    /// reply if a watched key changed; else loads the cold values of every queued
+    /// command, then runs them all while holding the keyspace's gate alone (no other
+    /// command runs meanwhile, and no value moves), and replies with their replies. A
+    /// transaction that changed anything is logged inside MULTI ... EXEC.
+    async fn exec(&mut self, config: &Config) {
+        let now = self.now();
+        let started = Instant::now();
+        let shared: &'s Shared = self.shared;
+        let queued_with = |flag: Flags| {
+            self.client.multi.as_ref().is_some_and(|q| {
+                q.commands
+                    .iter()
+                    .any(|args| cmd::table::resolve(args).is_some_and(|s| s.flags.contains(flag)))
+            })
+        };
+        let (grows, writes) = (queued_with(Flags::DENYOOM), queued_with(Flags::WRITE));
+        // Redis refuses such an EXEC, and the transaction with it, above maxmemory or
+        // while the AOF cannot be written.
+        let room = match (grows, shared.tier.get()) {
+            (false, _) => true,
+            (true, Some(tier)) => wait_for_room(tier, config, self.patience()).await,
+            (true, None) => !cmd::over_maxmemory(config),
+        };
+        if !room {
+            self.abort_exec(OOM_ERROR);
+            return self.account(now, started);
+        }
+        if let Some(refusal) = writes.then(|| shared.persistence.write_refusal()).flatten() {
+            self.abort_exec(&refusal);
+            return self.account(now, started);
+        }
+        let broken = self.client.watching.broken(now);
+        // The client stays in MULTI for CLIENT LIST until the commands have run.
+        self.client.watching.unwatch_all();
+        let queued = self.client.multi.take().unwrap_or_default();
+        let _ends = EndsMulti(self.client.handle.clone());
+        self.client.last_command = "exec";
+        if queued.aborted {
+            self.writer
+                .error("EXECABORT Transaction discarded because of previous errors.");
+            return self.account(now, started);
+        }
+        if broken {
+            self.writer.null_array();
+            return self.account(now, started);
+        }
+        let Some(_alone) = self.hold_transaction(&queued.commands).await else {
+            return self.account(now, started);
+        };
+        persist::begin_transaction();
+        self.writer.array_len(queued.commands.len());
+        for args in queued.commands {
+            self.args = args;
+            let now = self.now();
+            let mark = self.writer.out.len();
+            self.execute(config, now);
+            if let Some(key) = self.cold.take_missed().first() {
+                // A key no table entry names was cold: it could not be loaded first.
+                self.writer.out.truncate(mark);
+                self.writer.error(format!(
+                    "ERR the value of key '{}' is in the cold tier; run the command outside \
+                     MULTI to load it",
+                    String::from_utf8_lossy(key)
+                ));
+            }
+            self.shared.stats.commands_processed.incr();
+        }
+        persist::end_transaction(&shared.persistence);
+        self.cold.clear();
+        self.account(now, started);
+    }
+
+    /// EXEC refused: the transaction is discarded, with `why` (Redis's
+    /// `execCommandAbort`).
+    fn abort_exec(&mut self, why: &str) {
+        self.client.end_multi();
+        self.writer
+            .error(format!("EXECABORT Transaction discarded because of: {why}"));
+    }
+
+    /// Loads the cold values of every key the queued `commands` name (on the database
+    /// each runs on: a queued SELECT moves the later ones), then takes the keyspace's
+    /// gate alone and returns it, once no named key is cold without its value loaded.
+    /// None (with the error written) if a read failed or values kept moving.
+    async fn hold_transaction(
+        &mut self,
+        commands: &[Vec<Bytes>],
+    ) -> Option<tier_engine::keyspace::ExclusivePass<'s>> {
+        let shared: &'s Shared = self.shared;
+        let Some(tier) = shared.tier.get() else {
+            return Some(shared.keyspace.gate().exclusive());
+        };
+        for _ in 0..MAX_COLD_ATTEMPTS {
+            let missing = self.unloaded_keys(tier, commands);
+            if missing.is_empty() {
+                let alone = shared.keyspace.gate().exclusive();
+                // Under the gate nothing moves: what is loaded now stays loaded.
+                if self.unloaded_keys(tier, commands).is_empty() {
+                    return Some(alone);
+                }
+                continue;
+            }
+            for (db, keys) in missing {
+                if !self.load_cold(tier, db, &keys).await {
+                    return None;
+                }
+            }
+        }
+        self.refuse("ERR the cold values of the transaction kept moving; try again".into());
+        None
+    }
+
+    /// The keys of `commands` that are cold and not loaded, by database. A key is
+    /// looked for on the database its command runs on, or on every database if the
+    /// transaction swaps some (SWAPDB changes what a number names).
+    fn unloaded_keys(&self, tier: &Tier, commands: &[Vec<Bytes>]) -> Vec<(usize, Vec<Bytes>)> {
+        let databases = self.shared.keyspace.databases();
+        let swaps = commands
+            .iter()
+            .any(|args| args[0].eq_ignore_ascii_case(b"swapdb"));
+        let mut db = self.client.db;
+        let mut missing: Vec<(usize, Vec<Bytes>)> = Vec::new();
+        for args in commands {
+            let Some(spec) = cmd::table::resolve(args) else {
+                continue;
+            };
+            if args[0].eq_ignore_ascii_case(b"select") {
+                let n = std::str::from_utf8(&args[1])
+                    .ok()
+                    .and_then(|n| n.parse().ok());
+                if let Some(n) = n.filter(|&n| n < databases) {
+                    db = n;
+                }
+                continue;
+            }
+            let on = match swaps {
+                true => 0..databases,
+                false => db..db + 1,
+            };
+            // Every key, even of a command that reads none (a RENAME moves a cold
+            // value to a key a later command reads).
+            for key in spec.keys.positions(args.len()).map(|i| &args[i]) {
+                for db in on.clone() {
+                    let loaded = tier
+                        .cold_location(db, key)
+                        .is_none_or(|loc| self.cold.has(loc));
+                    if !loaded {
+                        match missing.iter_mut().find(|(d, _)| *d == db) {
+                            Some((_, keys)) => keys.push(key.clone()),
+                            None => missing.push((db, vec![key.clone()])),
+                        }
+                    }
+                }
+            }
+        }
+        missing
     }
 
     /// The keys of the command (by its table entry) whose values are in the cold tier
@@ -166,8 +359,7 @@ impl<'s> Session<'s> {
     /// Reads the cold values of `keys` in the client's database, all at once, for the
     /// command about to run. On a failed read, replies with the error and returns
     /// false: the command does not run.
-    async fn load_cold(&mut self, tier: &Tier, keys: &[Bytes]) -> bool {
-        let db = self.client.db;
+    async fn load_cold(&mut self, tier: &Tier, db: usize, keys: &[Bytes]) -> bool {
         let reads = keys
             .iter()
             .map(|key| async move { (key, tier.load(db, key).await) });
@@ -201,7 +393,16 @@ impl<'s> Session<'s> {
         self.refused.take()
     }
 
+    /// Runs the command (passing the keyspace's gate: not while a transaction runs).
     fn execute(&mut self, config: &Config, now: u64) {
+        let shared: &'s Shared = self.shared;
+        let _pass = shared.keyspace.gate().shared();
+        self.with_ctx(config, now, cmd::execute);
+        self.appended = self.appended.and(persist::take_appended());
+    }
+
+    /// Calls `f` with the command's context.
+    fn with_ctx<R>(&mut self, config: &Config, now: u64, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
         let mut ctx = Ctx {
             args: &self.args,
             out: &mut self.writer,
@@ -211,8 +412,16 @@ impl<'s> Session<'s> {
             now,
             cold: &mut self.cold,
         };
-        cmd::execute(&mut ctx);
-        self.appended = self.appended.and(persist::take_appended());
+        f(&mut ctx)
+    }
+
+    /// How long a write waits for room before it is refused (see [`STUCK_FOR`]).
+    fn patience(&self) -> Duration {
+        if self.client.replaying {
+            LOADING_PATIENCE
+        } else {
+            STUCK_FOR
+        }
     }
 
     /// Counts the command and records it in the slow log if it took long.
@@ -236,6 +445,15 @@ impl<'s> Session<'s> {
             );
         }
         self.client.hide_from_slowlog = false;
+    }
+}
+
+/// Shows the client out of MULTI (CLIENT LIST) when dropped: once EXEC is done.
+struct EndsMulti(Arc<crate::client::ClientHandle>);
+
+impl Drop for EndsMulti {
+    fn drop(&mut self) {
+        self.0.multi.store(-1, Ordering::Relaxed);
     }
 }
 

@@ -103,7 +103,7 @@ impl Gen {
     fn command(&mut self) -> Vec<String> {
         let mut c: Vec<String> = Vec::new();
         let mut push = |items: &[String]| c.extend_from_slice(items);
-        match self.0.gen_range(0..44) {
+        match self.0.gen_range(0..50) {
             0 => {
                 push(&["SET".into(), self.key(), self.value()]);
                 let ttl = self.pick(TTLS);
@@ -257,6 +257,14 @@ impl Gen {
                 "GET".into(),
                 self.pick(&["maxmemory", "timeout", "databases", "slowlog*", "nosuch"]),
             ]),
+            // Transactions: often enough that streams run inside MULTI for a while.
+            44 | 45 => push(&["MULTI".into()]),
+            46 => push(&["EXEC".into()]),
+            47 => push(&[self.pick(&["DISCARD", "UNWATCH", "EXEC"])]),
+            48 => {
+                push(&["WATCH".into()]);
+                push(&self.keys(3));
+            }
             _ => push(&["RANDOMKEY".into(), self.pick(&["extra"])]),
         }
         c
@@ -313,34 +321,73 @@ fn compare(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>)
     let mut history = Vec::new();
     let mut demote = vec!["DEBUG", "DEMOTE"];
     demote.extend_from_slice(KEYS);
+    // Inside MULTI: the commands queued so far (EXEC's replies are theirs).
+    let mut queued: Option<Vec<Vec<String>>> = None;
     for i in 0..commands {
-        if demote_every.is_some_and(|n| i % n == 0) {
+        // Between commands, not inside a transaction (it would be queued).
+        if demote_every.is_some_and(|n| i % n == 0) && queued.is_none() {
             assert!(matches!(t.cmd(&demote), Frame::Integer(_)));
         }
         let cmd = gen.command();
         let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        let (mut from_tierd, from_redis) = (
-            normalized(&cmd, t.cmd(&args)),
-            normalized(&cmd, r.cmd(&args)),
-        );
+        let (from_tierd, from_redis) = (t.cmd(&args), r.cmd(&args));
         history.push(cmd.join(" "));
-        if same_deadline(&cmd, &from_tierd, &from_redis) {
-            from_tierd = from_redis.clone();
+        let name = cmd[0].to_ascii_uppercase();
+        let ran: Vec<Vec<String>> = match (&mut queued, name.as_str(), &from_redis) {
+            (None, "MULTI", Frame::Simple(ok)) if ok == "OK" => {
+                queued = Some(Vec::new());
+                Vec::new()
+            }
+            (Some(_), "EXEC", _) | (Some(_), "DISCARD", Frame::Simple(_)) => {
+                queued.take().unwrap_or_default()
+            }
+            (Some(list), _, Frame::Simple(q)) if q == "QUEUED" => {
+                list.push(cmd.clone());
+                Vec::new()
+            }
+            _ => vec![cmd.clone()],
+        };
+        // Each reply set beside the command it answers: EXEC's, one per queued one.
+        let pairs: Vec<(Vec<String>, Frame, Frame)> =
+            match (name.as_str(), from_tierd.clone(), from_redis.clone()) {
+                ("EXEC", Frame::Array(a), Frame::Array(b)) if a.len() == ran.len() => ran
+                    .into_iter()
+                    .zip(a.into_iter().zip(b))
+                    .map(|(c, (a, b))| (c, a, b))
+                    .collect(),
+                _ => vec![(cmd.clone(), from_tierd, from_redis)],
+            };
+        for (cmd, from_tierd, from_redis) in pairs {
+            let (mut from_tierd, from_redis) =
+                (normalized(&cmd, from_tierd), normalized(&cmd, from_redis));
+            if same_deadline(&cmd, &from_tierd, &from_redis) {
+                from_tierd = from_redis.clone();
+            }
+            // DBSIZE counts keys past their deadline that each server deletes at its
+            // own pace; the demoting runs are slow enough for one-second TTLs to lapse.
+            if demote_every.is_some() && cmd[0].eq_ignore_ascii_case("DBSIZE") {
+                continue;
+            }
+            compare_reply(seed, resp3, &cmd, &from_tierd, &from_redis, &history);
         }
-        // DBSIZE counts keys past their deadline that each server deletes at its own
-        // pace; the demoting runs are slow enough for one-second TTLs to lapse.
-        if demote_every.is_some() && cmd[0].eq_ignore_ascii_case("DBSIZE") {
-            continue;
-        }
-
-        assert_eq!(
-            from_tierd,
-            from_redis,
-            "seed {seed}, resp3 {resp3}: replies differ for `{}`; the last commands were:\n{}",
-            cmd.join(" "),
-            history[history.len().saturating_sub(15)..].join("\n")
-        );
     }
+}
+
+fn compare_reply(
+    seed: u64,
+    resp3: bool,
+    cmd: &[String],
+    from_tierd: &Frame,
+    from_redis: &Frame,
+    history: &[String],
+) {
+    assert_eq!(
+        from_tierd,
+        from_redis,
+        "seed {seed}, resp3 {resp3}: replies differ for `{}`; the last commands were:\n{}",
+        cmd.join(" "),
+        history[history.len().saturating_sub(15)..].join("\n")
+    );
 }
 
 #[test]

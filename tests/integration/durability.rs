@@ -6,7 +6,7 @@ use crate::harness::*;
 use redis::Commands;
 use std::collections::BTreeMap;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -309,19 +309,6 @@ fn cold_values_come_back_after_a_kill() {
         let v: String = con.get(format!("key{i}")).expect("get");
         assert_eq!(v, value(i), "key{i}");
     }
-}
-
-/// The last increment of the AOF in `dir`.
-fn last_incr(dir: &Path) -> PathBuf {
-    let aof_dir = dir.join("appendonlydir");
-    let manifest =
-        std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).expect("manifest");
-    let name = manifest
-        .lines()
-        .rfind(|l| l.contains("type i"))
-        .and_then(|l| l.split(' ').nth(1))
-        .expect("an increment");
-    aof_dir.join(name)
 }
 
 /// Runs tierd on `dir` with `flags` until it exits (it is expected to refuse to

@@ -5,6 +5,7 @@
 use bytes::BytesMut;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tier_server::resp::{decode_frame, Frame, DEFAULT_MAX_DEPTH};
@@ -368,4 +369,17 @@ pub fn number(text: &str, name: &str) -> u64 {
     field(text, name)
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no numeric {name} in {text}"))
+}
+
+/// The last increment of the AOF in `dir`.
+pub fn last_incr(dir: &Path) -> PathBuf {
+    let aof_dir = dir.join("appendonlydir");
+    let manifest =
+        std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).expect("manifest");
+    let name = manifest
+        .lines()
+        .rfind(|l| l.contains("type i"))
+        .and_then(|l| l.split(' ').nth(1))
+        .expect("an increment");
+    aof_dir.join(name)
 }

@@ -10,3 +10,4 @@ mod protocol;
 mod server;
 mod strings;
 mod tier;
+mod transactions;

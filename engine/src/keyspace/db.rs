@@ -7,6 +7,7 @@
 use super::capture::DbCapture;
 use super::entry::Entry;
 use super::expire::StripeExpires;
+use super::watch::{WatchFlag, Watches};
 use super::{Footprint, KeyspaceShared};
 use crate::index::{Index, LockMode, Locks, Node, STRIPES};
 use crate::stats::KeyspaceStats;
@@ -28,6 +29,8 @@ pub struct Db {
     /// The capture under way, if any: writers copy a stripe aside for it before they
     /// change it (see [`capture`](super::capture)).
     capture: ArcSwapOption<DbCapture>,
+    /// The keys clients WATCH here.
+    watches: Watches,
     shared: Arc<KeyspaceShared>,
 }
 
@@ -51,8 +54,47 @@ impl Db {
             volatile: AtomicUsize::new(0),
             number: AtomicUsize::new(number),
             capture: ArcSwapOption::empty(),
+            watches: Watches::default(),
             shared,
         }
+    }
+
+    /// WATCH: `flag` is raised once `key` changes. Returns whether `flag` did not
+    /// watch it already.
+    pub fn watch(&self, key: &[u8], flag: &WatchFlag) -> bool {
+        let added = self.watches.add(key, flag);
+        if added {
+            self.shared.watches.fetch_add(1, Ordering::AcqRel);
+        }
+        added
+    }
+
+    /// Undoes [`Db::watch`].
+    pub fn unwatch(&self, key: &[u8], flag: &WatchFlag) {
+        if self.watches.remove(key, flag) {
+            self.shared.watches.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Raises the flags of the watchers of every watched key for which `exists`
+    /// (FLUSHDB, SWAPDB).
+    pub(crate) fn touch_watched_where(&self, exists: impl FnMut(&[u8]) -> bool) {
+        if self.shared.watches.load(Ordering::Acquire) > 0 {
+            self.watches.touch_where(exists);
+        }
+    }
+
+    /// Exchanges this database's watches with `other`'s (SWAPDB).
+    pub(crate) fn swap_watches(&self, other: &Db) {
+        self.watches.swap(&other.watches);
+    }
+
+    /// Whether `key` exists and has not expired, for a caller holding its stripe.
+    pub(crate) fn exists_now(&self, key: &[u8]) -> bool {
+        let guard = crossbeam_epoch::pin();
+        self.index
+            .get(key, self.index.hash(key), &guard)
+            .is_some_and(|node| !node.value().is_expired(crate::now_ms()))
     }
 
     /// Starts or ends this database's side of a capture; the caller holds every
@@ -79,9 +121,12 @@ impl Db {
         }
     }
 
-    /// Lets a capture under way keep `key`'s entry before it changes (its stripe held
-    /// exclusively).
+    /// Before `key` changes (its stripe held exclusively): raises the flags of its
+    /// watchers, and lets a capture under way keep its entry as it is.
     fn before_change(&self, key: &[u8], hash: u64, guard: &Guard) {
+        if self.shared.watches.load(Ordering::Acquire) > 0 {
+            self.watches.touch(key);
+        }
         if let Some(capture) = self.capture.load().as_ref() {
             let current = self.index.get(key, hash, guard).map(|n| n.value());
             let stripe = Index::<Entry, StripeExpires>::stripe_of(hash);
@@ -287,6 +332,7 @@ impl Db {
         holds: impl FnOnce(&Entry) -> bool,
         replace: impl FnOnce(&Entry) -> Option<Entry>,
     ) -> bool {
+        let _pass = self.shared.gate.shared();
         let mut txn = self.lock_key(key, now, guard);
         let hash = self.index.hash(key);
         match txn.get_hashed(key, hash) {
@@ -311,6 +357,7 @@ impl Db {
         let guard = crossbeam_epoch::pin();
         let mut all = self.index.lock_all();
         self.before_stripe_change(&all, &guard);
+        self.touch_watched_where(|key| self.exists_now(key));
         all.for_each(&guard, |node| {
             self.shared.changed(Some(Footprint::of(node.value())), None);
         });
@@ -336,6 +383,7 @@ impl Db {
         deadline: Instant,
     ) -> (u64, usize) {
         const KEYS_PER_STRIPE: usize = 64;
+        let _pass = self.shared.gate.shared();
         let guard = crossbeam_epoch::pin();
         let mut expired = 0;
         for step in 0..STRIPES {

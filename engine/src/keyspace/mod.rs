@@ -5,14 +5,18 @@ mod capture;
 mod db;
 mod entry;
 mod expire;
+mod gate;
 pub mod log;
 #[cfg(test)]
 mod model_tests;
+mod watch;
 
 pub use capture::{Capture, CapturedEntry, CapturedValue};
 pub use db::{Db, Txn};
 pub use entry::{Entry, SlotRef};
+pub use gate::{ExclusivePass, Gate, SharedPass};
 pub use log::CommandLog;
+pub use watch::WatchFlag;
 
 use crate::cold::ColdLocation;
 use crate::index::LockMode;
@@ -38,6 +42,10 @@ pub(crate) struct KeyspaceShared {
     pub(crate) gauges: TierGauges,
     dead_records: OnceLock<Arc<dyn DeadRecordSink>>,
     command_log: OnceLock<Arc<dyn CommandLog>>,
+    /// Passed by every change (see [`Gate`]).
+    pub(crate) gate: Gate,
+    /// Watches registered in all databases: none, and a change looks no further.
+    pub(crate) watches: std::sync::atomic::AtomicUsize,
 }
 
 /// What an entry holds in each tier, for keeping the gauges and the cold tier's
@@ -128,6 +136,8 @@ impl Keyspace {
             gauges: TierGauges::default(),
             dead_records: OnceLock::new(),
             command_log: OnceLock::new(),
+            gate: Gate::default(),
+            watches: std::sync::atomic::AtomicUsize::new(0),
         });
         Keyspace {
             dbs: ArcSwap::from_pointee(
@@ -140,6 +150,11 @@ impl Keyspace {
             expire_cursor: Mutex::new((0, 0)),
             capturing: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The gate every command passes shared and EXEC exclusively (see [`Gate`]).
+    pub fn gate(&self) -> &Gate {
+        &self.shared.gate
     }
 
     /// Number of databases.
@@ -197,6 +212,12 @@ impl Keyspace {
         };
         let _first = first.lock_all();
         let _second = second.lock_all();
+        // A watched key that exists in either changes (Redis's
+        // touchAllWatchedKeysInDb).
+        for (watched, other) in [(&da, &db), (&db, &da)] {
+            watched.touch_watched_where(|key| watched.exists_now(key) || other.exists_now(key));
+        }
+        da.swap_watches(&db);
         table.swap(a, b);
         self.dbs.store(Arc::new(table.into_boxed_slice()));
         da.set_number(b);
@@ -249,8 +270,9 @@ impl Keyspace {
         if self.capturing.swap(true, Ordering::AcqRel) {
             return None;
         }
-        // No SWAPDB meanwhile, and every database locked in the global order (by
-        // address, as `with_pair` and `swap_dbs` take them).
+        // Not inside a transaction; no SWAPDB meanwhile; and every database locked
+        // in the global order (by address, as `with_pair` and `swap_dbs` take them).
+        let _pass = self.shared.gate.shared();
         let _no_swap = self.swap.lock();
         let dbs = self.dbs.load_full();
         let mut order: Vec<&Arc<Db>> = dbs.iter().collect();

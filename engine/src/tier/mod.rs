@@ -375,8 +375,14 @@ impl Tier {
     /// lock-free lookup that changes nothing, for deciding whether a command needs
     /// [`Tier::load`] at all).
     pub fn is_cold(&self, db: usize, key: &[u8]) -> bool {
+        self.cold_location(db, key).is_some()
+    }
+
+    /// Where the value of `key` is in the cold tier, if it is live and cold.
+    pub fn cold_location(&self, db: usize, key: &[u8]) -> Option<ColdLocation> {
         let guard = crossbeam_epoch::pin();
-        self.live_cold(db, key, crate::now_ms(), &guard).is_some()
+        self.live_cold(db, key, crate::now_ms(), &guard)
+            .and_then(crate::keyspace::Entry::cold)
     }
 
     /// The entry of `key` if it is live and its value cold; deletes nothing (an

@@ -518,6 +518,13 @@ impl Current {
 fn client_line(text: &mut String, client: &ClientHandle, current: &Current, now: u64) {
     let me = client.id == current.id;
     let mut flags = String::new();
+    let multi = client.multi.load(Ordering::Relaxed);
+    if multi >= 0 {
+        flags.push('x');
+    }
+    if client.watch_flag.load(Ordering::Relaxed) {
+        flags.push('d');
+    }
     if me && current.closing {
         flags.push('c');
     }
@@ -546,7 +553,7 @@ fn client_line(text: &mut String, client: &ClientHandle, current: &Current, now:
     let _ = write!(
         text,
         "id={} addr={} laddr={} fd={} name={name} age={} idle={idle} flags={flags} db={} \
-         sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} \
+         sub=0 psub=0 ssub=0 multi={multi} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} \
          multi-mem=0 rbs={rbs} rbp={rbs} obl={output} oll=0 omem=0 tot-mem={tot_mem} \
          events=r cmd={command} user=default redir=-1 resp={}",
         client.id,

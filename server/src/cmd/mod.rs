@@ -10,6 +10,9 @@ mod expire;
 mod keys;
 mod server;
 mod strings;
+mod transactions;
+
+pub(crate) use transactions::runs_inside_multi;
 
 use crate::client::Client;
 use crate::config::Config;
@@ -27,6 +30,7 @@ pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     server::COMMANDS,
     strings::COMMANDS,
+    transactions::COMMANDS,
 ];
 
 /// Everything a handler may use while it runs one command.
@@ -195,22 +199,27 @@ pub fn execute(ctx: &mut Ctx<'_>) {
     run_spec(ctx, spec, spec.name);
 }
 
-fn run_spec(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static str) {
+/// Whether the command may run now: its arity, authentication, loading, a failed
+/// AOF, memory. If not, writes the error (Redis's `rejectCommand`) and returns false.
+fn admit(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static str) -> bool {
     if !spec.arity_ok(ctx.args.len()) {
-        return ctx.wrong_arity(full_name);
+        ctx.wrong_arity(full_name);
+        return false;
     }
     if !ctx.client.authenticated && !spec.flags.contains(Flags::NO_AUTH) {
         ctx.out.error("NOAUTH Authentication required.");
-        return;
+        return false;
     }
     let persistence = &ctx.shared.persistence;
     if !ctx.client.replaying {
         if persistence.is_loading() && !spec.flags.contains(Flags::LOADING) {
-            return ctx.out.error(crate::persist::LOADING_ERROR);
+            ctx.out.error(crate::persist::LOADING_ERROR);
+            return false;
         }
         if spec.flags.contains(Flags::WRITE) {
             if let Some(refusal) = persistence.write_refusal() {
-                return ctx.out.error(refusal);
+                ctx.out.error(refusal);
+                return false;
             }
         }
     }
@@ -222,6 +231,43 @@ fn run_spec(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static s
         && over_maxmemory(ctx.config)
     {
         ctx.out.error(OOM_ERROR);
+        return false;
+    }
+    true
+}
+
+/// A command sent inside MULTI: checked as it would be run (Redis's order: the
+/// command, its subcommand, then [`admit`]), and refused if it may not be queued.
+/// Returns whether it may be queued; if not, the error is written.
+pub fn admit_queued(ctx: &mut Ctx<'_>) -> bool {
+    let Some(spec) = table::lookup(&ctx.args[0]) else {
+        unknown_command(ctx);
+        return false;
+    };
+    let (spec, name) = match spec.subcommands {
+        [] => (spec, spec.name),
+        _ if !spec.arity_ok(ctx.args.len()) => (spec, spec.name),
+        _ => match spec.subcommand(&ctx.args[1]) {
+            Some(sub) => (sub, subcommand_name(spec, sub)),
+            None => {
+                ctx.unknown_subcommand();
+                return false;
+            }
+        },
+    };
+    if !admit(ctx, spec, name) {
+        return false;
+    }
+    if spec.flags.contains(Flags::NO_MULTI) {
+        ctx.out
+            .error("ERR Command not allowed inside a transaction");
+        return false;
+    }
+    true
+}
+
+fn run_spec(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static str) {
+    if !admit(ctx, spec, full_name) {
         return;
     }
     ctx.client.last_command = full_name;

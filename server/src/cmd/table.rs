@@ -42,6 +42,8 @@ impl Flags {
     /// Reads none of its keys' values (DEL, EXISTS, TTL, SET...): the connection
     /// loads no cold value before running it. Internal, not reported by COMMAND.
     pub const KEYS_ONLY: Flags = Flags(1 << 12);
+    /// Refused inside MULTI (SAVE, SHUTDOWN, WATCH...).
+    pub const NO_MULTI: Flags = Flags(1 << 13);
 
     pub const fn union(self, other: Flags) -> Flags {
         Flags(self.0 | other.0)
@@ -53,7 +55,7 @@ impl Flags {
 
     /// The flag names COMMAND INFO reports, in Redis's order.
     pub fn names(self) -> Vec<&'static str> {
-        const NAMES: [(Flags, &str); 10] = [
+        const NAMES: [(Flags, &str); 11] = [
             (Flags::WRITE, "write"),
             (Flags::READONLY, "readonly"),
             (Flags::DENYOOM, "denyoom"),
@@ -64,6 +66,7 @@ impl Flags {
             (Flags::STALE, "stale"),
             (Flags::FAST, "fast"),
             (Flags::NO_AUTH, "no_auth"),
+            (Flags::NO_MULTI, "no_multi"),
         ];
         NAMES
             .iter()

@@ -48,6 +48,11 @@ impl ColdValues {
         }
     }
 
+    /// Whether the value of the record at `loc` is loaded.
+    pub fn has(&self, loc: ColdLocation) -> bool {
+        self.loaded.iter().any(|(l, _)| *l == loc)
+    }
+
     /// Forgets everything (before the connection's next command).
     pub fn clear(&mut self) {
         self.loaded.clear();

@@ -199,11 +199,20 @@ async fn replay_aof(
     });
     let mut replayer = Replayer::new(shared, config);
     let mut file = None;
+    // A MULTI whose EXEC has not been read yet: where it starts.
+    let mut open_multi: Option<(String, u64)> = None;
     while let Some((name, command)) = rx.recv().await {
         if file.as_ref() != Some(&name) {
             // Each increment starts on database 0, as Redis loads them.
             replayer.session.client.set_db(0);
             file = Some(name.clone());
+        }
+        match &command.args[0] {
+            w if w.eq_ignore_ascii_case(b"MULTI") => {
+                open_multi = Some((name.clone(), command.offset))
+            }
+            w if w.eq_ignore_ascii_case(b"EXEC") => open_multi = None,
+            _ => {}
         }
         replayer
             .run(command.args, command.len)
@@ -217,7 +226,27 @@ async fn replay_aof(
             })?;
     }
     let (dir, summary) = reader.await?;
-    let summary = summary?;
+    let mut summary = summary?;
+    if let Some((name, offset)) = open_multi {
+        // A transaction the crash cut short: nothing of it ran (its commands were
+        // queued); it is a torn tail from its MULTI on, as Redis reverts it.
+        let last = dir.manifest().incrs().last().map(|e| e.name.clone());
+        if last.as_ref() != Some(&name) {
+            bail!(
+                "{}: MULTI at byte {offset} has no EXEC, and a later AOF file follows",
+                config.aof_path().join(&name).display()
+            );
+        }
+        let file_len = std::fs::metadata(config.aof_path().join(&name))
+            .map(|m| m.len())
+            .unwrap_or(offset);
+        tracing::warn!("Revert incomplete MULTI/EXEC transaction in AOF file {name}");
+        summary.torn = Some(TornTail {
+            name,
+            valid_len: offset,
+            file_len,
+        });
+    }
     size += summary.bytes;
     Ok(Replayed {
         dir,

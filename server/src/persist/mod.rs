@@ -172,6 +172,38 @@ impl Appended {
 
 thread_local! {
     static APPENDED: Cell<Appended> = const { Cell::new(Appended::Nothing) };
+    /// Inside EXEC: None before the transaction's first change, then the database
+    /// of its last one (MULTI is in the log).
+    static TRANSACTION: Cell<Option<Option<usize>>> = const { Cell::new(None) };
+}
+
+/// EXEC begins: the first change its commands log is preceded by MULTI.
+pub(crate) fn begin_transaction() {
+    TRANSACTION.with(|t| t.set(Some(None)));
+}
+
+/// EXEC ends: closes the MULTI in the log with EXEC, if the transaction changed
+/// anything (Redis logs a transaction that changed nothing not at all).
+pub(crate) fn end_transaction(persistence: &Persistence) {
+    if let Some(Some(db)) = TRANSACTION.with(|t| t.take()) {
+        append_to_aof(persistence, db, &[b"EXEC"]);
+    }
+}
+
+/// Appends `args` (run on `db`) to the AOF, if it is open, and records what this
+/// thread must wait for before replying.
+fn append_to_aof(persistence: &Persistence, db: usize, args: &[&[u8]]) {
+    let Some(aof) = persistence.aof() else {
+        return;
+    };
+    let appended = match aof.append(db, args) {
+        Ok(lsn) => Appended::Upto(lsn),
+        Err(e) => {
+            tracing::error!("cannot append to the AOF: {e}");
+            Appended::Failed
+        }
+    };
+    APPENDED.with(|a| a.set(a.get().and(appended)));
 }
 
 /// What the commands run on this thread appended since the last call. A command runs
@@ -195,16 +227,12 @@ impl ChangeLog {
 impl CommandLog for ChangeLog {
     fn append(&self, db: usize, args: &[&[u8]]) {
         self.shared.dirty.fetch_add(1, Ordering::Relaxed);
-        let Some(aof) = self.shared.aof() else {
-            return;
-        };
-        let appended = match aof.append(db, args) {
-            Ok(lsn) => Appended::Upto(lsn),
-            Err(e) => {
-                tracing::error!("cannot append to the AOF: {e}");
-                Appended::Failed
+        if let Some(in_exec) = TRANSACTION.with(Cell::get) {
+            if in_exec.is_none() {
+                append_to_aof(&self.shared, db, &[b"MULTI"]);
             }
-        };
-        APPENDED.with(|a| a.set(a.get().and(appended)));
+            TRANSACTION.with(|t| t.set(Some(Some(db))));
+        }
+        append_to_aof(&self.shared, db, args);
     }
 }

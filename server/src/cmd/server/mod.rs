@@ -78,7 +78,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         arity: 1,
-        flags: Flags::ADMIN,
+        flags: Flags::ADMIN.union(Flags::NO_MULTI),
         keys: KeySpec::NONE,
         group: "server",
         summary: "Synchronously save the dataset to disk",
@@ -130,7 +130,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         arity: -1,
-        flags: ADMIN,
+        flags: ADMIN.union(Flags::NO_MULTI),
         keys: KeySpec::NONE,
         group: "server",
         summary: "Synchronously save the dataset to disk and then shut down the server",
