@@ -204,3 +204,73 @@ fn transactions_in_the_aof() {
     assert_eq!(end, whole, "the incomplete transaction is cut off");
     assert_eq!(raw.cmd(&["SET", "after", "1"]), ok());
 }
+
+/// Writers run transactions (two SETs and an INCR each) under `appendfsync always`
+/// while tierd is killed with SIGKILL, a BGREWRITEAOF started meanwhile: after the
+/// restart every acknowledged transaction is there whole, and no transaction is
+/// there in part.
+#[test]
+fn transactions_in_flight_survive_a_kill_whole() {
+    const THREADS: usize = 3;
+    let flags = ["--appendfsync", "always"];
+    let server = TestServer::start_with(&flags);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (acked, dir) = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let mut con = server.client();
+                let stop = &stop;
+                scope.spawn(move || {
+                    let mut acked = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let done: redis::RedisResult<((), (), u64)> = redis::pipe()
+                            .atomic()
+                            .set(format!("t{t}:a{acked}"), acked)
+                            .set(format!("t{t}:b{acked}"), acked)
+                            .incr(format!("t{t}:n"), 1)
+                            .query(&mut con);
+                        match done {
+                            Ok((_, _, n)) => {
+                                assert_eq!(n, acked + 1);
+                                acked += 1;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    acked
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(200));
+        server.raw().cmd(&["BGREWRITEAOF"]);
+        std::thread::sleep(Duration::from_millis(200 + rand::random::<u64>() % 300));
+        // Killed under the writers' feet; they stop at their next error.
+        let dir = server.kill9();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let acked: Vec<u64> = writers
+            .into_iter()
+            .map(|w| w.join().expect("writer"))
+            .collect();
+        (acked, dir)
+    });
+    let again = TestServer::start_in(dir, &flags);
+    let mut con = again.client();
+    for (t, &n) in acked.iter().enumerate() {
+        assert!(n > 0, "thread {t} committed nothing before the kill");
+        let counter: u64 = con.get(format!("t{t}:n")).expect("counter");
+        assert!(
+            counter == n || counter == n + 1,
+            "thread {t}: {n} transactions acknowledged, the counter is {counter}"
+        );
+        for i in 0..counter {
+            let pair: (Option<u64>, Option<u64>) = redis::pipe()
+                .get(format!("t{t}:a{i}"))
+                .get(format!("t{t}:b{i}"))
+                .query(&mut con)
+                .expect("MGET");
+            assert_eq!(pair, (Some(i), Some(i)), "thread {t}, transaction {i}");
+        }
+        let beyond: Option<u64> = con.get(format!("t{t}:a{counter}")).expect("get");
+        assert_eq!(beyond, None, "thread {t}: a transaction there in part");
+    }
+}
