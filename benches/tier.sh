@@ -91,27 +91,10 @@ fi
 
 # ---- helpers written once into the run's directory ----
 
-# gen.py CMD PREFIX N SIZE: the RESP of N commands on keys PREFIX:%012d from 0 (the
-# keys redis-benchmark's PREFIX:__rand_int__ names): SET with a value that starts
-# with its key, padded to SIZE bytes, or DEL.
-cat >"$workdir/gen.py" <<'EOF'
-import sys
-cmd, prefix, n, size = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3]), int(sys.argv[4])
-out = sys.stdout.buffer
-pad = b"v" * size
-chunk = []
-for i in range(n):
-    k = b"%s:%012d" % (prefix, i)
-    if cmd == "set":
-        v = (k + b":" + pad)[:size]
-        chunk.append(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(v), v))
-    else:
-        chunk.append(b"*2\r\n$3\r\nDEL\r\n$%d\r\n%s\r\n" % (len(k), k))
-    if len(chunk) >= 4096:
-        out.write(b"".join(chunk))
-        chunk = []
-out.write(b"".join(chunk))
-EOF
+# benches/gen.py CMD PREFIX N SIZE: the RESP of N commands on keys PREFIX:%012d from
+# 0 (the keys redis-benchmark's PREFIX:__rand_int__ names): SET with a value that
+# starts with its key, padded to SIZE bytes, or DEL. benches/rb.py FILE: "rps p50 p99
+# p99.9" (latencies in µs) from redis-benchmark's output.
 
 # verify.py PORT KEYS SIZE COUNT: GETs COUNT random keys (pipelined) and checks each
 # value is the one gen.py wrote; prints the number checked.
@@ -135,26 +118,6 @@ for i in idx:
     if body != want:
         sys.exit("GET key:%012d: wrong value (%d bytes, starts %r)" % (i, len(body), body[:40]))
 print(count)
-EOF
-
-# rb.py FILE: "rps p50 p99 p99.9" (latencies in µs) from redis-benchmark's output.
-cat >"$workdir/rb.py" <<'EOF'
-import re, sys
-text = open(sys.argv[1], encoding="utf-8", errors="replace").read().replace("\r", "\n")
-rps = float(re.search(r"throughput summary: ([\d.]+) requests per second", text).group(1))
-lines = text.split("\n")
-i = next(k for k, l in enumerate(lines) if "latency summary" in l)
-summary = dict(zip(lines[i + 1].split(), (float(x) for x in lines[i + 2].split())))
-p999, dist = None, False
-for l in lines:
-    if l.startswith("Latency by percentile distribution"):
-        dist = True
-        continue
-    m = re.match(r"\s*([\d.]+)% <= ([\d.]+) milliseconds", l) if dist else None
-    if m and float(m.group(1)) >= 99.9:
-        p999 = float(m.group(2))
-        break
-print("%.0f %.0f %.0f %.0f" % (rps, summary["p50"] * 1000, summary["p99"] * 1000, p999 * 1000))
 EOF
 
 # fio.py FILE: "iops p50 p99 p99.9" (clat in µs) from fio's json.
@@ -257,7 +220,7 @@ bench() {
         grep -iE 'error' "$out" | head -5 >&2
         exit 1
     fi
-    python3 "$workdir/rb.py" "$out" >"$workdir/$label.res"
+    python3 benches/rb.py "$out" >"$workdir/$label.res"
 }
 
 # requests NAME PORT CLIENTS RANGE PREFIX SECS: $NAME if set, else the request
@@ -307,7 +270,7 @@ fio --name=layout --filename="$workdir/fio.dat" --size="$FIO_SIZE" --rw=write --
 
 echo "== loading $KEYS keys of $VALUE B into tierd (redis-cli --pipe)"
 start=$(date +%s.%N)
-python3 "$workdir/gen.py" set key "$KEYS" "$VALUE" |
+python3 benches/gen.py set key "$KEYS" "$VALUE" |
     redis-cli -h 127.0.0.1 -p "$tier_port" --pipe >"$workdir/load.txt" 2>&1 || true
 end=$(date +%s.%N)
 # pipe_failed FILE: says what went wrong with a redis-cli --pipe whose output is FILE.
@@ -378,7 +341,7 @@ hot_max=$(awk -v u="$cold_used" -v h="$HOT_KEYS" -v v="$VALUE" -v m="$maxmemory_
 echo "== writing $HOT_KEYS hot keys (hot:%012d) to tierd (maxmemory $((hot_max / 1048576))mb) and redis-server"
 tset maxmemory "$hot_max"
 for port in "$tier_port" "$redis_port"; do
-    python3 "$workdir/gen.py" set hot "$HOT_KEYS" "$VALUE" |
+    python3 benches/gen.py set hot "$HOT_KEYS" "$VALUE" |
         redis-cli -h 127.0.0.1 -p "$port" --pipe >"$workdir/hot-load-$port.txt" 2>&1 || true
     if ! grep -q "errors: 0, replies: $HOT_KEYS" "$workdir/hot-load-$port.txt"; then
         echo "loading the hot keys into port $port failed" >&2
@@ -422,7 +385,7 @@ rm -f "$workdir/fio.dat"
 
 echo
 echo "== mixed: hot keys deleted, maxmemory back to $MAXMEMORY, tier-promote-window $promote_window; uniform GETs over all $KEYS keys"
-python3 "$workdir/gen.py" del hot "$HOT_KEYS" "$VALUE" |
+python3 benches/gen.py del hot "$HOT_KEYS" "$VALUE" |
     redis-cli -h 127.0.0.1 -p "$tier_port" --pipe >"$workdir/hot-del.txt" 2>&1 || true
 if ! grep -q "errors: 0, replies: $HOT_KEYS" "$workdir/hot-del.txt"; then
     pipe_failed "$workdir/hot-del.txt"

@@ -333,6 +333,26 @@ impl ColdStore {
         block_on(self.read(loc, key, hash))
     }
 
+    /// [`read_blocking`](Self::read_blocking) of many records at once: every read is
+    /// submitted before the first is waited for, so they run side by side (a
+    /// capture's cold values, a stripe at a time).
+    pub fn read_many_blocking(
+        &self,
+        records: &[(ColdLocation, &[u8], u64)],
+    ) -> Vec<Result<Bytes, ColdError>> {
+        let reads: Vec<_> = records
+            .iter()
+            .map(|&(loc, key, hash)| self.read(loc, key, hash))
+            .collect();
+        block_on(async move {
+            let mut values = Vec::with_capacity(reads.len());
+            for read in reads {
+                values.push(read.await);
+            }
+            values
+        })
+    }
+
     /// Frees the buffer the writer keeps for the next append (up to 4 MiB), for a
     /// writer that goes idle: the demoter calls it when a pass is over, so RAM that
     /// is all index and cold keys holds no write buffer.

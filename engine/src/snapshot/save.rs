@@ -7,9 +7,10 @@ use std::io::Write;
 use thiserror::Error;
 
 use super::{SnapshotError, SnapshotSummary, SnapshotWriter};
-use crate::cold::ColdError;
-use crate::keyspace::{CapturedValue, Keyspace};
+use crate::cold::{ColdError, ColdLocation};
+use crate::keyspace::{CapturedEntry, CapturedValue, Keyspace};
 use crate::tier::Tier;
+use crate::value::Value;
 
 /// Why a save failed.
 #[derive(Debug, Error)]
@@ -42,16 +43,35 @@ pub fn save<W: Write>(
     let mut capture = keyspace.begin_capture(at_start).ok_or(SaveError::Busy)?;
     let mut writer = SnapshotWriter::new(out, capture.started_at())?;
     while let Some((db, entries)) = capture.next_stripe() {
-        for entry in entries {
-            let value = match entry.value {
-                CapturedValue::Hot(value) => value,
-                CapturedValue::Cold { loc, hash } => {
-                    let tier = tier.expect("a cold value without a tier");
-                    tier.read_value_blocking(loc, &entry.key, hash)?
-                }
-            };
-            writer.write_record(db as u32, &entry.key, &value, entry.expire_at)?;
+        for batch in entries.chunks(READ_BATCH) {
+            let mut cold = read_cold(tier, batch).into_iter();
+            for entry in batch {
+                let value = match &entry.value {
+                    CapturedValue::Hot(value) => value.clone(),
+                    CapturedValue::Cold { .. } => cold.next().expect("one value a cold entry")?,
+                };
+                writer.write_record(db as u32, &entry.key, &value, entry.expire_at)?;
+            }
         }
     }
     Ok(writer.finish()?)
+}
+
+/// Entries whose cold values are read side by side.
+const READ_BATCH: usize = 64;
+
+/// The values of the cold entries of `batch`, in order, read side by side.
+fn read_cold(tier: Option<&Tier>, batch: &[CapturedEntry]) -> Vec<Result<Value, ColdError>> {
+    let records: Vec<(ColdLocation, &[u8], u64)> = batch
+        .iter()
+        .filter_map(|e| match e.value {
+            CapturedValue::Cold { loc, hash } => Some((loc, &e.key[..], hash)),
+            CapturedValue::Hot(_) => None,
+        })
+        .collect();
+    if records.is_empty() {
+        return Vec::new();
+    }
+    let tier = tier.expect("a cold value without a tier");
+    tier.read_values_blocking(&records)
 }

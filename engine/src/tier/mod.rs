@@ -275,6 +275,20 @@ impl Tier {
         value_of_record(loc, payload)
     }
 
+    /// [`read_value_blocking`](Self::read_value_blocking) of many records, read side
+    /// by side.
+    pub fn read_values_blocking(
+        &self,
+        records: &[(ColdLocation, &[u8], u64)],
+    ) -> Vec<Result<Value, ColdError>> {
+        let payloads = self.shared.store.read_many_blocking(records);
+        records
+            .iter()
+            .zip(payloads)
+            .map(|(&(loc, _, _), payload)| value_of_record(loc, payload?))
+            .collect()
+    }
+
     pub fn stats(&self) -> &TierStats {
         &self.shared.stats
     }
