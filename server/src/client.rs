@@ -30,6 +30,9 @@ pub struct Client {
     /// A snapshot the connection sends as the current command's reply, after the
     /// replies before it (TIER SNAPSHOT).
     pub snapshot: Option<crate::persist::stream::SnapshotStream>,
+    /// TIER TRACE ON: a reply to a command that read values from the cold tier is
+    /// preceded by a RESP3 attribute saying how many (see [`crate::session`]).
+    pub trace_cold: bool,
     /// What other connections can see and change of this client.
     pub handle: Arc<ClientHandle>,
 }
@@ -141,6 +144,7 @@ impl Client {
             hide_from_slowlog: false,
             replaying: false,
             snapshot: None,
+            trace_cold: false,
             handle,
         }
     }
@@ -151,12 +155,14 @@ impl Client {
         self.handle.db.store(db, Ordering::Relaxed);
     }
 
-    /// RESET: back to a fresh connection's state (database 0, RESP2, no name), and
+    /// RESET: back to a fresh connection's state (database 0, RESP2, no name, no
+    /// TIER TRACE), and
     /// unauthenticated unless `authenticated` (no password is set). The caller switches
     /// its reply writer back to RESP2.
     pub fn reset(&mut self, authenticated: bool) {
         self.set_db(0);
         self.authenticated = authenticated;
+        self.trace_cold = false;
         self.handle.resp.store(2, Ordering::Relaxed);
         *self.handle.name.lock() = None;
     }
