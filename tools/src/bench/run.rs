@@ -6,6 +6,7 @@
 //! server counts against every request it delayed: no coordinated omission).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -108,14 +109,12 @@ struct Requests {
     values: Arc<Vec<u8>>,
     prefix: String,
     key: Vec<u8>,
-    sent: u64,
 }
 
 impl Requests {
-    /// Queues the next request on `conn`; returns whether it is a GET.
-    fn queue_next(&mut self, sender: &mut super::conn::Sender) -> bool {
-        let get = self.ratio.is_get(self.sent);
-        self.sent += 1;
+    /// Queues the request of number `n` on `conn`; returns whether it is a GET.
+    fn queue(&mut self, n: u64, sender: &mut super::conn::Sender) -> bool {
+        let get = self.ratio.is_get(n);
         key_name(&self.prefix, self.chooser.next_key(), &mut self.key);
         if get {
             sender.queue(&[&b"GET"[..], &self.key]);
@@ -127,18 +126,18 @@ impl Requests {
     }
 }
 
-/// Requests still to be sent when the run is bounded by a count.
-struct Budget(Option<AtomicU64>);
+/// The numbers of the run's requests, over every connection: the GET:SET ratio
+/// follows them (exact for the run as a whole), and `--requests` bounds them.
+struct Sequence {
+    next: AtomicU64,
+    limit: u64,
+}
 
-impl Budget {
-    /// Takes up to `n` requests; 0 when none are left.
-    fn take(&self, n: u64) -> u64 {
-        let Some(left) = &self.0 else { return n };
-        left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-            Some(left - left.min(n))
-        })
-        .map(|left| left.min(n))
-        .unwrap_or(0)
+impl Sequence {
+    /// Takes up to `n` request numbers; an empty range when none are left.
+    fn take(&self, n: u64) -> Range<u64> {
+        let first = self.next.fetch_add(n, Ordering::Relaxed).min(self.limit);
+        first..(first + n).min(self.limit)
     }
 }
 
@@ -231,10 +230,13 @@ pub async fn run(
     let mut control = Conn::open(&w.target, false)
         .await
         .map_err(|e| conn_failed(&w.target, e))?;
-    let budget = Arc::new(Budget(match w.stop {
-        Stop::Requests(n) => Some(AtomicU64::new(n)),
-        Stop::After(_) => None,
-    }));
+    let sequence = Arc::new(Sequence {
+        next: AtomicU64::new(0),
+        limit: match w.stop {
+            Stop::Requests(n) => n,
+            Stop::After(_) => u64::MAX,
+        },
+    });
     let values = Arc::new(value_bytes(w.value_size.max));
     // Every connection is set up before the clock starts.
     let mut conns = Vec::new();
@@ -265,17 +267,16 @@ pub async fn run(
             values: values.clone(),
             prefix: w.key_prefix.clone(),
             key: Vec::new(),
-            sent: 0,
         };
-        let (budget, target) = (budget.clone(), w.target.clone());
+        let (sequence, target) = (sequence.clone(), w.target.clone());
         let pipeline = w.pipeline;
         let interval = w
             .rate
             .map(|rate| Duration::from_secs_f64(w.connections as f64 / rate));
         tasks.spawn(async move {
             let measured = match interval {
-                None => closed_loop(conn, requests, pipeline, &budget, deadline).await,
-                Some(every) => open_loop(conn, requests, every, started, &budget, deadline).await,
+                None => closed_loop(conn, requests, pipeline, &sequence, deadline).await,
+                Some(every) => open_loop(conn, requests, every, started, &sequence, deadline).await,
             };
             measured.map_err(|e| conn_failed(&target, e))
         });
@@ -332,25 +333,25 @@ pub async fn run(
     })
 }
 
-/// Sends `pipeline` requests, reads their replies, and again, until the budget or
+/// Sends `pipeline` requests, reads their replies, and again, until the requests or
 /// the deadline runs out.
 async fn closed_loop(
     mut conn: Conn,
     mut requests: Requests,
     pipeline: u64,
-    budget: &Budget,
+    sequence: &Sequence,
     deadline: Option<Instant>,
 ) -> std::io::Result<Measured> {
     let mut measured = Measured::default();
     let mut kinds = Vec::with_capacity(pipeline as usize);
     while deadline.is_none_or(|d| Instant::now() < d) {
-        let n = budget.take(pipeline);
-        if n == 0 {
+        let numbers = sequence.take(pipeline);
+        if numbers.is_empty() {
             break;
         }
         kinds.clear();
-        for _ in 0..n {
-            kinds.push(requests.queue_next(&mut conn.sender));
+        for n in numbers {
+            kinds.push(requests.queue(n, &mut conn.sender));
         }
         let sent = Instant::now();
         conn.sender.flush().await?;
@@ -370,7 +371,7 @@ async fn open_loop(
     mut requests: Requests,
     every: Duration,
     start: Instant,
-    budget: &Budget,
+    sequence: &Sequence,
     deadline: Option<Instant>,
 ) -> std::io::Result<Measured> {
     let Conn {
@@ -398,11 +399,11 @@ async fn open_loop(
         let now = Instant::now();
         let mut next = intended;
         while next <= now {
-            if budget.take(1) == 0 {
+            let Some(number) = sequence.take(1).next() else {
                 sender.flush().await?;
                 break 'schedule;
-            }
-            let get = requests.queue_next(&mut sender);
+            };
+            let get = requests.queue(number, &mut sender);
             // The reader is gone only if it failed: its error is returned below.
             if due.send((next, get)).is_err() {
                 break 'schedule;

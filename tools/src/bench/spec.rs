@@ -13,7 +13,7 @@ pub struct Ratio {
 }
 
 impl Ratio {
-    /// Whether the `n`th request of a client is a GET: the ratio's pattern repeated,
+    /// Whether request number `n` of a run is a GET: the ratio's pattern repeated,
     /// GETs first in each period (period = gets + sets).
     pub fn is_get(self, n: u64) -> bool {
         n % u64::from(self.gets + self.sets) < u64::from(self.gets)
