@@ -42,16 +42,7 @@ echo "building tierd and tierbench (release)..."
 cargo build --release --quiet -p tier-server --bin tierd -p tier-tools --bin tierbench
 tierbench=./target/release/tierbench
 
-workdir=$(mktemp -d "$BENCH_DIR/tierbench.XXXXXX")
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
+work_dir "$BENCH_DIR"
 mkdir -p "$OUT" "$workdir/tierd" "$workdir/redis"
 
 echo "machine: $(nproc) cores, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
