@@ -5,21 +5,25 @@
 #   1. tierbench device: 4 KiB random O_DIRECT reads (io_uring) at QD1 and QD32 on a
 #      file in the run's directory (the filesystem of tierd's tier files);
 #   2. tierd with DATASET_MB of VALUE-byte values under MAXMEMORY (most of them cold),
-#      redis-server 7 with the same keys (all in RAM);
-#   3. uniform GETs over every key at 1 and at CLIENTS connections on each server:
-#      tierd's GETs split hot and cold by TIER TRACE, checked against INFO cold_reads;
+#      redis-server 7 with the same keys (all in RAM), both without persistence (an
+#      AOF rewrite would read every cold value meanwhile);
+#   3. uniform GETs over every key at 1 and at CLIENTS connections on each server,
+#      then at 1 connection 90 % of them on 1 % of the keys (hotset:1), with tierd's
+#      maxmemory raised first so that it promotes those to RAM on their second read
+#      (below its low watermark only): tierd's GETs split hot and cold by TIER TRACE,
+#      checked against INFO cold_reads;
 #   4. tierbench plot of every result into chart.svg.
 #
-#   benches/tierbench.sh                        # about a minute
+#   benches/tierbench.sh                        # about two minutes
 #   SECS=3 DATASET_MB=128 benches/tierbench.sh  # quicker
 #   OUT=/tmp/results benches/tierbench.sh       # keep the JSON results and the chart
 #
 # Knobs (environment): MAXMEMORY (32mb), DATASET_MB (256), VALUE (1024), CLIENTS (32),
 # SECS (5: each run), DEVICE_SIZE (1gb), BENCH_DIR (${TMPDIR:-/tmp}: the run's
 # directory, which must be on a disk that takes O_DIRECT), OUT (where the results and
-# chart.svg are copied; default: the current directory's tierbench-results/).
+# chart.svg are kept; default: target/tierbench-results).
 #
-# Needs redis-server (Debian: apt-get install -y redis-server).
+# Needs redis-server and redis-cli (Debian: apt-get install -y redis-server redis-tools).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,12 +35,12 @@ CLIENTS=${CLIENTS:-32}
 SECS=${SECS:-5}
 DEVICE_SIZE=${DEVICE_SIZE:-1gb}
 BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}}
-OUT=${OUT:-tierbench-results}
+OUT=${OUT:-target/tierbench-results}
 KEYS=$((DATASET_MB * 1024 * 1024 / VALUE))
 
 # shellcheck source=benches/common.sh
 . benches/common.sh
-require_tools "apt-get install -y redis-server" redis-server
+require_tools "apt-get install -y redis-server redis-tools" redis-server redis-cli
 
 echo "building tierd and tierbench (release)..."
 cargo build --release --quiet -p tier-server --bin tierd -p tier-tools --bin tierbench
@@ -53,7 +57,7 @@ echo "dataset: $KEYS keys x $VALUE B under tierd --maxmemory $MAXMEMORY; runs of
 
 tier_port=$(free_port)
 ./target/release/tierd --port "$tier_port" --bind 127.0.0.1 --dir "$workdir/tierd" \
-    --maxmemory "$MAXMEMORY" --logfile "$workdir/tierd.log" &
+    --maxmemory "$MAXMEMORY" --appendonly no --logfile "$workdir/tierd.log" &
 pids+=($!)
 redis_port=$(free_port)
 while [ "$redis_port" = "$tier_port" ]; do redis_port=$(free_port); done
@@ -71,6 +75,11 @@ for server in tierd redis; do
         "$tierbench" -p "$port" --keys "$KEYS" --ratio 1:0 -c "$clients" \
             --duration "${SECS}s" --name "$server c=$clients" --json "$OUT/$server-c$clients.json"
     done
+    if [ "$server" = tierd ]; then
+        redis-cli -p "$port" config set maxmemory 1gb >/dev/null
+    fi
+    "$tierbench" -p "$port" --keys "$KEYS" --ratio 1:0 -c 1 --key-pattern hotset:1 \
+        --duration "${SECS}s" --name "$server hotset c=1" --json "$OUT/$server-hotset-c1.json"
 done
 
 "$tierbench" plot "$OUT"/*.json -o "$OUT/chart.svg"

@@ -237,7 +237,8 @@ impl fmt::Display for RunResult {
                     if traced == reads {
                         "the same as"
                     } else {
-                        "NOT the same as (other clients, or the run's own SETs' reads?)"
+                        "NOT the same as (tierd read cold values for something else \
+                         meanwhile: an AOF rewrite, a snapshot, other clients)"
                     }
                 )?,
                 (_, None) if !server.tierd => {
