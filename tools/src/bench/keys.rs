@@ -1,6 +1,7 @@
 //! Keys and values of a run: `key:%012d` names (those redis-benchmark's
 //! `__rand_int__` and `benches/tier.sh` use), the per-client key chooser of each
-//! `--key-pattern`, and the value bytes (one random buffer, sliced per size).
+//! `--key-pattern`, the value lengths, and the value bytes (one random buffer, sliced
+//! per length).
 
 use rand::rngs::SmallRng;
 use rand::{Rng, RngCore, SeedableRng};
@@ -90,10 +91,25 @@ impl KeyChooser {
             }
         }
     }
+}
 
-    /// A value length for `sizes`.
-    pub fn value_len(&mut self, sizes: ValueSize) -> usize {
-        self.rng.gen_range(sizes.min..=sizes.max)
+/// The value lengths of one client's SETs, uniform over `--value-size`'s range.
+pub struct ValueLengths {
+    sizes: ValueSize,
+    rng: SmallRng,
+}
+
+impl ValueLengths {
+    pub fn new(sizes: ValueSize, client: u64, seed: u64) -> Self {
+        ValueLengths {
+            sizes,
+            rng: SmallRng::seed_from_u64(!seed ^ client.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        }
+    }
+
+    /// The next length.
+    pub fn next_len(&mut self) -> usize {
+        self.rng.gen_range(self.sizes.min..=self.sizes.max)
     }
 }
 
@@ -159,6 +175,18 @@ mod tests {
         assert!(ranked[0].0 > 10_000, "{:?}", &ranked[..5]);
         assert!(ranked[0].1.abs_diff(ranked[1].1) > 1, "{:?}", &ranked[..5]);
         assert_eq!(zipf.iter().sum::<u64>(), 100_000);
+    }
+
+    #[test]
+    fn value_lengths_cover_the_range() {
+        let mut lengths = ValueLengths::new(ValueSize { min: 10, max: 13 }, 3, 1);
+        let mut seen = [0; 4];
+        for _ in 0..1000 {
+            seen[lengths.next_len() - 10] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 150), "{seen:?}");
+        let mut fixed = ValueLengths::new(ValueSize { min: 7, max: 7 }, 0, 0);
+        assert!((0..10).all(|_| fixed.next_len() == 7));
     }
 
     #[test]

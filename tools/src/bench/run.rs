@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::conn::{Conn, Reply, Target};
-use super::keys::{key_name, value_bytes, KeyChooser};
+use super::keys::{key_name, value_bytes, KeyChooser, ValueLengths};
 use super::report::{Latencies, RunResult, ServerCounts};
 use super::spec::{KeyPattern, Ratio, ValueSize};
 use crate::error::Failure;
@@ -105,7 +105,7 @@ impl Measured {
 struct Requests {
     ratio: Ratio,
     chooser: KeyChooser,
-    value_size: ValueSize,
+    lengths: ValueLengths,
     values: Arc<Vec<u8>>,
     prefix: String,
     key: Vec<u8>,
@@ -119,7 +119,7 @@ impl Requests {
         if get {
             sender.queue(&[&b"GET"[..], &self.key]);
         } else {
-            let len = self.chooser.value_len(self.value_size);
+            let len = self.lengths.next_len();
             sender.queue(&[&b"SET"[..], &self.key, &self.values[..len]]);
         }
         get
@@ -158,7 +158,7 @@ pub async fn load(w: &Workload) -> Result<(), Failure> {
             let mut conn = Conn::open(&w.target, false)
                 .await
                 .map_err(|e| conn_failed(&w.target, e))?;
-            let mut sizes = KeyChooser::new(KeyPattern::Uniform, 1, client, 1, w.seed);
+            let mut lengths = ValueLengths::new(w.value_size, client, w.seed);
             let mut key = Vec::new();
             loop {
                 let first = next.fetch_add(LOAD_BATCH, Ordering::Relaxed);
@@ -168,7 +168,7 @@ pub async fn load(w: &Workload) -> Result<(), Failure> {
                 let last = (first + LOAD_BATCH).min(w.keys);
                 for i in first..last {
                     key_name(&w.key_prefix, i, &mut key);
-                    let len = sizes.value_len(w.value_size);
+                    let len = lengths.next_len();
                     conn.sender.queue(&[&b"SET"[..], &key, &values[..len]]);
                 }
                 conn.sender
@@ -263,7 +263,7 @@ pub async fn run(
         let requests = Requests {
             ratio: w.ratio,
             chooser: KeyChooser::new(w.pattern, w.keys, client, w.connections, w.seed),
-            value_size: w.value_size,
+            lengths: ValueLengths::new(w.value_size, client, w.seed),
             values: values.clone(),
             prefix: w.key_prefix.clone(),
             key: Vec::new(),
