@@ -145,6 +145,14 @@ impl Shared {
         }
     }
 
+    /// Gives the AOF writer the configuration's `appendfsync` (after CONFIG SET, and
+    /// once the AOF opens).
+    pub fn sync_aof_policy(&self) {
+        if let Some(aof) = self.persistence.aof() {
+            aof.writer.set_fsync(self.config.load().appendfsync);
+        }
+    }
+
     pub fn set_log_level(&self, level: LogLevel) {
         (self.set_log_level)(level);
     }

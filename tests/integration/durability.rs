@@ -5,7 +5,7 @@
 use crate::harness::*;
 use redis::Commands;
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -361,15 +361,15 @@ fn torn_and_corrupt_aof_at_start() {
     let _: () = con.set("b", "2").expect("set");
     let dir = server.kill9();
     let incr = last_incr(dir.path());
-    let whole = std::fs::metadata(&incr).expect("incr").len();
-    let append = |bytes: &[u8]| {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&incr)
-            .and_then(|mut f| f.write_all(bytes))
-            .expect("append to the increment");
-    };
-    append(b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1");
+    // The increment ends in zero bytes (room reserved for appends): a write cut
+    // short leaves its first bytes where the data ends.
+    let data = std::fs::read(&incr).expect("incr");
+    let whole = data.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1) as u64;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&incr)
+        .and_then(|f| f.write_all_at(b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1", whole))
+        .expect("write into the increment");
     let (failed, log) = run_until_exit(dir.path(), &["--aof-load-truncated", "no"]);
     assert!(failed, "{log}");
     assert!(
@@ -436,4 +436,123 @@ fn snapshots_without_the_aof() {
     let dir = server.kill9();
     let again = TestServer::start_in(dir, &flags);
     assert_eq!(dataset(&again), before);
+}
+
+/// While the dataset loads, commands get `-LOADING` and INFO says `loading:1` with
+/// the progress; once it is loaded every key is there. `key-load-delay` (1 ms a key)
+/// makes the load last long enough to watch.
+#[test]
+fn clients_get_loading_while_the_dataset_loads() {
+    let flags = ["--appendonly", "no", "--save", ""];
+    let server = TestServer::start_with(&flags);
+    let mut con = server.client();
+    let mut pipe = redis::pipe();
+    for i in 0..1500 {
+        pipe.set(format!("key{i}"), i).ignore();
+    }
+    pipe.query::<()>(&mut con).expect("SETs");
+    assert_eq!(server.raw().cmd(&["SAVE"]), ok());
+    let dir = server.kill9();
+
+    let slow = [&flags[..], &["--key-load-delay", "1000"]].concat();
+    let server = TestServer::spawn_in(dir, &slow);
+    let mut raw = server.raw();
+    let started = Instant::now();
+    assert_eq!(
+        raw.cmd(&["GET", "key1"]),
+        err("LOADING Redis is loading the dataset in memory")
+    );
+    assert_eq!(
+        raw.cmd(&["SET", "other", "1"]),
+        err("LOADING Redis is loading the dataset in memory")
+    );
+    let text = info(&mut raw, &["persistence"]);
+    assert_eq!(field(&text, "loading").as_deref(), Some("1"), "{text}");
+    assert!(number(&text, "loading_total_bytes") > 0, "{text}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "too slow to watch"
+    );
+    server.wait_loaded(None);
+    assert_eq!(raw.cmd(&["DBSIZE"]), int(1500));
+    assert_eq!(raw.cmd(&["GET", "key1499"]), bulk("1499"));
+}
+
+/// A disk that is full (the AOF's increment is /dev/full, which fails every write
+/// with ENOSPC): the write that could not be logged is not acknowledged (its
+/// connection closes), later writes answer `-MISCONF`, reads go on, and the files
+/// left behind start a node holding everything acknowledged.
+#[test]
+fn a_full_disk_refuses_writes_and_serves_reads() {
+    let flags = ["--appendonly", "no", "--save", ""];
+    let server = TestServer::start_with(&flags);
+    let mut con = server.client();
+    for i in 0..100 {
+        let _: () = con.set(format!("key{i}"), i).expect("SET");
+    }
+    assert_eq!(server.raw().cmd(&["SAVE"]), ok());
+    let dir = server.kill9();
+    // Loaded from the snapshot file, the AOF starts with a copy of it as base 1, and
+    // increment 1 for the writes after it.
+    let aof_dir = dir.path().join("appendonlydir");
+    std::fs::create_dir(&aof_dir).expect("mkdir");
+    let incr = aof_dir.join("appendonly.aof.1.incr.aof");
+    std::os::unix::fs::symlink("/dev/full", &incr).expect("symlink");
+
+    let server = TestServer::start_in(dir, &[]);
+    let mut first = server.raw();
+    first.send(&encode_command(&[b"SET", b"lost", b"1"]));
+    let reply = first.read_frame();
+    assert!(
+        reply.is_none(),
+        "an unlogged write must not be acknowledged: {reply:?}"
+    );
+    let mut raw = server.raw();
+    let refused = match raw.cmd(&["SET", "b", "2"]) {
+        Frame::Error(text) => String::from_utf8_lossy(&text).into_owned(),
+        other => panic!("SET on a full disk: {other:?}"),
+    };
+    assert!(
+        refused.starts_with("MISCONF Errors writing to the AOF file: write of ")
+            && refused.ends_with("No space left on device (os error 28)"),
+        "{refused}"
+    );
+    assert!(matches!(raw.cmd(&["DEL", "key1"]), Frame::Error(t) if t.starts_with(b"MISCONF")));
+    assert_eq!(raw.cmd(&["GET", "key7"]), bulk("7"));
+    assert_eq!(raw.cmd(&["EXISTS", "key99"]), int(1));
+    let text = info(&mut raw, &["persistence"]);
+    assert_eq!(
+        field(&text, "aof_last_write_status").as_deref(),
+        Some("err")
+    );
+    let dir = server.kill9();
+
+    // The disk has room again: an empty increment where /dev/full was.
+    std::fs::remove_file(&incr).expect("rm");
+    std::fs::File::create(&incr).expect("touch");
+    let server = TestServer::start_in(dir, &[]);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["DBSIZE"]), int(100));
+    assert_eq!(raw.cmd(&["GET", "key42"]), bulk("42"));
+    assert_eq!(raw.cmd(&["SET", "b", "2"]), ok());
+}
+
+/// CONFIG SET appendfsync takes effect at run time; writes acknowledged under
+/// `always` survive a kill.
+#[test]
+fn appendfsync_changes_at_run_time() {
+    let server = TestServer::start_with(&["--appendfsync", "no"]);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["SET", "before", "1"]), ok());
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "appendfsync", "always"]), ok());
+    assert_eq!(
+        raw.cmd(&["CONFIG", "GET", "appendfsync"]),
+        array(vec![bulk("appendfsync"), bulk("always")])
+    );
+    assert_eq!(raw.cmd(&["SET", "after", "2"]), ok());
+    let dir = server.kill9();
+    let again = TestServer::start_in(dir, &[]);
+    let mut raw = again.raw();
+    assert_eq!(raw.cmd(&["GET", "before"]), bulk("1"));
+    assert_eq!(raw.cmd(&["GET", "after"]), bulk("2"));
 }

@@ -552,3 +552,48 @@ fn tier_trace_marks_replies_that_read_the_cold_tier() {
         (None, bulk("value of cold2"))
     );
 }
+
+/// Writes that fill RAM go on while AOF rewrites run beside them: a capture keeps
+/// only the old versions of keys changed since its start (no value the demoter
+/// moves to disk), so the demoter keeps making room, and no write is refused with
+/// -OOM. Four clients write at once; then every value reads back.
+#[test]
+fn writes_beyond_ram_go_on_during_rewrites() {
+    const VALUE: usize = 1024;
+    const CLIENTS: u64 = 4;
+    const COUNT: u64 = (40 << 20) / VALUE as u64;
+    let server = TestServer::start_with(&["--maxmemory", "16mb"]);
+    let mut raw = server.raw();
+    let rewrites = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..CLIENTS)
+            .map(|client| {
+                let mut con = server.client();
+                scope.spawn(move || {
+                    let mine: Vec<u64> = (client..COUNT).step_by(CLIENTS as usize).collect();
+                    for chunk in mine.chunks(1024) {
+                        let mut pipe = redis::pipe();
+                        for &i in chunk {
+                            pipe.set(key_of(i), value_of(i, VALUE)).ignore();
+                        }
+                        pipe.query::<()>(&mut con).unwrap_or_else(|e| {
+                            panic!("SET batch from {} failed: {e}", key_of(chunk[0]))
+                        });
+                    }
+                })
+            })
+            .collect();
+        // Rewrites back to back while the writers run.
+        let mut started = 0;
+        while writers.iter().any(|w| !w.is_finished()) {
+            if let Frame::Simple(_) = raw.cmd(&["BGREWRITEAOF"]) {
+                started += 1;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        started
+    });
+    assert!(rewrites >= 2, "{rewrites} rewrites");
+    let text = tiering(&mut raw);
+    assert!(number(&text, "cold_keys") > COUNT / 2, "{text}");
+    check_values(&mut server.client(), 0..COUNT, VALUE);
+}

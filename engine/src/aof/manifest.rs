@@ -333,6 +333,9 @@ pub struct AofDir<F: AofFs> {
     manifest: Manifest,
 }
 
+/// [`AofDir::start_from_snapshot`] copies in pieces this large.
+const COPY_CHUNK: usize = 1 << 20;
+
 impl<F: AofFs> AofDir<F> {
     /// Opens the AOF directory `dir` whose files are named after `basename`
     /// (`appendfilename`): loads its manifest, or starts an empty one (nothing is
@@ -492,6 +495,43 @@ impl<F: AofFs> AofDir<F> {
         let next = self.manifest.with_base(base, first_kept_incr);
         self.switch(next)?;
         self.remove_history()
+    }
+
+    /// Starts an AOF that holds nothing yet from the snapshot file `snapshot` (the
+    /// dataset was just loaded from it): copies it in as the base, fsyncs the copy,
+    /// and switches to a manifest naming it. Until that switch a restart finds no
+    /// AOF and loads `snapshot` again; after it, the base. Returns the base's size.
+    pub fn start_from_snapshot(&mut self, snapshot: &Path) -> Result<u64, AofError> {
+        assert!(
+            self.manifest.base().is_none() && self.manifest.incrs().is_empty(),
+            "the AOF holds data already"
+        );
+        let base = self.next_base()?;
+        let path = self.path_of(&base.name);
+        let mut source = self
+            .fs
+            .open_read(snapshot)
+            .map_err(|e| AofError::io(snapshot, e))?;
+        let file = self.fs.create(&path).map_err(|e| AofError::io(&path, e))?;
+        let mut chunk = vec![0; COPY_CHUNK];
+        let mut size = 0;
+        loop {
+            let n = match source.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(AofError::io(snapshot, e)),
+            };
+            self.fs
+                .append(&file, &chunk[..n])
+                .map_err(|e| AofError::io(&path, e))?;
+            size += n as u64;
+        }
+        self.fs
+            .sync_data(&file)
+            .map_err(|e| AofError::io(&path, e))?;
+        self.install_base(base, 0)?;
+        Ok(size)
     }
 
     /// Removes the history files (one already gone is fine), then switches to the

@@ -8,6 +8,8 @@
 //!
 //! - [`manifest`]: [`Manifest`] (parse, encode, next files) and [`AofDir`] (load or
 //!   start a directory, switch manifests atomically, remove history files).
+//! - [`AofLog`]: the writer as the keyspace's command log uses it: commands on
+//!   numbered databases, with the SELECTs between.
 //! - [`writer`]: [`AofWriter`]: appends in order, group commit, the `appendfsync`
 //!   policies ([`FsyncPolicy`]), sticky failure, rotation, status for INFO.
 //! - [`replay`]: [`CommandReader`] and [`AofDir::replay_incrs`]: the increments read
@@ -19,10 +21,11 @@
 //! cutting a torn tail off the last one if `aof-load-truncated` allows; then
 //! [`AofWriter::open`]. A rewrite: [`AofWriter::rotate`] at the snapshot's point in
 //! time, write the snapshot to [`AofWriter::next_base`]'s path and fsync it, then
-//! [`AofWriter::install_base`].
+//! [`AofWriter::install_base`] (`crate::snapshot::rewrite_aof` does all of it).
 
 mod error;
 mod fs;
+mod log;
 pub mod manifest;
 pub mod replay;
 mod sim;
@@ -32,7 +35,8 @@ pub mod writer;
 mod tests;
 
 pub use error::{AofError, Malformed, WriteFailure, WriteOp};
-pub use fs::{AofFs, StdAofFs};
+pub use fs::{AofFs, AppendWriter, StdAofFs};
+pub use log::AofLog;
 pub use manifest::{AofDir, FileKind, Manifest, ManifestEntry};
 pub use replay::{
     encode_command, Command, CommandReader, Parsed, ReplayLimits, ReplaySummary, TornTail,

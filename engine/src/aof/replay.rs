@@ -8,7 +8,14 @@
 //! for the last increment; the caller may cut it off ([`AofDir::truncate_torn_tail`],
 //! `aof-load-truncated yes`). Anything else that is not a command — a wrong type byte,
 //! a bad length, garbage in the middle, a torn tail in an earlier increment — is an
-//! [`AofError::Corrupt`] naming the file and the byte offset. Lengths are checked
+//! [`AofError::Corrupt`] naming the file and the byte offset.
+//!
+//! An increment may end in zero bytes: room reserved ahead of appends
+//! ([`AofFs::reserve`]), which RESP never puts where a command or the frame of an
+//! argument starts. A zero byte there ends the data: followed by zeros alone at a
+//! command boundary, it is the end of the file; otherwise — inside a command, or
+//! followed by other bytes (writes after a region the crash left unwritten, never
+//! synced) — everything from the command it falls in on is a torn tail. Lengths are checked
 //! against [`ReplayLimits`] before anything is allocated for them, and an argument's
 //! buffer grows only as its bytes are actually read, so a hostile length costs nothing.
 
@@ -112,6 +119,8 @@ pub struct CommandReader<R> {
     limits: ReplayLimits,
     /// Bytes consumed from the input.
     offset: u64,
+    /// The byte consumed last.
+    last: u8,
 }
 
 /// Why a command could not be read.
@@ -137,6 +146,7 @@ impl<R: BufRead> CommandReader<R> {
             path: path.into(),
             limits,
             offset: 0,
+            last: 0,
         }
     }
 
@@ -158,12 +168,40 @@ impl<R: BufRead> CommandReader<R> {
                 valid_len: start,
                 file_len: self.offset,
             }),
+            // A zero byte where a command or a part of one must be: the data ends
+            // there (see the module docs).
+            Err(Stop::Malformed(offset, _)) if self.last == 0 && offset + 1 == self.offset => {
+                let zeros_only = self.skip_to_end().map_err(|e| self.io(e))?;
+                if zeros_only && offset == start {
+                    Ok(Parsed::End)
+                } else {
+                    Ok(Parsed::Torn {
+                        valid_len: start,
+                        file_len: self.offset,
+                    })
+                }
+            }
             Err(Stop::Malformed(offset, reason)) => Err(AofError::Corrupt {
                 path: self.path.clone(),
                 offset,
                 reason,
             }),
             Err(Stop::Io(e)) => Err(self.io(e)),
+        }
+    }
+
+    /// Consumes the rest of the input; says whether it was all zero bytes.
+    fn skip_to_end(&mut self) -> io::Result<bool> {
+        let mut zeros_only = true;
+        loop {
+            let buf = self.input.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(zeros_only);
+            }
+            zeros_only &= buf.iter().all(|&b| b == 0);
+            let n = buf.len();
+            self.input.consume(n);
+            self.offset += n as u64;
         }
     }
 
@@ -249,6 +287,7 @@ impl<R: BufRead> CommandReader<R> {
         let c = *self.input.fill_buf()?.first().ok_or(Stop::Eof)?;
         self.input.consume(1);
         self.offset += 1;
+        self.last = c;
         Ok(c)
     }
 }
@@ -410,6 +449,58 @@ mod tests {
                 "cut at {cut}"
             );
         }
+    }
+
+    /// Zero bytes after the last command (room reserved ahead of appends) end the
+    /// file; a zero byte inside a command, or zeros followed by other bytes (writes
+    /// that reached the disk past a region that did not), make a torn tail from the
+    /// command they fall in on.
+    #[test]
+    fn zero_bytes_end_the_data() {
+        let first = commands(&[&["SET", "key", "value"]]);
+        let both = commands(&[&["SET", "key", "value"], &["INCR", "counter"]]);
+        let padded = |data: &[u8], zeros: usize| {
+            let mut out = data.to_vec();
+            out.resize(data.len() + zeros, 0);
+            out
+        };
+        for zeros in [1, 7, 300_000] {
+            let (read, end) = read_all(&padded(&both, zeros), ReplayLimits::default());
+            assert_eq!(read.len(), 2);
+            assert_eq!(end.unwrap(), Parsed::End, "{zeros} zeros");
+        }
+        // Every cut of the second command, the rest zeros: a torn tail, whose zeros
+        // count in the file's length.
+        for cut in first.len() + 1..both.len() {
+            let input = padded(&both[..cut], 64);
+            let (read, end) = read_all(&input, ReplayLimits::default());
+            assert_eq!(read.len(), 1, "cut at {cut}");
+            assert_eq!(
+                end.unwrap(),
+                Parsed::Torn {
+                    valid_len: first.len() as u64,
+                    file_len: input.len() as u64
+                },
+                "cut at {cut}"
+            );
+        }
+        // A zero-filled hole, then more commands: torn at the hole.
+        let mut holed = padded(&first, 4096);
+        holed.extend_from_slice(&both);
+        let (read, end) = read_all(&holed, ReplayLimits::default());
+        assert_eq!(read.len(), 1);
+        assert_eq!(
+            end.unwrap(),
+            Parsed::Torn {
+                valid_len: first.len() as u64,
+                file_len: holed.len() as u64
+            }
+        );
+        // A zero inside an argument is data.
+        let zero_value = commands(&[&["SET", "k", "a\0\0"]]);
+        let (read, end) = read_all(&zero_value, ReplayLimits::default());
+        assert_eq!(end.unwrap(), Parsed::End);
+        assert_eq!(read[0].0[2], b"a\0\0");
     }
 
     #[test]

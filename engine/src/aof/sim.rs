@@ -254,6 +254,11 @@ impl AofFs for SimAofFs {
         Ok(())
     }
 
+    /// The simulated disk keeps no room ahead of appends: a file is its bytes.
+    fn reserve(&self, _file: &SimFile, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
+
     fn sync_data(&self, file: &SimFile) -> io::Result<()> {
         // What the sync covers is what was written when it started; the power may go
         // while it runs, in which case it never completes.

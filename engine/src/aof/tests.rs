@@ -352,3 +352,51 @@ fn a_rewrite_leaves_only_the_files_the_manifest_names() {
     let (recovered, _) = recover(&fs);
     assert_eq!(recovered, log.commands);
 }
+
+/// An AOF started from a snapshot file (the dataset was loaded from it): a power cut
+/// at any step leaves either no AOF, so that a restart loads the snapshot file again,
+/// or one whose base is the whole file; then the writer appends after it.
+#[test]
+fn starting_from_a_snapshot_file_is_atomic() {
+    let snapshot: Vec<u8> = (0..2_500_000u32).map(|i| (i % 251) as u8).collect();
+    let snapshot_path = Path::new("/data/dump.tsnap");
+    // Runs in which the power outlived the start and the first append.
+    let mut whole = 0;
+    for at in 1..32u64 {
+        let fs = Arc::new(SimAofFs::new());
+        fs.create_dir_all(Path::new("/data")).unwrap();
+        let file = fs.create(snapshot_path).unwrap();
+        fs.append(&file, &snapshot).unwrap();
+        fs.sync_data(&file).unwrap();
+        fs.sync_dir(Path::new("/data")).unwrap();
+        fs.power_loss_after(at, at);
+        let started = AofDir::open(Arc::clone(&fs), DIR, NAME).and_then(|mut dir| {
+            dir.start_from_snapshot(snapshot_path)?;
+            AofWriter::open(dir, config(FsyncPolicy::Always))
+        });
+        if let Ok(writer) = &started {
+            let args = command(0, 1);
+            let _ = writer.acked(writer.append(&encode(&args)).unwrap()).wait();
+            whole += usize::from(!fs.has_lost_power());
+        }
+        let image = Arc::new(fs.crash(at));
+        assert_eq!(
+            image.contents(snapshot_path).as_deref(),
+            Some(&snapshot[..]),
+            "the snapshot file is never touched"
+        );
+        let dir = AofDir::open(Arc::clone(&image), DIR, NAME).expect("the manifest loads");
+        match dir.manifest().base() {
+            None => assert!(
+                dir.manifest().incrs().is_empty(),
+                "power cut {at}: increments without the base they follow"
+            ),
+            Some(base) => {
+                let copy = image.contents(&dir.path_of(&base.name));
+                assert_eq!(copy.as_deref(), Some(&snapshot[..]), "power cut {at}");
+            }
+        }
+        drop(started);
+    }
+    assert!(whole > 0, "no run got through the start");
+}

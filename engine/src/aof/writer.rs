@@ -103,7 +103,8 @@ impl FromStr for FsyncPolicy {
 /// How an [`AofWriter`] syncs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AofWriterConfig {
-    /// `appendfsync`. Default: `everysec`.
+    /// `appendfsync` at open ([`AofWriter::set_fsync`] changes it). Default:
+    /// `everysec`.
     pub fsync: FsyncPolicy,
     /// `everysec`: the time from one background fsync's start to the next. Default:
     /// 1 s.
@@ -181,13 +182,15 @@ struct Shared<F: AofFs> {
     state: Mutex<State<F>>,
     /// Wakes the writer thread: bytes appended, a sync or rotation asked for, close.
     work: Condvar,
-    /// Wakes the syncer thread at close.
+    /// Wakes the syncer thread at close and when the policy changes.
     tick: Condvar,
     /// Wakes blocking waiters (async ones are in `State::wakers`).
     progress: Condvar,
 }
 
 struct State<F: AofFs> {
+    /// The `appendfsync` policy now (it can change while the writer runs).
+    fsync: FsyncPolicy,
     /// The appended bytes not taken by the writer thread yet: [taken, appended).
     pending: Vec<u8>,
     appended: Lsn,
@@ -337,6 +340,7 @@ impl<F: AofFs> AofWriter<F> {
             dir_path: dir_path.clone(),
             dir: Mutex::new(dir),
             state: Mutex::new(State {
+                fsync: config.fsync,
                 pending: Vec::new(),
                 appended: 0,
                 taken: 0,
@@ -374,11 +378,10 @@ impl<F: AofFs> AofWriter<F> {
         writer
             .threads
             .push(spawn("aof-writer", Shared::run_writer, &writer.shared)?);
-        if config.fsync == FsyncPolicy::EverySec {
-            writer
-                .threads
-                .push(spawn("aof-syncer", Shared::run_syncer, &writer.shared)?);
-        }
+        // It idles while the policy is not everysec.
+        writer
+            .threads
+            .push(spawn("aof-syncer", Shared::run_syncer, &writer.shared)?);
         Ok(writer)
     }
 
@@ -459,6 +462,24 @@ impl<F: AofFs> AofWriter<F> {
         self.shared.dir.lock().install_base(base, first_kept_incr)
     }
 
+    /// Changes the `appendfsync` policy from now on (CONFIG SET appendfsync). Writes
+    /// waiting for their acknowledgment are judged by the new policy; switching to
+    /// `always` fsyncs what is written at once.
+    pub fn set_fsync(&self, fsync: FsyncPolicy) {
+        let mut state = self.shared.state.lock();
+        state.fsync = fsync;
+        let woken = self.shared.take_waiters(&mut state);
+        drop(state);
+        self.shared.work.notify_one();
+        self.shared.tick.notify_all();
+        woken.into_iter().for_each(std::task::Waker::wake);
+    }
+
+    /// The file system the AOF lives on.
+    pub fn fs(&self) -> &Arc<F> {
+        &self.shared.fs
+    }
+
     /// The current manifest.
     pub fn manifest(&self) -> Manifest {
         self.shared.dir.lock().manifest().clone()
@@ -474,7 +495,7 @@ impl<F: AofFs> AofWriter<F> {
     pub fn status(&self) -> AofStatus {
         let state = self.shared.state.lock();
         AofStatus {
-            fsync: self.shared.config.fsync,
+            fsync: state.fsync,
             failure: state.failure.clone(),
             incr_name: state.incr.name.clone(),
             incr_size: state.incr_size,
@@ -535,7 +556,7 @@ impl<F: AofFs> Shared<F> {
         if let Some(failure) = &state.failure {
             return Some(Err(AofError::Failed(Arc::clone(failure))));
         }
-        match (target, self.config.fsync) {
+        match (target, state.fsync) {
             (Target::Durable, _) | (Target::Acked, FsyncPolicy::Always) => {
                 if state.sync_wanted < lsn {
                     state.sync_wanted = lsn.min(state.appended);
@@ -613,7 +634,7 @@ impl<F: AofFs> Shared<F> {
             return None;
         }
         if state.durable < state.written
-            && (self.config.fsync == FsyncPolicy::Always
+            && (state.fsync == FsyncPolicy::Always
                 || state.sync_wanted > state.durable
                 || state.rotation.is_some()
                 || state.closing)
@@ -663,7 +684,11 @@ impl<F: AofFs> Shared<F> {
             (Arc::clone(&state.file), self.incr_path(&state))
         };
         let started = Instant::now();
-        let result = self.fs.append(&file, &batch);
+        // Room first: an fsync under `always` then writes the batch alone.
+        let result = self
+            .fs
+            .reserve(&file, batch.len() as u64)
+            .and_then(|()| self.fs.append(&file, &batch));
         let mut state = self.state.lock();
         let woken = match result {
             Ok(()) => {
@@ -671,7 +696,7 @@ impl<F: AofFs> Shared<F> {
                 state.written += len;
                 state.incr_size += len;
                 state.bytes_written += len;
-                if self.config.fsync != FsyncPolicy::Always && state.unsynced_since.is_none() {
+                if state.fsync != FsyncPolicy::Always && state.unsynced_since.is_none() {
                     state.unsynced_since = Some(started);
                 }
                 self.take_waiters(&mut state)
@@ -763,7 +788,7 @@ impl<F: AofFs> Shared<F> {
     }
 
     /// The `everysec` background fsync: one about every `fsync_interval` while
-    /// something written is not synced.
+    /// something written is not synced, and the policy is everysec.
     fn run_syncer(&self) {
         let mut last = Instant::now();
         loop {
@@ -774,7 +799,10 @@ impl<F: AofFs> Shared<F> {
                         return;
                     }
                     let due = last + self.config.fsync_interval;
-                    if Instant::now() < due {
+                    if state.fsync != FsyncPolicy::EverySec {
+                        self.tick.wait(&mut state);
+                        last = Instant::now();
+                    } else if Instant::now() < due {
                         self.tick.wait_until(&mut state, due);
                     } else if state.durable < state.written {
                         break self.sync_job(&state);
@@ -834,6 +862,38 @@ mod tests {
         })
         .unwrap();
         keys
+    }
+
+    /// The policy changes while the writer runs: `no` acknowledges without an fsync,
+    /// `always` then fsyncs before each acknowledgment, `everysec` syncs in the
+    /// background.
+    #[test]
+    fn the_policy_changes_at_run_time() {
+        let fs = Arc::new(SimAofFs::new());
+        let writer = open(&fs, config(FsyncPolicy::No));
+        let lsn = writer.append(&set(1)).unwrap();
+        writer.acked(lsn).wait().unwrap();
+        assert_eq!(writer.status().fsyncs, 0);
+
+        writer.set_fsync(FsyncPolicy::Always);
+        assert_eq!(writer.status().fsync, FsyncPolicy::Always);
+        let lsn = writer.append(&set(2)).unwrap();
+        writer.acked(lsn).wait().unwrap();
+        assert!(writer.status().durable >= lsn);
+
+        writer.set_fsync(FsyncPolicy::EverySec);
+        let lsn = writer.append(&set(3)).unwrap();
+        writer.acked(lsn).wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while writer.status().durable < lsn {
+            assert!(
+                Instant::now() < deadline,
+                "no background fsync under everysec"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+        writer.close().unwrap();
+        assert_eq!(replayed(&fs.crash(0)), [1, 2, 3]);
     }
 
     fn failure_op(result: Result<impl fmt::Debug, AofError>) -> WriteOp {

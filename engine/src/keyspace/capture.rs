@@ -4,11 +4,16 @@
 //! A capture starts in one instant: every stripe of every database held at once, long
 //! enough to install it and to cut the command log there (so the log's later part is
 //! exactly what happened after the capture). Then the capture reads the databases
-//! stripe by stripe, each under that stripe's lock. A writer about to change a stripe
-//! the capture has not read yet first copies the stripe's entries aside for it
-//! (copy-on-write by stripe: keys are copied, values shared: a string's bytes are
-//! reference counted, a cold value is a location), so the capture sees every key as
-//! it was at the start whatever happens after.
+//! stripe by stripe, each under that stripe's lock. A writer about to change a key in
+//! a stripe the capture has not read yet first keeps the key's entry as it is (its
+//! before-image: absent, for a key it creates), copy-on-write by key: keys are
+//! copied, values shared (a string's bytes are reference counted, a cold value is a
+//! location). Reading a stripe, the capture takes each key's before-image if it has
+//! one and the live entry otherwise, so it sees every key as it was at the start
+//! whatever happens after. A value moving between RAM and the cold tier is no change
+//! and keeps nothing: the capture reads the value wherever it is then, so what a
+//! capture holds is just the old versions of the keys written since it started.
+//! Changes to a whole stripe (FLUSHDB) copy the stripe aside first instead.
 
 use super::db::Db;
 use super::entry::{Entry, SlotRef};
@@ -19,6 +24,7 @@ use crate::value::Value;
 use bytes::Bytes;
 use crossbeam_epoch::Guard;
 use parking_lot::Mutex;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -40,12 +46,24 @@ pub enum CapturedValue {
     Cold { loc: ColdLocation, hash: u64 },
 }
 
-/// One database's side of a running capture: which stripes are copied, and the copies
-/// writers made that the capture has not taken yet.
+/// The keys of one stripe changed since the capture started: those that existed
+/// then, with their entries as they were, and those that did not (or had expired),
+/// kept as bare keys (writes that create keys are most writes in some loads).
+#[derive(Default)]
+struct BeforeImages {
+    existed: HashMap<Box<[u8]>, CapturedEntry>,
+    absent: HashSet<Box<[u8]>>,
+}
+
+/// One database's side of a running capture: which stripes are taken, the
+/// before-images of keys changed in the others, and the stripes writers copied aside
+/// that the capture has not read yet.
 pub(crate) struct DbCapture {
-    /// Per stripe: its entries are copied (by a writer or by the capture). Read and
-    /// written only under the stripe's lock.
-    copied: Box<[AtomicBool]>,
+    /// Per stripe: its entries are taken (copied aside by a writer, or read by the
+    /// capture). Read and written only under the stripe's lock.
+    taken: Box<[AtomicBool]>,
+    /// Per stripe, until it is taken: the before-images of its changed keys.
+    images: Box<[Mutex<BeforeImages>]>,
     set_aside: Mutex<Vec<Vec<CapturedEntry>>>,
     /// The capture's start (Unix ms): keys expired by then are left out.
     started_at: u64,
@@ -54,22 +72,49 @@ pub(crate) struct DbCapture {
 impl DbCapture {
     fn new(started_at: u64) -> DbCapture {
         DbCapture {
-            copied: (0..STRIPES).map(|_| AtomicBool::new(false)).collect(),
+            taken: (0..STRIPES).map(|_| AtomicBool::new(false)).collect(),
+            images: (0..STRIPES).map(|_| Mutex::default()).collect(),
             set_aside: Mutex::new(Vec::new()),
             started_at,
         }
     }
 
-    /// Before a write under `locks`: copies aside every stripe held exclusively that
-    /// the capture has not read.
-    pub(crate) fn before_write(
+    /// Before `key` (in `stripe`, held exclusively) changes from `current`: keeps its
+    /// before-image, unless the stripe is taken or the key changed already.
+    pub(crate) fn before_change(
+        &self,
+        db: &Db,
+        stripe: usize,
+        key: &[u8],
+        current: Option<&Entry>,
+    ) {
+        if self.taken[stripe].load(Ordering::Relaxed) {
+            return;
+        }
+        let mut images = self.images[stripe].lock();
+        if images.existed.contains_key(key) || images.absent.contains(key) {
+            return;
+        }
+        match current.and_then(|entry| self.captured(db, key, entry)) {
+            Some(image) => {
+                images.existed.insert(key.into(), image);
+            }
+            None => {
+                images.absent.insert(key.into());
+            }
+        }
+    }
+
+    /// Before a change to whole stripes (held exclusively by `locks`): copies aside
+    /// every one the capture has not taken.
+    pub(crate) fn before_stripe_change(
         &self,
         db: &Db,
         locks: &Locks<'_, Entry, StripeExpires>,
         guard: &Guard,
     ) {
         for stripe in locks.exclusive_stripes() {
-            if let Some(entries) = self.copy(db, locks, stripe, guard) {
+            if let Some(entries) = self.take(db, locks, stripe, guard) {
                 if !entries.is_empty() {
                     self.set_aside.lock().push(entries);
                 }
@@ -77,37 +122,53 @@ impl DbCapture {
         }
     }
 
-    /// The entries of `stripe` (held by `locks`) unless it was copied already; marks
-    /// it copied.
-    fn copy(
+    /// `entry` of `key` as the capture keeps it, or None if it had expired at the
+    /// start.
+    fn captured(&self, db: &Db, key: &[u8], entry: &Entry) -> Option<CapturedEntry> {
+        if entry.is_expired(self.started_at) {
+            return None;
+        }
+        let value = match entry.slot() {
+            SlotRef::Hot(v) => CapturedValue::Hot(v.clone()),
+            SlotRef::Cold(loc) => CapturedValue::Cold {
+                loc,
+                hash: db.hash(key),
+            },
+        };
+        Some(CapturedEntry {
+            key: Bytes::copy_from_slice(key),
+            value,
+            expire_at: entry.expire_at(),
+        })
+    }
+
+    /// The entries `stripe` (held by `locks`) had at the start, unless it was taken
+    /// already; marks it taken.
+    fn take(
         &self,
         db: &Db,
         locks: &Locks<'_, Entry, StripeExpires>,
         stripe: usize,
         guard: &Guard,
     ) -> Option<Vec<CapturedEntry>> {
-        if self.copied[stripe].swap(true, Ordering::Relaxed) {
+        if self.taken[stripe].swap(true, Ordering::Relaxed) {
             return None;
         }
+        let BeforeImages {
+            mut existed,
+            absent,
+        } = std::mem::take(&mut *self.images[stripe].lock());
         let mut entries = Vec::new();
         locks.for_each_in_stripe(stripe, guard, |node| {
-            let entry = node.value();
-            if entry.is_expired(self.started_at) {
-                return;
-            }
-            let value = match entry.slot() {
-                SlotRef::Hot(v) => CapturedValue::Hot(v.clone()),
-                SlotRef::Cold(loc) => CapturedValue::Cold {
-                    loc,
-                    hash: db.hash(node.key()),
-                },
+            let kept = match existed.remove(node.key()) {
+                Some(image) => Some(image),
+                None if absent.contains(node.key()) => None,
+                None => self.captured(db, node.key(), node.value()),
             };
-            entries.push(CapturedEntry {
-                key: Bytes::copy_from_slice(node.key()),
-                value,
-                expire_at: entry.expire_at(),
-            });
+            entries.extend(kept);
         });
+        // Keys deleted since the start.
+        entries.extend(existed.into_values());
         Some(entries)
     }
 }
@@ -174,7 +235,7 @@ impl Capture {
             // Held shared: writers of the stripe wait while it is read (a stripe is a
             // thousandth of the database); readers do not.
             let locks = db.lock_stripe(stripe, LockMode::Shared);
-            if let Some(entries) = capture.copy(db, &locks, stripe, &guard) {
+            if let Some(entries) = capture.take(db, &locks, stripe, &guard) {
                 if !entries.is_empty() {
                     return Some((*number, entries));
                 }
@@ -256,6 +317,69 @@ mod tests {
         model
     }
 
+    /// What a capture keeps is the old versions of the keys changed after its start:
+    /// a key overwritten or deleted reads as it was, a key created is left out, and a
+    /// value that merely moved to the cold tier is read where it is now (its RAM is
+    /// not held for the capture).
+    #[test]
+    fn a_capture_keeps_only_what_changed() {
+        use crate::cold::ColdLocation;
+        let ks = Keyspace::new(1);
+        let guard = crossbeam_epoch::pin();
+        let db = ks.db(0);
+        for key in ["same", "moved", "overwritten", "deleted", "expiring"] {
+            db.lock_key(key.as_bytes(), 0, &guard).set(
+                key.as_bytes(),
+                Value::string(b"old"),
+                (key == "expiring").then_some(u64::MAX - 1),
+            );
+        }
+        let capture = ks.begin_capture(|| {}).expect("no capture under way");
+        let loc = ColdLocation::new(1, 0, 100, 0).expect("fits");
+        assert!(db.swap_slot(b"moved", 0, &guard, |_| true, |e| Some(e.with_cold(loc))));
+        let mut txn = db.lock_key(b"overwritten", 0, &guard);
+        txn.set(b"overwritten", Value::string(b"new"), None);
+        txn.set(b"overwritten", Value::string(b"newer"), None);
+        drop(txn);
+        assert!(db.lock_key(b"deleted", 0, &guard).remove(b"deleted"));
+        db.lock_key(b"created", 0, &guard)
+            .set(b"created", Value::string(b"new"), None);
+        assert!(db
+            .lock_key(b"expiring", 0, &guard)
+            .set_expire(b"expiring", None));
+        let mut capture = capture;
+        let mut seen = BTreeMap::new();
+        while let Some((_, entries)) = capture.next_stripe() {
+            for e in entries {
+                seen.insert(
+                    String::from_utf8(e.key.to_vec()).unwrap(),
+                    (e.value, e.expire_at),
+                );
+            }
+        }
+        let old = CapturedValue::Hot(Value::string(b"old"));
+        let moved_hash = db.hash(b"moved");
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            [
+                ("deleted".into(), (old.clone(), None)),
+                ("expiring".into(), (old.clone(), Some(u64::MAX - 1))),
+                (
+                    "moved".into(),
+                    (
+                        CapturedValue::Cold {
+                            loc,
+                            hash: moved_hash
+                        },
+                        None
+                    )
+                ),
+                ("overwritten".into(), (old.clone(), None)),
+                ("same".into(), (old, None)),
+            ]
+        );
+    }
+
     /// Writers keep setting, deleting, flushing and swapping while a capture is read:
     /// it returns exactly the keyspace of its first instant, which is what the
     /// command log held when the capture cut it.
@@ -291,9 +415,12 @@ mod tests {
                 let (ks, stop, rounds) = (ks.clone(), stop.clone(), rounds.clone());
                 std::thread::spawn(move || {
                     let mut i = t;
+                    // In every value, so no write sets what a key held before.
+                    let mut n = 0u64;
                     while !stop.load(Ordering::Relaxed) {
                         i = (i * 7919 + 13) % 4000;
-                        let value = (i % 5 != 0).then(|| format!("w{t}-{i}"));
+                        n += 1;
+                        let value = (i % 5 != 0).then(|| format!("w{t}-{i}-{n}"));
                         write(&ks, i % 3, format!("k{i}"), value);
                         match i % 997 {
                             0 => ks.db(2).flush(),

@@ -72,10 +72,20 @@ impl Db {
     }
 
     /// Lets a capture under way copy the stripes `locks` holds exclusively before
-    /// they change.
-    fn before_write(&self, locks: &Locks<'_, Entry, StripeExpires>, guard: &Guard) {
+    /// they change whole.
+    fn before_stripe_change(&self, locks: &Locks<'_, Entry, StripeExpires>, guard: &Guard) {
         if let Some(capture) = self.capture.load().as_ref() {
-            capture.before_write(self, locks, guard);
+            capture.before_stripe_change(self, locks, guard);
+        }
+    }
+
+    /// Lets a capture under way keep `key`'s entry before it changes (its stripe held
+    /// exclusively).
+    fn before_change(&self, key: &[u8], hash: u64, guard: &Guard) {
+        if let Some(capture) = self.capture.load().as_ref() {
+            let current = self.index.get(key, hash, guard).map(|n| n.value());
+            let stripe = Index::<Entry, StripeExpires>::stripe_of(hash);
+            capture.before_change(self, stripe, key, current);
         }
     }
 
@@ -211,7 +221,6 @@ impl Db {
         guard: &'g Guard,
     ) -> Txn<'a, 'g> {
         let locks = self.index.lock(hashed);
-        self.before_write(&locks, guard);
         Txn {
             db: self,
             locks,
@@ -301,7 +310,7 @@ impl Db {
     pub fn flush(&self) {
         let guard = crossbeam_epoch::pin();
         let mut all = self.index.lock_all();
-        self.before_write(&all, &guard);
+        self.before_stripe_change(&all, &guard);
         all.for_each(&guard, |node| {
             self.shared.changed(Some(Footprint::of(node.value())), None);
         });
@@ -337,13 +346,13 @@ impl Db {
             let Some(mut locks) = self.index.try_lock_stripe(stripe) else {
                 continue;
             };
-            self.before_write(&locks, &guard);
             for _ in 0..KEYS_PER_STRIPE {
                 let Some((_, key)) = locks.states_mut().next().and_then(|(_, e)| e.pop_due(now))
                 else {
                     break;
                 };
                 let hash = self.index.hash(&key);
+                self.before_change(&key, hash, &guard);
                 if let Some(node) = self.index.get(&key, hash, &guard) {
                     self.shared.changed(Some(Footprint::of(node.value())), None);
                 }
@@ -440,6 +449,8 @@ impl<'a, 'g> Txn<'a, 'g> {
     /// Stores `entry` under `key`, keeping the TTL index in step.
     pub fn put(&mut self, key: &[u8], entry: Entry) {
         self.changed = true;
+        self.db
+            .before_change(key, self.db.index.hash(key), self.guard);
         self.store(key, entry);
     }
 
@@ -486,6 +497,7 @@ impl<'a, 'g> Txn<'a, 'g> {
     }
 
     fn unlink(&mut self, key: &[u8], hash: u64, entry: &Entry) {
+        self.db.before_change(key, hash, self.guard);
         self.db.shared.changed(Some(Footprint::of(entry)), None);
         if let Some(at) = entry.expire_at() {
             self.locks.state_mut(hash).remove(at, key);

@@ -13,7 +13,8 @@
 //! - [`SnapshotReader`] gives the records back one by one, checking everything on the
 //!   way; [`verify`] drains one and returns its summary.
 //! - [`SnapshotError`] says what is wrong and at which byte of the file.
-//! - [`save`] writes the keyspace as it is now, beside traffic.
+//! - [`save`] writes the keyspace as it is now, beside traffic; [`rewrite_aof`] makes
+//!   such a snapshot the AOF's new base.
 //!
 //! Value type bytes are the cold tier's ([`Value::record_type`]), so both formats
 //! name a type alike; a type added to [`Value`] is a new type byte, not a new format
@@ -22,6 +23,7 @@
 mod error;
 mod format;
 mod reader;
+mod rewrite;
 mod save;
 mod writer;
 
@@ -38,6 +40,7 @@ use crate::value::Value;
 pub use error::{Checked, Counted, RecordProblem, SnapshotError};
 pub use format::{CHUNK_TARGET, MAX_CHUNK_LEN, MAX_KEY_LEN, MAX_PAYLOAD_LEN, VERSION};
 pub use reader::SnapshotReader;
+pub use rewrite::{rewrite_aof, RewriteError};
 pub use save::{save, SaveError};
 pub use writer::SnapshotWriter;
 

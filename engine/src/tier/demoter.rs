@@ -85,19 +85,24 @@ pub(super) fn run(shared: &Shared) {
         }
         // Demote down to the low watermark, one batch at a time.
         while !shared.stop.load(Ordering::Acquire) && used() > shared.settings.low_watermark() {
+            // Within the backoff the batch is skipped, not sampled: the backoff runs
+            // from the last pass that sampled and found nothing (were it renewed by
+            // skipped ones, a demoter woken more often than the backoff by writers
+            // waiting for room would never sample again).
             let batch = if Instant::now() < nothing_until {
-                Ok(Batch::Nothing)
+                None
             } else {
-                demote_batch(shared, &mut rng)
+                Some(demote_batch(shared, &mut rng))
             };
             let (stuck, disk_full) = match batch {
-                Ok(Batch::Demoted | Batch::SecondChances) => (false, false),
-                Ok(Batch::Nothing) => {
-                    nothing_until = nothing_until.max(Instant::now() + NOTHING_BACKOFF);
+                Some(Ok(Batch::Demoted | Batch::SecondChances)) => (false, false),
+                None => (true, false),
+                Some(Ok(Batch::Nothing)) => {
+                    nothing_until = Instant::now() + NOTHING_BACKOFF;
                     (true, false)
                 }
-                Err(ColdError::Full) => (true, true),
-                Err(e) => {
+                Some(Err(ColdError::Full)) => (true, true),
+                Some(Err(e)) => {
                     tracing::warn!("demotion failed: {e}");
                     (true, false)
                 }

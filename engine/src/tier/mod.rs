@@ -147,6 +147,9 @@ struct Shared {
     /// Held shared by a batch from its append until its entries are swapped; the
     /// reclaimer takes it exclusively once before judging a segment's records.
     installs: RwLock<()>,
+    /// Held by a reclaiming pass: one at a time (the reclaimer's, `reclaim_now`'s),
+    /// so two never move the same segment's records.
+    reclaiming: Mutex<()>,
     /// Wakes the background threads early (a write found RAM above maxmemory, or the
     /// tier is stopping).
     wake: (Mutex<bool>, Condvar),
@@ -227,6 +230,7 @@ impl Tier {
             demoter_stalled: AtomicBool::new(false),
             demoter_passes: AtomicU64::new(0),
             installs: RwLock::new(()),
+            reclaiming: Mutex::new(()),
             wake: (Mutex::new(false), Condvar::new()),
         });
         let mut tier = Tier {

@@ -33,8 +33,8 @@ pub(super) fn run(shared: &Shared) {
     }
 }
 
-/// Reclaims segments below the threshold until none is left (or the tier stops).
-/// Returns how many records moved.
+/// Reclaims segments below the threshold until none is left (or the tier stops),
+/// after any other pass under way. Returns how many records moved.
 pub(super) fn reclaim_all(shared: &Shared) -> Result<usize, ColdError> {
     let threshold = f64::from(
         shared
@@ -42,6 +42,7 @@ pub(super) fn reclaim_all(shared: &Shared) -> Result<usize, ColdError> {
             .reclaim_threshold_pct
             .load(Ordering::Relaxed),
     ) / 100.0;
+    let _pass = shared.reclaiming.lock();
     let mut moved = 0;
     while !shared.stop.load(Ordering::Acquire) {
         let Some(segment) = shared.store.reclaim_candidate(threshold) else {

@@ -122,6 +122,10 @@ pub struct Config {
     /// dataset mostly on disk, which every snapshot reads whole, Tier saves on demand
     /// only).
     pub save: Vec<(u64, u64)>,
+    /// `key-load-delay`: microseconds to wait after loading each snapshot record at
+    /// start (negative: one microsecond once in `-n` records), as Redis's debugging
+    /// option. Default: 0.
+    pub key_load_delay: i64,
 }
 
 impl Default for Config {
@@ -161,6 +165,7 @@ impl Default for Config {
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             dbfilename: "dump.tsnap".to_owned(),
             save: Vec::new(),
+            key_load_delay: 0,
         }
     }
 }
@@ -357,7 +362,9 @@ impl SharedConfig {
     /// may change at run time are accepted (maxmemory, maxmemory-policy, tier-max-size,
     /// tier-min-value-size, tier-reclaim-threshold, tier-promote-window, maxclients,
     /// timeout, tcp-keepalive, proto-max-bulk-len, client-query-buffer-limit, loglevel,
-    /// requirepass, protected-mode, slowlog-log-slower-than, slowlog-max-len, hz).
+    /// requirepass, protected-mode, appendfsync, aof-load-truncated, key-load-delay,
+    /// auto-aof-rewrite-*, dbfilename, save, slowlog-log-slower-than, slowlog-max-len,
+    /// hz).
     ///
     /// On success returns the canonical names of the options whose value changed, so
     /// the caller can react (e.g. re-filter logging when it holds `"loglevel"`). On
@@ -426,6 +433,7 @@ mod tests {
             ("appenddirname", "appendonlydir"),
             ("appendfilename", "appendonly.aof"),
             ("aof-load-truncated", "yes"),
+            ("key-load-delay", "0"),
             ("auto-aof-rewrite-percentage", "100"),
             ("auto-aof-rewrite-min-size", "67108864"),
             ("dbfilename", "dump.tsnap"),
@@ -693,6 +701,10 @@ mod tests {
                 "ERR CONFIG SET failed (possibly related to argument 'loglevel') - argument(s) must be one of the following: debug, verbose, notice, warning",
             ),
             (
+                &[("appendfsync", "sometimes")],
+                "ERR CONFIG SET failed (possibly related to argument 'appendfsync') - argument(s) must be one of the following: everysec, always, no",
+            ),
+            (
                 &[("tier-dir", "/tmp")],
                 "ERR CONFIG SET failed (possibly related to argument 'tier-dir') - can't set immutable config",
             ),
@@ -827,7 +839,9 @@ mod tests {
                 "proto-max-bulk-len",
                 "client-query-buffer-limit",
                 "loglevel",
+                "appendfsync",
                 "aof-load-truncated",
+                "key-load-delay",
                 "auto-aof-rewrite-percentage",
                 "auto-aof-rewrite-min-size",
                 "dbfilename",

@@ -306,13 +306,13 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         name: "appendfsync",
-        runtime: false,
+        runtime: true,
         set: Setter::One(|c, v| {
             c.appendfsync = std::str::from_utf8(v)
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .ok_or_else(|| {
-                    "argument must be one of the following: always, everysec, no".to_owned()
+                    "argument(s) must be one of the following: everysec, always, no".to_owned()
                 })?;
             Ok(())
         }),
@@ -344,6 +344,15 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
             Ok(())
         }),
         get: |c| yes_no_str(c.aof_load_truncated),
+    },
+    OptionSpec {
+        name: "key-load-delay",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.key_load_delay = int(v, i32::MIN.into(), i32::MAX.into())?;
+            Ok(())
+        }),
+        get: |c| c.key_load_delay.to_string(),
     },
     OptionSpec {
         name: "auto-aof-rewrite-percentage",

@@ -3,7 +3,7 @@
 //! traffic: a point-in-time capture of the keyspace written as a snapshot file (see
 //! `tier_engine::snapshot::save`). One job at a time.
 
-use super::{Aof, JobState, Persistence};
+use super::{JobState, Persistence};
 use crate::shared::Shared;
 use std::fs::File;
 use std::io::BufWriter;
@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
-use tier_engine::snapshot::{save, SaveError, SnapshotSummary};
+use tier_engine::snapshot::{rewrite_aof, save, RewriteError, SaveError, SnapshotSummary};
 
 /// Which job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,7 +191,13 @@ fn dump(shared: &Shared) -> Result<SnapshotSummary, String> {
 fn rewrite(shared: &Shared) -> Result<(), String> {
     let persistence = &shared.persistence;
     let aof = persistence.aof().ok_or("the AOF is not open")?;
-    let result = rewrite_aof(shared, aof);
+    let result = rewrite_aof(&shared.keyspace, shared.tier.get(), aof).map_err(|e| match e {
+        RewriteError::Save {
+            source: SaveError::Busy,
+            ..
+        } => busy_error(JobKind::Save).to_owned(),
+        e => e.to_string(),
+    });
     match &result {
         Ok(size) => {
             persistence.set_aof_base(*size + aof.status().incr_size);
@@ -201,29 +207,6 @@ fn rewrite(shared: &Shared) -> Result<(), String> {
     }
     persistence.end_job(JobKind::Rewrite, result.is_ok());
     result.map(|_| ())
-}
-
-/// The rewrite itself; returns the new base's size.
-fn rewrite_aof(shared: &Shared, aof: &Aof) -> Result<u64, String> {
-    let (base, path) = aof.writer.next_base().map_err(|e| e.to_string())?;
-    let mut rotation = None;
-    write_snapshot(shared, &path, || {
-        // Every stripe is held here: no append is under way, so the cut falls
-        // between two commands, and the capture holds exactly what precedes it.
-        rotation = Some(aof.writer.rotate());
-        aof.forget_selected();
-    })?;
-    let rotated = rotation
-        .ok_or("the capture did not start")?
-        .map_err(|e| e.to_string())?
-        .wait()
-        .map_err(|e| e.to_string())?;
-    aof.writer
-        .install_base(base, rotated.incr.seq)
-        .map_err(|e| e.to_string())?;
-    std::fs::metadata(&path)
-        .map(|m| m.len())
-        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Writes a snapshot of the keyspace to a new file at `path` and fsyncs it;

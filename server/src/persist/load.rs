@@ -50,12 +50,11 @@ pub async fn load_at_start(shared: Arc<Shared>) -> anyhow::Result<()> {
         .store(tier_engine::now_ms() / 1000, Ordering::Relaxed);
     let started = Instant::now();
     let config = shared.config.load_full();
-    let rewrite = if config.appendonly {
-        load_aof(&shared, &config).await?
+    if config.appendonly {
+        load_aof(&shared, &config).await?;
     } else {
         load_dump(&shared, &config).await?;
-        false
-    };
+    }
     let log = Arc::new(ChangeLog::new(shared.persistence.clone()));
     if !shared.keyspace.set_command_log(log) {
         bail!("the keyspace had a command log already");
@@ -66,18 +65,13 @@ pub async fn load_at_start(shared: Arc<Shared>) -> anyhow::Result<()> {
         shared.keyspace.total_keys(),
         started.elapsed().as_secs_f64()
     );
-    if rewrite {
-        tracing::info!("Creating AOF base file from the loaded snapshot");
-        if let Err(e) = super::bgrewriteaof(&shared) {
-            tracing::warn!("cannot start the AOF rewrite: {e:?}");
-        }
-    }
     Ok(())
 }
 
-/// Loads the AOF directory and opens its writer; returns whether the AOF must be
-/// rewritten (it was created now, beside a snapshot file that was loaded).
-async fn load_aof(shared: &Arc<Shared>, config: &Config) -> anyhow::Result<bool> {
+/// Loads the AOF directory and opens its writer. An AOF that holds nothing yet,
+/// beside a snapshot file that was loaded instead, starts with a copy of that file as
+/// its base.
+async fn load_aof(shared: &Arc<Shared>, config: &Config) -> anyhow::Result<()> {
     let path = config.aof_path();
     let name = config.appendfilename.clone();
     let dir = tokio::task::spawn_blocking(move || AofDir::open(Arc::new(StdAofFs), path, &name))
@@ -101,19 +95,32 @@ async fn load_aof(shared: &Arc<Shared>, config: &Config) -> anyhow::Result<bool>
         ),
         None => dir,
     };
+    let dir = if loaded_from_dump {
+        let dump = config.dump_path();
+        tracing::info!("Creating AOF base file from {}", dump.display());
+        tokio::task::spawn_blocking(move || {
+            let mut dir = dir;
+            dir.start_from_snapshot(&dump).map(|_| dir)
+        })
+        .await??
+    } else {
+        dir
+    };
     let writer_config = AofWriterConfig {
         fsync: config.appendfsync,
         ..AofWriterConfig::default()
     };
     let writer = tokio::task::spawn_blocking(move || AofWriter::open(dir, writer_config)).await??;
     shared.persistence.set_aof(Aof::new(writer));
+    // A CONFIG SET appendfsync while it opened.
+    shared.sync_aof_policy();
     shared.persistence.set_aof_base(size);
     tracing::info!(
         "AOF loaded: {} commands from {}",
         summary.commands,
         config.aof_path().display()
     );
-    Ok(loaded_from_dump)
+    Ok(())
 }
 
 /// Loads what the data dir holds into the keyspace as tierd does at start, but reads
@@ -290,19 +297,35 @@ async fn load_snapshot(shared: &Arc<Shared>, path: &Path) -> anyhow::Result<u64>
                 );
             }
         }
-        let guard = tier_engine::pin();
-        let db = shared.keyspace.db(db);
-        db.lock_key(&record.key, 0, &guard)
-            .set(&record.key, record.value, record.expire_at);
+        {
+            let guard = tier_engine::pin();
+            let db = shared.keyspace.db(db);
+            db.lock_key(&record.key, 0, &guard)
+                .set(&record.key, record.value, record.expire_at);
+        }
         progress.loaded_keys.fetch_add(1, Ordering::Relaxed);
         let now_read = read.load(Ordering::Relaxed);
         progress
             .loaded_bytes
             .fetch_add(now_read - loaded_before, Ordering::Relaxed);
         loaded_before = now_read;
+        key_load_delay(config.key_load_delay).await;
     }
     reader.await??;
     Ok(size)
+}
+
+/// `key-load-delay`: waits `delay` µs, or, when it is negative, 1 µs once in `-delay`
+/// calls (chosen at random), as Redis's `debugDelay`.
+async fn key_load_delay(delay: i64) {
+    let micros = match delay {
+        0 => return,
+        1.. => delay.unsigned_abs(),
+        _ => u64::from(rand::random::<u64>().is_multiple_of(delay.unsigned_abs())),
+    };
+    if micros > 0 {
+        tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+    }
 }
 
 /// The reader thread of [`load_snapshot`]: sends every record, then checks the end.

@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use tier_engine::aof::{encode_command, AofError, AofStatus, AofWriter, Lsn, StdAofFs};
+use tier_engine::aof::{AofError, AofLog, Lsn, StdAofFs};
 use tier_engine::keyspace::CommandLog;
 
 /// The error a write gets while the AOF cannot be written (Redis's text).
@@ -37,61 +37,8 @@ pub fn misconf_error(why: &str) -> String {
 /// The error a command gets while the dataset loads (Redis's text).
 pub const LOADING_ERROR: &str = "LOADING Redis is loading the dataset in memory";
 
-/// The open AOF: its writer, and what the log stream last selected.
-pub struct Aof {
-    pub writer: AofWriter<StdAofFs>,
-    /// The stream's end as appends see it, taken by each append in turn.
-    stream: Mutex<Stream>,
-}
-
-/// What [`Aof::append`] keeps between appends.
-struct Stream {
-    /// The database the last command ran on (None: the next append starts with a
-    /// SELECT, as at the start of every increment).
-    selected: Option<usize>,
-    /// The encoding buffer, reused.
-    bytes: Vec<u8>,
-}
-
-impl Aof {
-    pub fn new(writer: AofWriter<StdAofFs>) -> Aof {
-        Aof {
-            writer,
-            stream: Mutex::new(Stream {
-                selected: None,
-                bytes: Vec::new(),
-            }),
-        }
-    }
-
-    /// Makes the next append start with a SELECT: a new increment begins.
-    pub(crate) fn forget_selected(&self) {
-        self.stream.lock().selected = None;
-    }
-
-    /// Appends `args`, run on database `db`, after a SELECT if the stream is on
-    /// another database.
-    fn append(&self, db: usize, args: &[&[u8]]) -> Result<Lsn, AofError> {
-        let mut stream = self.stream.lock();
-        let Stream { selected, bytes } = &mut *stream;
-        bytes.clear();
-        if *selected != Some(db) {
-            encode_command(&[b"SELECT".as_slice(), db.to_string().as_bytes()], bytes);
-        }
-        encode_command(args, bytes);
-        let lsn = self.writer.append(bytes)?;
-        *selected = Some(db);
-        // A large value's buffer is not kept.
-        if bytes.capacity() > 64 * 1024 {
-            *bytes = Vec::new();
-        }
-        Ok(lsn)
-    }
-
-    pub fn status(&self) -> AofStatus {
-        self.writer.status()
-    }
-}
+/// The open AOF (the SELECTs between commands are its business).
+pub type Aof = AofLog<StdAofFs>;
 
 /// The state of a background job (BGSAVE, BGREWRITEAOF) for INFO.
 #[derive(Default)]

@@ -34,6 +34,9 @@ pub(super) fn set(ctx: &mut Ctx<'_>) {
             if changed.contains(&"loglevel") {
                 ctx.shared.set_log_level(ctx.shared.config.load().loglevel);
             }
+            if changed.contains(&"appendfsync") {
+                ctx.shared.sync_aof_policy();
+            }
             ctx.shared.sync_tier_settings();
             ctx.out.ok();
         }
