@@ -1,5 +1,5 @@
 # Helpers the benchmark scripts share (sourced, not run): tool checks, the release
-# build of tierd, and loopback ports.
+# build of tierd, a work dir cleaned up on exit, and loopback ports.
 
 # require_tools HINT TOOL...: exits with HINT (how to install them) unless every
 # TOOL is on the PATH.
@@ -12,6 +12,23 @@ require_tools() {
             exit 1
         fi
     done
+}
+
+# work_dir [DIR]: sets $workdir to a new directory (under DIR, default $TMPDIR or
+# /tmp) and $pids to an empty list; on exit, every process in $pids is stopped and
+# $workdir deleted.
+work_dir() {
+    workdir=$(mktemp -d "${1:-${TMPDIR:-/tmp}}/tier-bench.XXXXXX")
+    pids=()
+    trap stop_and_clean EXIT
+}
+
+stop_and_clean() {
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$workdir"
 }
 
 build_tierd() {

@@ -23,16 +23,7 @@ require_tools "apt-get install -y redis-server redis-tools" redis-server redis-b
 
 build_tierd
 
-workdir=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
+work_dir "${TMPDIR:-/tmp}"
 
 # Both servers persist alike: PERSISTENCE=aof (the default, tierd's default) runs
 # both with the AOF at appendfsync everysec, PERSISTENCE=always at appendfsync

@@ -1,12 +1,18 @@
-//! The request parser: tier's `parse_command` (zero-copy slices of the input buffer)
-//! against a naive parser that copies every argument into a fresh `Vec<Vec<u8>>` per
-//! command, both cutting a pipeline of 1,000 `SET key value` requests, with 16-byte
-//! values (redis-benchmark's default size) and with 1 KiB values.
+//! The RESP codec, both ways:
+//!
+//! - the request parser: tier's `parse_command` (zero-copy slices of the input buffer)
+//!   against a naive parser that copies every argument into a fresh `Vec<Vec<u8>>` per
+//!   command, both cutting a pipeline of 1,000 `SET key value` requests, with 16-byte
+//!   values (redis-benchmark's default size) and with 1 KiB values;
+//! - the reply writer: `ReplyWriter` writing 1,000 GET replies (bulk strings of the
+//!   same sizes, every tenth a null) and integers, against `write!` formatting of the
+//!   same bytes into a `Vec`.
 
 use bytes::{Bytes, BytesMut};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use std::io::Write as _;
 use std::time::Duration;
-use tier_server::resp::{parse_command, Limits};
+use tier_server::resp::{parse_command, Limits, Protocol, ReplyWriter};
 
 const COMMANDS: usize = 1_000;
 
@@ -52,10 +58,56 @@ fn naive_parse(buf: &[u8], at: usize) -> Option<(Vec<Vec<u8>>, usize)> {
     Some((args, pos))
 }
 
-fn parsers(c: &mut Criterion) {
+fn codec(c: &mut Criterion) {
     for value_len in [16, 1024] {
         parse_pipeline(c, value_len);
+        encode_replies(c, value_len);
     }
+}
+
+/// 1,000 replies as a pipeline of GETs and INCRs gets them: a bulk string of
+/// `value_len` bytes (a null every tenth), then the integer `i`.
+fn encode_replies(c: &mut Criterion, value_len: usize) {
+    let value = vec![b'v'; value_len];
+    let mut group = c.benchmark_group(format!("resp_encode_1000_replies_{value_len}b_values"));
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(COMMANDS as u64));
+    group.bench_function("tier_reply_writer", |b| {
+        let mut writer = ReplyWriter::new(Protocol::Resp2);
+        b.iter(|| {
+            writer.out.clear();
+            for i in 0..COMMANDS {
+                if i % 10 == 0 {
+                    writer.null();
+                } else {
+                    writer.bulk(&value);
+                }
+                writer.integer(i as i64);
+            }
+            black_box(writer.out.len())
+        });
+    });
+    group.bench_function("write_formatted", |b| {
+        let mut out: Vec<u8> = Vec::new();
+        b.iter(|| {
+            out.clear();
+            for i in 0..COMMANDS {
+                if i % 10 == 0 {
+                    out.extend_from_slice(b"$-1\r\n");
+                } else {
+                    write!(out, "${}\r\n", value.len()).expect("to a Vec");
+                    out.extend_from_slice(&value);
+                    out.extend_from_slice(b"\r\n");
+                }
+                write!(out, ":{i}\r\n").expect("to a Vec");
+            }
+            black_box(out.len())
+        });
+    });
+    group.finish();
 }
 
 fn parse_pipeline(c: &mut Criterion, value_len: usize) {
@@ -97,5 +149,5 @@ fn parse_pipeline(c: &mut Criterion, value_len: usize) {
     group.finish();
 }
 
-criterion_group!(benches, parsers);
+criterion_group!(benches, codec);
 criterion_main!(benches);

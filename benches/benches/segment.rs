@@ -18,7 +18,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
+use tier_benches::scratch;
 use tier_engine::cold::{record_len, ColdLocation, ColdStore, ColdStoreConfig, NewRecord};
 use tier_engine::io::{AlignedBuf, DirectFile, IoEngine, PsyncIoEngine, UringIoEngine, ALIGN};
 
@@ -31,12 +31,6 @@ const KEEP_SEGMENTS: u64 = 4;
 const REGION: u64 = 64 << 20;
 /// Records preloaded for the read bench (about 32 MiB).
 const READ_RECORDS: usize = 32 << 10;
-
-fn scratch() -> TempDir {
-    let exe = std::env::current_exe().expect("bench binary path");
-    let beside = exe.parent().unwrap_or(Path::new(".")).to_path_buf();
-    tempfile::tempdir_in(beside).expect("temp dir beside the bench binary")
-}
 
 fn engines() -> Vec<Arc<dyn IoEngine>> {
     vec![

@@ -38,6 +38,9 @@ pub struct Client {
     pub multi: Option<Queued>,
     /// The keys WATCHed.
     pub watching: Watching,
+    /// TIER TRACE ON: a reply to a command that read values from the cold tier is
+    /// preceded by a RESP3 attribute saying how many (see [`crate::session`]).
+    pub trace_cold: bool,
     /// What other connections can see and change of this client.
     pub handle: Arc<ClientHandle>,
 }
@@ -155,6 +158,7 @@ impl Client {
             snapshot: None,
             multi: None,
             watching: Watching::new(handle.watch_flag.clone()),
+            trace_cold: false,
             handle,
         }
     }
@@ -190,13 +194,14 @@ impl Client {
     }
 
     /// RESET: back to a fresh connection's state (no transaction, no watched key,
-    /// database 0, RESP2, no name), and
+    /// database 0, RESP2, no name, no TIER TRACE), and
     /// unauthenticated unless `authenticated` (no password is set). The caller switches
     /// its reply writer back to RESP2.
     pub fn reset(&mut self, authenticated: bool) {
         self.end_multi();
         self.set_db(0);
         self.authenticated = authenticated;
+        self.trace_cold = false;
         self.handle.resp.store(2, Ordering::Relaxed);
         *self.handle.name.lock() = None;
     }

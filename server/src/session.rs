@@ -2,6 +2,11 @@
 //! way Tier must, loading the cold values of its keys first (without blocking other
 //! clients), waiting for room when a write finds RAM full, and running it again if a
 //! value moved meanwhile. Connections ([`crate::conn`]) and the AOF loader use it.
+//!
+//! A connection that turned `TIER TRACE ON` (RESP3 only) gets the reply of each
+//! command that read values from the cold tier preceded by the attribute
+//! `|1\r\n+cold\r\n:<n>\r\n`, `n` the values it read from disk: the mark tierbench
+//! splits hot and cold reads by. Clients that do not know attributes skip them.
 
 use crate::client::Client;
 use crate::cmd::table::{CommandSpec, Flags};
@@ -10,7 +15,7 @@ use crate::cmd::OOM_ERROR;
 use crate::cmd::{self, Ctx};
 use crate::config::Config;
 use crate::persist::{self, Appended};
-use crate::resp::ReplyWriter;
+use crate::resp::{Protocol, ReplyWriter};
 use crate::shared::Shared;
 use bytes::Bytes;
 use smallvec::SmallVec;
@@ -43,6 +48,9 @@ pub(crate) struct Session<'s> {
     pub(crate) args: Vec<Bytes>,
     /// Cold values loaded for the command being run.
     cold: ColdValues,
+    /// How many values the command being run read from the cold tier (its loads and
+    /// reloads), for the TIER TRACE attribute.
+    cold_loaded: usize,
     /// What the commands run since the replies were last sent appended to the AOF:
     /// the replies wait until the AOF holds it (see [`Session::take_appended`]).
     appended: Appended,
@@ -58,6 +66,7 @@ impl<'s> Session<'s> {
             writer,
             args: Vec::with_capacity(8),
             cold: ColdValues::default(),
+            cold_loaded: 0,
             appended: Appended::Nothing,
             refused: None,
         }
@@ -123,6 +132,7 @@ impl<'s> Session<'s> {
             // than chased forever.
             for attempt in 1.. {
                 let mark = self.writer.out.len();
+                self.trace_cold_reads();
                 self.execute(config, self.now());
                 let missed = self.cold.take_missed();
                 if missed.is_empty() {
@@ -147,6 +157,7 @@ impl<'s> Session<'s> {
                 }
             }
             self.cold.clear();
+            self.cold_loaded = 0;
         } else {
             self.execute(config, now);
         }
@@ -365,10 +376,14 @@ impl<'s> Session<'s> {
             .map(|key| async move { (key, tier.load(db, key).await) });
         for (key, read) in futures_util::future::join_all(reads).await {
             match read {
-                Ok(Some((loc, value))) => self.cold.insert(loc, value),
+                Ok(Some((loc, value))) => {
+                    self.cold.insert(loc, value);
+                    self.cold_loaded += 1;
+                }
                 Ok(None) => {}
                 Err(e) => {
                     self.cold.clear();
+                    self.cold_loaded = 0;
                     self.refuse(format!(
                         "ERR cold tier read of key '{}' failed: {e}",
                         String::from_utf8_lossy(key)
@@ -378,6 +393,17 @@ impl<'s> Session<'s> {
             }
         }
         true
+    }
+
+    /// Writes the TIER TRACE attribute ahead of the reply about to be written, if the
+    /// connection asked for it, still speaks RESP3, and the command read values from
+    /// the cold tier. A run that is taken back (a value moved) takes it back too.
+    fn trace_cold_reads(&mut self) {
+        if self.client.trace_cold && self.cold_loaded > 0 && self.writer.proto == Protocol::Resp3 {
+            self.writer.attribute_len(1);
+            self.writer.simple("cold");
+            self.writer.integer(self.cold_loaded as i64);
+        }
     }
 
     /// Answers the command with `error` instead of running it, and remembers why

@@ -461,6 +461,98 @@ fn config_set_turns_the_tiers_knobs() {
     assert_eq!(number(&text, "cold_keys"), 3_999, "{text}");
 }
 
+/// The reply with its TIER TRACE mark taken off: the `cold` count, or None when the
+/// reply came without an attribute.
+fn cold_mark(reply: Frame) -> (Option<i64>, Frame) {
+    match reply {
+        Frame::Attribute { attributes, value } => match &attributes[..] {
+            [(Frame::Simple(name), Frame::Integer(n))] if &name[..] == b"cold" => {
+                (Some(*n), *value)
+            }
+            other => panic!("unexpected attributes {other:?}"),
+        },
+        plain => (None, plain),
+    }
+}
+
+/// TIER TRACE ON marks the replies of commands that read the cold tier with a RESP3
+/// attribute counting the values read, and no other reply; it needs RESP3, stops with
+/// OFF, HELLO 2 or RESET.
+#[test]
+fn tier_trace_marks_replies_that_read_the_cold_tier() {
+    let server =
+        TestServer::start_with(&["--tier-min-value-size", "1", "--tier-promote-window", "0"]);
+    let mut raw = server.raw();
+    let mut stats = server.raw();
+    assert_eq!(
+        raw.cmd(&["TIER", "TRACE", "ON"]),
+        err("ERR TIER TRACE needs RESP3 (HELLO 3): its marks are RESP3 attributes")
+    );
+    for key in ["cold1", "cold2", "hot"] {
+        assert_eq!(raw.cmd(&["SET", key, &format!("value of {key}")]), ok());
+    }
+    assert_eq!(demote(&mut raw, &["cold1", "cold2"]), 2);
+    assert!(matches!(raw.cmd(&["HELLO", "3"]), Frame::Map(_)));
+    // Not traced yet: a cold read comes plain.
+    assert_eq!(
+        cold_mark(raw.cmd(&["GET", "cold1"])),
+        (None, bulk("value of cold1"))
+    );
+    assert_eq!(
+        raw.cmd(&["TIER", "TRACE", "maybe"]),
+        err("ERR syntax error")
+    );
+    assert_eq!(raw.cmd(&["TIER", "TRACE", "ON"]), ok());
+    let reads = number(&tiering(&mut stats), "cold_reads");
+    assert_eq!(
+        cold_mark(raw.cmd(&["GET", "hot"])),
+        (None, bulk("value of hot"))
+    );
+    assert_eq!(
+        cold_mark(raw.cmd(&["GET", "cold1"])),
+        (Some(1), bulk("value of cold1"))
+    );
+    assert_eq!(
+        cold_mark(raw.cmd(&["MGET", "cold1", "hot", "cold2", "missing"])),
+        (
+            Some(2),
+            Frame::Array(vec![
+                bulk("value of cold1"),
+                bulk("value of hot"),
+                bulk("value of cold2"),
+                Frame::Null,
+            ])
+        )
+    );
+    // Key-only commands read no value: no mark.
+    assert_eq!(cold_mark(raw.cmd(&["EXISTS", "cold1"])), (None, int(1)));
+    assert_eq!(cold_mark(raw.cmd(&["GET", "missing"])), (None, Frame::Null));
+    assert_eq!(number(&tiering(&mut stats), "cold_reads"), reads + 3);
+    // HELLO 2 leaves RESP3 and with it the marks; HELLO 3 brings them back.
+    assert!(matches!(raw.cmd(&["HELLO", "2"]), Frame::Array(_)));
+    assert_eq!(
+        cold_mark(raw.cmd(&["GET", "cold2"])),
+        (None, bulk("value of cold2"))
+    );
+    assert!(matches!(raw.cmd(&["HELLO", "3"]), Frame::Map(_)));
+    assert_eq!(
+        cold_mark(raw.cmd(&["GET", "cold2"])),
+        (Some(1), bulk("value of cold2"))
+    );
+    assert_eq!(raw.cmd(&["TIER", "TRACE", "OFF"]), ok());
+    assert_eq!(
+        cold_mark(raw.cmd(&["GET", "cold2"])),
+        (None, bulk("value of cold2"))
+    );
+    assert_eq!(raw.cmd(&["TIER", "TRACE", "ON"]), ok());
+    assert_eq!(raw.cmd(&["RESET"]), Frame::Simple("RESET".into()));
+    assert!(matches!(raw.cmd(&["HELLO", "3"]), Frame::Map(_)));
+    assert_eq!(
+        cold_mark(raw.cmd(&["GET", "cold2"])),
+        (None, bulk("value of cold2"))
+    );
+}
+
 /// Writes that fill RAM go on while AOF rewrites run beside them: a capture keeps
 /// only the old versions of keys changed since its start (no value the demoter
 /// moves to disk), so the demoter keeps making room, and no write is refused with

@@ -1,7 +1,8 @@
 //! Tier's command-line tools, as a library their binaries call. `tierctl` (the binary
-//! in `src/bin/tierctl.rs`) checks, inspects, takes and restores snapshots; `tierbench`
-//! (the load generator) comes with the benchmark issue.
+//! in `src/bin/tierctl.rs`) checks, inspects, takes and restores snapshots;
+//! `tierbench` (`src/bin/tierbench.rs`) loads a server and measures it.
 //!
+//! - [`bench`]: tierbench's load, device run, results and plots.
 //! - [`verify`]: the report of a sound snapshot file; the check of a data dir.
 //! - [`inspect`]: what a snapshot or a data dir holds, as text or JSON.
 //! - [`datadir`]: a tierd data dir read without changing it: the AOF and the
@@ -15,6 +16,7 @@
 //! - [`error`]: why a command failed, and its exit status.
 //! - [`text`]: how keys and times are printed.
 
+pub mod bench;
 pub mod datadir;
 pub mod error;
 pub mod files;

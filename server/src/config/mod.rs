@@ -17,6 +17,7 @@ use tier_engine::glob::glob_match;
 use tier_engine::io::IoEngineKind;
 
 pub use args::{parse_args, ConfigError, Startup, USAGE};
+pub use options::memtoull;
 use options::{lookup, OPTIONS};
 
 /// The whole configuration of a tierd node. Option names are Redis's; each field says

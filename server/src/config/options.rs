@@ -531,7 +531,7 @@ fn one_of<T: Copy>(v: &[u8], all: &[T], name: fn(T) -> &'static str) -> Result<T
 /// 1024, `m` = 1000², `mb` = 1024², `g` = 1000³, `gb` = 1024³, any case. As in Redis a
 /// missing number counts as 0 (`""`, `"kb"`). Unlike Redis 7.0, whose `strtoull`
 /// saturates and whose multiplication wraps, a value beyond 2⁶⁴-1 is refused.
-pub(super) fn memtoull(s: &[u8]) -> Option<u64> {
+pub fn memtoull(s: &[u8]) -> Option<u64> {
     let digits_end = s
         .iter()
         .position(|b| !b.is_ascii_digit())

@@ -114,6 +114,13 @@ impl ReplyWriter {
         self.aggregate_len(b'>', n);
     }
 
+    /// The header of a RESP3 attribute of `n` key/value pairs, which the caller writes
+    /// next, before the reply they describe (RESP3 only: RESP2 has no attributes).
+    pub fn attribute_len(&mut self, n: usize) {
+        debug_assert_eq!(self.proto, Protocol::Resp3);
+        put_len(&mut self.out, b'|', n);
+    }
+
     /// A double, formatted as Redis 7.0 does (`%.17g`, `inf`, `-inf`): a bulk string in
     /// RESP2, `,` in RESP3.
     pub fn double(&mut self, d: f64) {

@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::persist::{self, JobKind, Refused};
+use crate::resp::Protocol;
 
 /// Served while loading and while stale, as most server commands are (Redis adds
 /// NOSCRIPT, which tierd does not model).
@@ -377,6 +378,19 @@ const TIER_SUBCOMMANDS: &[CommandSpec] = &[
         handler: tier_snapshot,
         subcommands: &[],
     },
+    CommandSpec {
+        name: "trace",
+        arity: 3,
+        flags: Flags::FAST,
+        keys: KeySpec::NONE,
+        group: "server",
+        summary: "Mark the replies of commands that read the cold tier (RESP3 attribute)",
+        since: "7.0.0",
+        complexity: "O(1)",
+        syntax: "ON|OFF",
+        handler: tier_trace,
+        subcommands: &[],
+    },
 ];
 
 /// The config file tierd was started with, as an absolute path: the first argument
@@ -461,6 +475,9 @@ fn tier_help(ctx: &mut Ctx<'_>) {
         &[
             "SNAPSHOT",
             "    Stream a snapshot file of the whole dataset as it is now (a RESP3 streamed string).",
+            "TRACE ON|OFF",
+            "    Precede the reply of each command that read values from the cold tier with",
+            "    the RESP3 attribute |1 +cold :<values read> (RESP3 connections only).",
         ],
     );
 }
@@ -473,6 +490,23 @@ fn tier_snapshot(ctx: &mut Ctx<'_>) {
         Err(Refused::Busy(kind)) => ctx.out.error(persist::busy_error(kind)),
         Err(Refused::NoAof) => unreachable!("a snapshot needs no AOF"),
     }
+}
+
+/// TIER TRACE ON|OFF: turns the connection's cold-read attributes on or off. ON needs
+/// RESP3 (attributes do not exist in RESP2); a later HELLO 2 stops them as well.
+fn tier_trace(ctx: &mut Ctx<'_>) {
+    let on = match &ctx.args[2] {
+        arg if arg.eq_ignore_ascii_case(b"on") => true,
+        arg if arg.eq_ignore_ascii_case(b"off") => false,
+        _ => return ctx.syntax_error(),
+    };
+    if on && ctx.out.proto != Protocol::Resp3 {
+        return ctx
+            .out
+            .error("ERR TIER TRACE needs RESP3 (HELLO 3): its marks are RESP3 attributes");
+    }
+    ctx.client.trace_cold = on;
+    ctx.out.ok();
 }
 
 fn lastsave(ctx: &mut Ctx<'_>) {
