@@ -13,6 +13,7 @@ use super::format::{
     HEADER_LEN, RECORD_HEADER_LEN,
 };
 use super::*;
+use crate::value::RecordValueError;
 
 const CREATED: u64 = 1_700_000_000_123;
 
@@ -291,7 +292,7 @@ fn bad_records_name_their_stream_offset_and_chunk() {
         SnapshotError::BadRecord {
             offset: 28,
             stream_offset,
-            problem: RecordProblem::UnknownValueType(6)
+            problem: RecordProblem::BadValue(RecordValueError::UnknownType(6))
         } if stream_offset == unknown_at
     ));
     assert_eq!(

@@ -1,0 +1,254 @@
+//! What the hash and set families share: reading a key's collection with Redis's
+//! type check (in RAM or loaded from the cold tier), writing it back (a new value:
+//! values never change in place), HSCAN/SSCAN's arguments, and the choice of members
+//! for HRANDFIELD and SRANDMEMBER with a count.
+
+use super::values::{Replied, ValueRef};
+use super::Ctx;
+use crate::num::parse_i64;
+use std::collections::HashSet;
+use std::hash::Hash as StdHash;
+use std::sync::Arc;
+use tier_engine::{Entry, Txn, Value};
+
+/// A collection type of [`Value`].
+pub(super) trait Collection: Clone + Default {
+    /// The collection `value` holds; None for a value of another type.
+    fn of(value: &Value) -> Option<&Arc<Self>>;
+    fn wrap(self: Arc<Self>) -> Value;
+    fn is_empty(&self) -> bool;
+}
+
+impl Collection for tier_engine::value::Hash {
+    fn of(value: &Value) -> Option<&Arc<Self>> {
+        match value {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+    fn wrap(self: Arc<Self>) -> Value {
+        Value::Hash(self)
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Collection for tier_engine::value::Set {
+    fn of(value: &Value) -> Option<&Arc<Self>> {
+        match value {
+            Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn wrap(self: Arc<Self>) -> Value {
+        Value::Set(self)
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The collection of a looked-up key (None: no key); replies WRONGTYPE when the key
+/// holds another type, and stops without a reply when its cold value was not loaded.
+pub(super) fn collection_of<C: Collection>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    entry: Option<&Entry>,
+) -> Result<Option<Arc<C>>, Replied> {
+    let Some(e) = entry else {
+        return Ok(None);
+    };
+    let found = match ctx.value_of(key, e)? {
+        ValueRef::Ram(v) => C::of(v).cloned(),
+        ValueRef::Loaded(v) => C::of(&v).cloned(),
+    };
+    match found {
+        Some(c) => Ok(Some(c)),
+        None => {
+            ctx.wrong_type();
+            Err(Replied)
+        }
+    }
+}
+
+/// Reads the collection at `ctx.args[1]` for a read-only command, without locks.
+pub(super) fn read<C: Collection>(ctx: &mut Ctx<'_>) -> Result<Option<Arc<C>>, Replied> {
+    let db = ctx.db();
+    let guard = tier_engine::pin();
+    let key = &ctx.args[1];
+    let entry = db.lookup_read(key, ctx.now, &guard);
+    collection_of(ctx, key, entry)
+}
+
+/// What a write did to a collection.
+#[derive(PartialEq, Eq)]
+pub(super) enum Written {
+    /// Changed its contents: stored and logged.
+    Changed,
+    /// Nothing.
+    Nothing,
+}
+
+/// Runs `f` on a copy of `key`'s collection (an empty one when there is no key) under
+/// the key's lock, then stores the result as `f` says: an emptied collection deletes
+/// the key, which keeps its TTL otherwise. Replies WRONGTYPE for another type.
+fn modify<C: Collection>(
+    ctx: &mut Ctx<'_>,
+    txn: &mut Txn<'_, '_>,
+    key: &[u8],
+    f: impl FnOnce(&mut Ctx<'_>, &mut C, bool) -> Written,
+) -> Result<(), Replied> {
+    let entry = txn.get(key);
+    let current = collection_of::<C>(ctx, key, entry)?;
+    let existed = current.is_some();
+    let mut c = current.map(|c| (*c).clone()).unwrap_or_default();
+    let written = f(ctx, &mut c, existed);
+    store(txn, key, c, existed, written);
+    Ok(())
+}
+
+/// Stores `c` at `key` (see [`modify`]); `existed` tells whether the key held it.
+pub(super) fn store<C: Collection>(
+    txn: &mut Txn<'_, '_>,
+    key: &[u8],
+    c: C,
+    existed: bool,
+    written: Written,
+) {
+    match written {
+        Written::Nothing => {}
+        Written::Changed if c.is_empty() => {
+            if existed {
+                txn.remove(key);
+            }
+        }
+        Written::Changed => txn.set_keep_ttl(key, Arc::new(c).wrap()),
+    }
+}
+
+/// Locks `ctx.args[1]` and runs [`modify`] on it.
+pub(super) fn modify_key<C: Collection>(
+    ctx: &mut Ctx<'_>,
+    f: impl FnOnce(&mut Ctx<'_>, &mut C, bool) -> Written,
+) {
+    let key = &ctx.args[1];
+    let db = ctx.db();
+    let guard = tier_engine::pin();
+    let mut txn = db.lock_key(key, ctx.now, &guard);
+    let _ = modify(ctx, &mut txn, key, f);
+}
+
+/// HSCAN and SSCAN's options after the cursor: COUNT (default 10) and MATCH.
+pub(super) struct ScanOptions<'a> {
+    pub count: usize,
+    pub pattern: Option<&'a [u8]>,
+}
+
+impl<'a> ScanOptions<'a> {
+    /// Parses `args` (name/value pairs) as Redis's `scanGenericCommand`; `allow_type`
+    /// for SCAN's TYPE. Writes the error reply on failure.
+    pub fn parse(
+        ctx: &mut Ctx<'_>,
+        args: &'a [bytes::Bytes],
+        allow_type: bool,
+    ) -> Result<(ScanOptions<'a>, Option<&'a [u8]>), Replied> {
+        let mut options = ScanOptions {
+            count: 10,
+            pattern: None,
+        };
+        let mut type_name = None;
+        for pair in args.chunks(2) {
+            let [name, value] = pair else {
+                ctx.syntax_error();
+                return Err(Replied);
+            };
+            match name.to_ascii_uppercase().as_slice() {
+                b"COUNT" => match parse_i64(value) {
+                    None => {
+                        ctx.not_integer();
+                        return Err(Replied);
+                    }
+                    Some(n) if n < 1 => {
+                        ctx.syntax_error();
+                        return Err(Replied);
+                    }
+                    Some(n) => options.count = usize::try_from(n).unwrap_or(usize::MAX),
+                },
+                b"MATCH" => options.pattern = Some(value.as_ref()),
+                b"TYPE" if allow_type => type_name = Some(value.as_ref()),
+                _ => {
+                    ctx.syntax_error();
+                    return Err(Replied);
+                }
+            }
+        }
+        Ok((options, type_name))
+    }
+
+    /// Whether `member` passes MATCH (the pattern `*` alone passes everything).
+    pub fn matches(&self, member: &[u8]) -> bool {
+        super::keys::key_filter(self.pattern)(member)
+    }
+}
+
+/// Replies `[cursor, [items...]]`, `per_item` elements per item.
+pub(super) fn reply_scan<T: AsRef<[u8]>>(ctx: &mut Ctx<'_>, cursor: u64, items: &[T]) {
+    ctx.out.array_len(2);
+    ctx.out.bulk(cursor.to_string().as_bytes());
+    ctx.out.array_len(items.len());
+    for item in items {
+        ctx.out.bulk(item.as_ref());
+    }
+}
+
+/// How many members HRANDFIELD / SRANDMEMBER return for a count, and how.
+pub(super) enum Draw {
+    /// `n` draws, each of any member (a negative count): repeats allowed.
+    Repeated(usize),
+    /// Every member (a count at least the size).
+    All,
+    /// `n` distinct members, fewer than the size.
+    Distinct(usize),
+}
+
+impl Draw {
+    pub fn new(count: i64, len: usize) -> Draw {
+        if count < 0 {
+            Draw::Repeated(count.unsigned_abs() as usize)
+        } else if count as u64 >= len as u64 {
+            Draw::All
+        } else {
+            Draw::Distinct(count as usize)
+        }
+    }
+}
+
+/// `n` distinct members of a collection of `len`, as Redis picks them: when `n` is
+/// more than a third of the collection, every member less random ones; else random
+/// draws until `n` distinct came up.
+pub(super) fn distinct<T: StdHash + Eq + Clone>(
+    n: usize,
+    len: usize,
+    all: impl FnOnce() -> Vec<T>,
+    mut random: impl FnMut() -> T,
+) -> Vec<T> {
+    let mut rng = rand::thread_rng();
+    if n.saturating_mul(3) > len {
+        let mut members = all();
+        while members.len() > n {
+            let i = rand::Rng::gen_range(&mut rng, 0..members.len());
+            members.swap_remove(i);
+        }
+        return members;
+    }
+    let mut seen = HashSet::with_capacity(n);
+    let mut picked = Vec::with_capacity(n);
+    while picked.len() < n {
+        let m = random();
+        if seen.insert(m.clone()) {
+            picked.push(m);
+        }
+    }
+    picked
+}
