@@ -52,6 +52,7 @@ const TTLS: &[&str] = &[
     "+1",
     "-9223372036854775808",
 ];
+const FIELDS: &[&str] = &["f1", "f2", "f3", "", "n"];
 const FLOATS: &[&str] = &[
     "1.5", "-0.1", "abc", "1e308", "inf", "10", "0.1", "-3e-5", "",
 ];
@@ -103,7 +104,7 @@ impl Gen {
     fn command(&mut self) -> Vec<String> {
         let mut c: Vec<String> = Vec::new();
         let mut push = |items: &[String]| c.extend_from_slice(items);
-        match self.0.gen_range(0..44) {
+        match self.0.gen_range(0..62) {
             0 => {
                 push(&["SET".into(), self.key(), self.value()]);
                 let ttl = self.pick(TTLS);
@@ -257,16 +258,152 @@ impl Gen {
                 "GET".into(),
                 self.pick(&["maxmemory", "timeout", "databases", "slowlog*", "nosuch"]),
             ]),
+            44..=61 => return self.collection_command(),
             _ => push(&["RANDOMKEY".into(), self.pick(&["extra"])]),
+        }
+        c
+    }
+
+    fn field(&mut self) -> String {
+        self.pick(FIELDS)
+    }
+
+    /// 1 to `max` fields, or field/value pairs with `pairs`.
+    fn fields(&mut self, max: usize, pairs: bool) -> Vec<String> {
+        let n = self.0.gen_range(1..=max);
+        (0..n)
+            .flat_map(|_| {
+                let f = self.field();
+                let v = pairs.then(|| self.value());
+                std::iter::once(f).chain(v)
+            })
+            .collect()
+    }
+
+    /// A command of the hash or set family. Only deterministic ones: the random
+    /// commands (SPOP, SRANDMEMBER, HRANDFIELD) appear with a count that takes the
+    /// whole collection.
+    fn collection_command(&mut self) -> Vec<String> {
+        let name = |s: &str| vec![s.to_string()];
+        let mut c = match self.0.gen_range(0..18) {
+            0 => [
+                name(&self.pick(&["HSET", "HMSET"])),
+                vec![self.key()],
+                self.fields(3, true),
+            ]
+            .concat(),
+            1 => vec!["HSETNX".into(), self.key(), self.field(), self.value()],
+            2 => vec![
+                self.pick(&["HGET", "HSTRLEN", "HEXISTS"]),
+                self.key(),
+                self.field(),
+            ],
+            3 => [
+                name(&self.pick(&["HMGET", "HDEL"])),
+                vec![self.key()],
+                self.fields(3, false),
+            ]
+            .concat(),
+            4 => vec![
+                self.pick(&["HGETALL", "HKEYS", "HVALS", "HLEN", "SMEMBERS", "SCARD"]),
+                self.key(),
+            ],
+            5 => vec![
+                "HINCRBY".into(),
+                self.key(),
+                self.field(),
+                self.pick(NUMBERS),
+            ],
+            6 => vec![
+                "HINCRBYFLOAT".into(),
+                self.key(),
+                self.field(),
+                self.pick(FLOATS),
+            ],
+            7 => vec![
+                "HSCAN".into(),
+                self.key(),
+                self.pick(&["0", "x"]),
+                "MATCH".into(),
+                self.pick(&["*", "f*", "n"]),
+            ],
+            8 => vec![
+                "HRANDFIELD".into(),
+                self.key(),
+                "1000".into(),
+                "WITHVALUES".into(),
+            ],
+            9 | 10 => [
+                name("SADD"),
+                vec![self.key()],
+                (0..self.0.gen_range(1..4)).map(|_| self.value()).collect(),
+            ]
+            .concat(),
+            11 => [
+                name(&self.pick(&["SREM", "SMISMEMBER"])),
+                vec![self.key()],
+                (0..self.0.gen_range(1..4)).map(|_| self.value()).collect(),
+            ]
+            .concat(),
+            12 => vec!["SISMEMBER".into(), self.key(), self.value()],
+            13 => [
+                name(&self.pick(&["SINTER", "SUNION", "SDIFF"])),
+                self.keys(3),
+            ]
+            .concat(),
+            14 => [
+                name(&self.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"])),
+                vec![self.key()],
+                self.keys(3),
+            ]
+            .concat(),
+            15 => vec!["SMOVE".into(), self.key(), self.key(), self.value()],
+            16 => {
+                let keys = self.keys(3);
+                let mut c = vec!["SINTERCARD".into(), keys.len().to_string()];
+                c.extend(keys);
+                c.extend(
+                    self.one_of(&[&[], &["LIMIT", "1"], &["LIMIT", "-1"], &["LIMIT"]])
+                        .into_iter(),
+                );
+                c
+            }
+            _ => vec![
+                self.pick(&["SPOP", "SRANDMEMBER"]),
+                self.key(),
+                "1000".into(),
+            ],
+        };
+        if self.0.gen_ratio(1, 30) {
+            // An arity error now and then.
+            c.truncate(2);
         }
         c
     }
 }
 
-/// Puts replies whose order Redis leaves unspecified (KEYS, CONFIG GET) in one order.
+/// Commands whose reply is a set's members, in the set's order: a hashtable's order
+/// is Redis's dict order, which tierd's table does not share.
+const SET_REPLIES: &[&str] = &[
+    "SMEMBERS",
+    "SINTER",
+    "SUNION",
+    "SDIFF",
+    "SPOP",
+    "SRANDMEMBER",
+];
+
+/// Puts replies whose order Redis leaves unspecified (KEYS, CONFIG GET, the members of
+/// a set) in one order.
 fn normalized(cmd: &[String], reply: Frame) -> Frame {
     let name = cmd[0].to_ascii_uppercase();
+    let sorted = |mut items: Vec<Frame>| {
+        items.sort_by_key(|f| format!("{f:?}"));
+        items
+    };
     match reply {
+        Frame::Array(items) if SET_REPLIES.contains(&name.as_str()) => Frame::Array(sorted(items)),
+        Frame::Set(items) if SET_REPLIES.contains(&name.as_str()) => Frame::Set(sorted(items)),
         Frame::Array(mut items) if name == "KEYS" => {
             items.sort_by_key(|f| format!("{f:?}"));
             Frame::Array(items)

@@ -5,6 +5,7 @@ mod connection;
 mod differential;
 mod durability;
 mod harness;
+mod hashes;
 mod keys;
 mod protocol;
 mod server;
