@@ -341,7 +341,11 @@ fn commands_on_a_cold_hash_answer_as_on_a_hot_one() {
                 // 0 when a read left it cold.
                 raw.cmd(&["DEBUG", "DEMOTE", "h"]);
                 let tiering = info(&mut raw, &["tiering"]);
-                assert_eq!(field(&tiering, "cold_keys").as_deref(), Some("1"), "{cmd:?}");
+                assert_eq!(
+                    field(&tiering, "cold_keys").as_deref(),
+                    Some("1"),
+                    "{cmd:?}"
+                );
             }
             replies.push(raw.cmd(cmd));
         }

@@ -9,5 +9,6 @@ mod hashes;
 mod keys;
 mod protocol;
 mod server;
+mod sets;
 mod strings;
 mod tier;
