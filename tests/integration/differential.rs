@@ -376,7 +376,7 @@ impl Gen {
         };
         if self.0.gen_ratio(1, 30) {
             // An arity error now and then.
-            c.truncate(2);
+            c.truncate(1);
         }
         c
     }
