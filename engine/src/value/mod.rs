@@ -11,6 +11,8 @@
 //! - [`table`]: the persistent table both use when large.
 
 pub mod hash;
+#[cfg(test)]
+mod model_tests;
 mod payload;
 pub mod set;
 pub mod table;
