@@ -175,6 +175,26 @@ impl Hash {
         }
     }
 
+    /// This hash in the encoding Redis gives it when loading an RDB file: a listpack
+    /// if it fits the limits, else a hashtable (a copy only if that changes).
+    pub fn fitted(self: std::sync::Arc<Self>, limits: &Limits) -> std::sync::Arc<Hash> {
+        let fits = self.len() <= limits.hash_max_listpack_entries
+            && self
+                .iter()
+                .all(|(f, v)| f.len().max(v.len()) <= limits.hash_max_listpack_value);
+        if fits == matches!(self.enc, Encoding::Listpack(_)) {
+            return self;
+        }
+        let mut out = Hash::new();
+        if !fits {
+            out.convert();
+        }
+        for (f, v) in self.iter() {
+            out.set(f, v, &Limits::unbounded());
+        }
+        std::sync::Arc::new(out)
+    }
+
     fn convert(&mut self) {
         if let Encoding::Listpack(v) = &self.enc {
             let mut table = Table::default();
@@ -281,6 +301,23 @@ mod tests {
         small.set(b"x", b"y", &l);
         let back = Hash::from_payload(&payload_of(&small)).expect("decodes");
         assert_eq!((back.encoding(), back), ("listpack", small));
+    }
+
+    #[test]
+    fn fitted_as_an_rdb_load_would() {
+        let mut h = Hash::new();
+        for i in 0..5 {
+            h.set(format!("f{i}").as_bytes(), b"v", &limits(4, 64));
+        }
+        assert_eq!(h.encoding(), "hashtable");
+        h.remove(b"f0");
+        let h = std::sync::Arc::new(h);
+        let small = h.clone().fitted(&limits(4, 64));
+        assert_eq!((small.encoding(), small.len()), ("listpack", 4));
+        assert_eq!(small.get(b"f3").map(|v| &v[..]), Some(&b"v"[..]));
+        let same = small.clone().fitted(&limits(4, 64));
+        assert!(std::sync::Arc::ptr_eq(&same, &small));
+        assert_eq!(small.fitted(&limits(4, 0)).encoding(), "hashtable");
     }
 
     #[test]

@@ -166,6 +166,18 @@ impl Value {
         }
     }
 
+    /// This value as Redis encodes it when it loads it from an RDB file: each
+    /// collection in the compact encoding if it fits `limits`, else a hashtable. A
+    /// snapshot being loaded goes through this; a cold read does not (a value comes
+    /// back from the tier as it went).
+    pub fn fitted(self, limits: &Limits) -> Value {
+        match self {
+            Value::Str(_) => self,
+            Value::Hash(h) => Value::Hash(h.fitted(limits)),
+            Value::Set(s) => Value::Set(s.fitted(limits)),
+        }
+    }
+
     /// The value a record of type `record_type` with `payload` holds.
     pub fn from_record(record_type: u8, payload: Bytes) -> Result<Value, RecordValueError> {
         let malformed = |e: MalformedPayload| RecordValueError::Malformed {

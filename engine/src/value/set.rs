@@ -211,6 +211,25 @@ impl Set {
         }
     }
 
+    /// This set in the encoding Redis gives it when loading an RDB file: an intset if
+    /// every member is an integer and there are at most `set-max-intset-entries`, else
+    /// a hashtable (a copy only if that changes).
+    pub fn fitted(self: std::sync::Arc<Self>, limits: &Limits) -> std::sync::Arc<Set> {
+        let fits = self.len() <= limits.set_max_intset_entries
+            && self.iter().all(|m| canonical_int(&m).is_some());
+        if fits == matches!(self.enc, Encoding::Intset(_)) {
+            return self;
+        }
+        let mut out = Set::intset();
+        if !fits {
+            out.convert();
+        }
+        for m in self.iter() {
+            out.add(&m, &Limits::unbounded());
+        }
+        std::sync::Arc::new(out)
+    }
+
     fn convert(&mut self) {
         if let Encoding::Intset(v) = &self.enc {
             let mut table = Table::default();
@@ -345,6 +364,24 @@ mod tests {
         assert_eq!(s.payload_len(), payload_of(&s).len());
         let back = Set::from_payload(&payload_of(&s)).expect("decodes");
         assert_eq!((back.encoding(), &back), ("hashtable", &s));
+    }
+
+    #[test]
+    fn fitted_as_an_rdb_load_would() {
+        let big = Limits::default();
+        let mut s = Set::intset();
+        for m in ["1", "x", "2"] {
+            s.add(m.as_bytes(), &big);
+        }
+        s.remove(b"x");
+        assert_eq!(s.encoding(), "hashtable");
+        let s = std::sync::Arc::new(s).fitted(&big);
+        assert_eq!(s.encoding(), "intset");
+        let tight = Limits {
+            set_max_intset_entries: 1,
+            ..big
+        };
+        assert_eq!(s.fitted(&tight).encoding(), "hashtable");
     }
 
     #[test]
