@@ -362,10 +362,7 @@ impl Gen {
                 let keys = self.keys(3);
                 let mut c = vec!["SINTERCARD".into(), keys.len().to_string()];
                 c.extend(keys);
-                c.extend(
-                    self.one_of(&[&[], &["LIMIT", "1"], &["LIMIT", "-1"], &["LIMIT"]])
-                        .into_iter(),
-                );
+                c.extend(self.one_of(&[&[], &["LIMIT", "1"], &["LIMIT", "-1"], &["LIMIT"]]));
                 c
             }
             _ => vec![

@@ -112,18 +112,16 @@ impl<V: Clone> Table<V> {
         mut visit: impl FnMut(&'a [u8], &'a V),
     ) -> u64 {
         let from = cursor.to_be_bytes();
-        let mut seen = 0;
         let mut last = None;
-        for (k, v) in self
+        let members = self
             .map
-            .range::<[u8], _>((Bound::Included(&from[..]), Bound::Unbounded))
-        {
+            .range::<[u8], _>((Bound::Included(&from[..]), Bound::Unbounded));
+        for (seen, (k, v)) in members.enumerate() {
             let at = position_of(k);
             if seen >= count && last != Some(at) {
                 return at;
             }
             visit(&k[PREFIX..], v);
-            seen += 1;
             last = Some(at);
         }
         0

@@ -3,6 +3,7 @@
 //! values never change in place), HSCAN/SSCAN's arguments, and the choice of members
 //! for HRANDFIELD and SRANDMEMBER with a count.
 
+use super::table::{CommandSpec, Flags, Handler, KeySpec};
 use super::values::{Replied, ValueRef};
 use super::Ctx;
 use crate::num::parse_i64;
@@ -10,6 +11,33 @@ use std::collections::HashSet;
 use std::hash::Hash as StdHash;
 use std::sync::Arc;
 use tier_engine::{Entry, Txn, Value};
+
+/// A table entry of a collection command: `docs` is its summary, the Redis version
+/// that introduced it, its complexity and its syntax (COMMAND DOCS).
+pub(super) const fn spec(
+    group: &'static str,
+    name: &'static str,
+    arity: i32,
+    flags: Flags,
+    keys: KeySpec,
+    handler: Handler,
+    docs: [&'static str; 4],
+) -> CommandSpec {
+    let [summary, since, complexity, syntax] = docs;
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        keys,
+        group,
+        summary,
+        since,
+        complexity,
+        syntax,
+        handler,
+        subcommands: &[],
+    }
+}
 
 /// A collection type of [`Value`].
 pub(super) trait Collection: Clone + Default {

@@ -3,7 +3,7 @@
 //! encodings (listpack, hashtable) and their thresholds are the engine's
 //! ([`tier_engine::value::Hash`]); a write stores a new hash (see [`collection`]).
 
-use super::collection::{distinct, modify_key, read, reply_scan, Draw, ScanOptions, Written};
+use super::collection::{distinct, modify_key, read, reply_scan, spec, Draw, ScanOptions, Written};
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::Ctx;
 use crate::num::{format_i64, parse_i64};
@@ -15,48 +15,23 @@ const RF: Flags = Flags::READONLY.union(Flags::FAST);
 const WF: Flags = Flags::WRITE.union(Flags::FAST);
 const WMF: Flags = Flags::WRITE.union(Flags::DENYOOM).union(Flags::FAST);
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    summary: &'static str,
-    since: &'static str,
-    complexity: &'static str,
-    syntax: &'static str,
-    handler: super::table::Handler,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        keys: KeySpec::ONE,
-        group: "hash",
-        summary,
-        since,
-        complexity,
-        syntax,
-        handler,
-        subcommands: &[],
-    }
-}
-
 pub(super) const COMMANDS: &[CommandSpec] = &[
-    spec("hset", -4, WMF, "Set the string value of a hash field", "2.0.0", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "key field value [field value ...]", hset),
-    spec("hsetnx", 4, WMF, "Set the value of a hash field, only if the field does not exist", "2.0.0", "O(1)", "key field value", hsetnx),
-    spec("hmset", -4, WMF, "Set multiple hash fields to multiple values", "2.0.0", "O(N) where N is the number of fields being set.", "key field value [field value ...]", hmset),
-    spec("hget", 3, RF, "Get the value of a hash field", "2.0.0", "O(1)", "key field", hget),
-    spec("hmget", -3, RF, "Get the values of all the given hash fields", "2.0.0", "O(N) where N is the number of fields being requested.", "key field [field ...]", hmget),
-    spec("hdel", -3, WF, "Delete one or more hash fields", "2.0.0", "O(N) where N is the number of fields to be removed.", "key field [field ...]", hdel),
-    spec("hlen", 2, RF, "Get the number of fields in a hash", "2.0.0", "O(1)", "key", hlen),
-    spec("hstrlen", 3, RF, "Get the length of the value of a hash field", "3.2.0", "O(1)", "key field", hstrlen),
-    spec("hexists", 3, RF, "Determine if a hash field exists", "2.0.0", "O(1)", "key field", hexists),
-    spec("hkeys", 2, R, "Get all the fields in a hash", "2.0.0", "O(N) where N is the size of the hash.", "key", hkeys),
-    spec("hvals", 2, R, "Get all the values in a hash", "2.0.0", "O(N) where N is the size of the hash.", "key", hvals),
-    spec("hgetall", 2, R, "Get all the fields and values in a hash", "2.0.0", "O(N) where N is the size of the hash.", "key", hgetall),
-    spec("hincrby", 4, WMF, "Increment the integer value of a hash field by the given number", "2.0.0", "O(1)", "key field increment", hincrby),
-    spec("hincrbyfloat", 4, WMF, "Increment the float value of a hash field by the given amount", "2.6.0", "O(1)", "key field increment", hincrbyfloat),
-    spec("hrandfield", -2, R.union(Flags::NONDETERMINISTIC), "Get one or multiple random fields from a hash", "6.2.0", "O(N) where N is the number of fields returned", "key [count [WITHVALUES]]", hrandfield),
-    spec("hscan", -3, R.union(Flags::NONDETERMINISTIC), "Incrementally iterate hash fields and associated values", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..", "key cursor [MATCH pattern] [COUNT count]", hscan),
+    spec("hash", "hset", -4, WMF, KeySpec::ONE, hset, ["Set the string value of a hash field", "2.0.0", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "key field value [field value ...]"]),
+    spec("hash", "hsetnx", 4, WMF, KeySpec::ONE, hsetnx, ["Set the value of a hash field, only if the field does not exist", "2.0.0", "O(1)", "key field value"]),
+    spec("hash", "hmset", -4, WMF, KeySpec::ONE, hmset, ["Set multiple hash fields to multiple values", "2.0.0", "O(N) where N is the number of fields being set.", "key field value [field value ...]"]),
+    spec("hash", "hget", 3, RF, KeySpec::ONE, hget, ["Get the value of a hash field", "2.0.0", "O(1)", "key field"]),
+    spec("hash", "hmget", -3, RF, KeySpec::ONE, hmget, ["Get the values of all the given hash fields", "2.0.0", "O(N) where N is the number of fields being requested.", "key field [field ...]"]),
+    spec("hash", "hdel", -3, WF, KeySpec::ONE, hdel, ["Delete one or more hash fields", "2.0.0", "O(N) where N is the number of fields to be removed.", "key field [field ...]"]),
+    spec("hash", "hlen", 2, RF, KeySpec::ONE, hlen, ["Get the number of fields in a hash", "2.0.0", "O(1)", "key"]),
+    spec("hash", "hstrlen", 3, RF, KeySpec::ONE, hstrlen, ["Get the length of the value of a hash field", "3.2.0", "O(1)", "key field"]),
+    spec("hash", "hexists", 3, RF, KeySpec::ONE, hexists, ["Determine if a hash field exists", "2.0.0", "O(1)", "key field"]),
+    spec("hash", "hkeys", 2, R, KeySpec::ONE, hkeys, ["Get all the fields in a hash", "2.0.0", "O(N) where N is the size of the hash.", "key"]),
+    spec("hash", "hvals", 2, R, KeySpec::ONE, hvals, ["Get all the values in a hash", "2.0.0", "O(N) where N is the size of the hash.", "key"]),
+    spec("hash", "hgetall", 2, R, KeySpec::ONE, hgetall, ["Get all the fields and values in a hash", "2.0.0", "O(N) where N is the size of the hash.", "key"]),
+    spec("hash", "hincrby", 4, WMF, KeySpec::ONE, hincrby, ["Increment the integer value of a hash field by the given number", "2.0.0", "O(1)", "key field increment"]),
+    spec("hash", "hincrbyfloat", 4, WMF, KeySpec::ONE, hincrbyfloat, ["Increment the float value of a hash field by the given amount", "2.6.0", "O(1)", "key field increment"]),
+    spec("hash", "hrandfield", -2, R.union(Flags::NONDETERMINISTIC), KeySpec::ONE, hrandfield, ["Get one or multiple random fields from a hash", "6.2.0", "O(N) where N is the number of fields returned", "key [count [WITHVALUES]]"]),
+    spec("hash", "hscan", -3, R.union(Flags::NONDETERMINISTIC), KeySpec::ONE, hscan, ["Incrementally iterate hash fields and associated values", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..", "key cursor [MATCH pattern] [COUNT count]"]),
 ];
 
 /// HSET and HMSET: set every pair; returns how many fields were new.

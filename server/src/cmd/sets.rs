@@ -6,7 +6,7 @@
 //! them.
 
 use super::collection::{
-    collection_of, distinct, modify_key, read, reply_scan, Draw, ScanOptions, Written,
+    collection_of, distinct, modify_key, read, reply_scan, spec, Draw, ScanOptions, Written,
 };
 use super::hashes::parse_count;
 use super::table::{CommandSpec, Flags, KeySpec};
@@ -25,56 +25,29 @@ const WF: Flags = Flags::WRITE.union(Flags::FAST);
 const WM: Flags = Flags::WRITE.union(Flags::DENYOOM);
 const ND: Flags = Flags::NONDETERMINISTIC;
 
-#[allow(clippy::too_many_arguments)]
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    keys: KeySpec,
-    summary: &'static str,
-    since: &'static str,
-    complexity: &'static str,
-    syntax: &'static str,
-    handler: super::table::Handler,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        keys,
-        group: "set",
-        summary,
-        since,
-        complexity,
-        syntax,
-        handler,
-        subcommands: &[],
-    }
-}
-
 const ONE: KeySpec = KeySpec::ONE;
 const ALL: KeySpec = KeySpec::ALL;
 /// SMOVE's source and destination.
 const TWO: KeySpec = KeySpec::new(1, 2, 1);
 
 pub(super) const COMMANDS: &[CommandSpec] = &[
-    spec("sadd", -3, WM.union(Flags::FAST), ONE, "Add one or more members to a set", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key member [member ...]", sadd),
-    spec("srem", -3, WF, ONE, "Remove one or more members from a set", "1.0.0", "O(N) where N is the number of members to be removed.", "key member [member ...]", srem),
-    spec("smembers", 2, R, ONE, "Get all the members in a set", "1.0.0", "O(N) where N is the set cardinality.", "key", smembers),
-    spec("sismember", 3, RF, ONE, "Determine if a given value is a member of a set", "1.0.0", "O(1)", "key member", sismember),
-    spec("smismember", -3, RF, ONE, "Returns the membership associated with the given elements for a set", "6.2.0", "O(N) where N is the number of elements being checked for membership", "key member [member ...]", smismember),
-    spec("scard", 2, RF, ONE, "Get the number of members in a set", "1.0.0", "O(1)", "key", scard),
-    spec("spop", -2, WF.union(ND), ONE, "Remove and return one or multiple random members from a set", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", "key [count]", spop),
-    spec("srandmember", -2, R.union(ND), ONE, "Get one or multiple random members from a set", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", "key [count]", srandmember),
-    spec("smove", 4, WF, TWO, "Move a member from one set to another", "1.0.0", "O(1)", "source destination member", smove),
-    spec("sinter", -2, R, ALL, "Intersect multiple sets", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "key [key ...]", sinter),
-    spec("sinterstore", -3, WM, ALL, "Intersect multiple sets and store the resulting set in a key", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "destination key [key ...]", sinterstore),
-    spec("sintercard", -3, R, KeySpec::NONE, "Intersect multiple sets and return the cardinality of the result", "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "numkeys key [key ...] [LIMIT limit]", sintercard),
-    spec("sunion", -2, R, ALL, "Add multiple sets", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "key [key ...]", sunion),
-    spec("sunionstore", -3, WM, ALL, "Add multiple sets and store the resulting set in a key", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]", sunionstore),
-    spec("sdiff", -2, R, ALL, "Subtract multiple sets", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "key [key ...]", sdiff),
-    spec("sdiffstore", -3, WM, ALL, "Subtract multiple sets and store the resulting set in a key", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]", sdiffstore),
-    spec("sscan", -3, R.union(ND), ONE, "Incrementally iterate Set elements", "2.0.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..", "key cursor [MATCH pattern] [COUNT count]", sscan),
+    spec("set", "sadd", -3, WM.union(Flags::FAST), ONE, sadd, ["Add one or more members to a set", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key member [member ...]"]),
+    spec("set", "srem", -3, WF, ONE, srem, ["Remove one or more members from a set", "1.0.0", "O(N) where N is the number of members to be removed.", "key member [member ...]"]),
+    spec("set", "smembers", 2, R, ONE, smembers, ["Get all the members in a set", "1.0.0", "O(N) where N is the set cardinality.", "key"]),
+    spec("set", "sismember", 3, RF, ONE, sismember, ["Determine if a given value is a member of a set", "1.0.0", "O(1)", "key member"]),
+    spec("set", "smismember", -3, RF, ONE, smismember, ["Returns the membership associated with the given elements for a set", "6.2.0", "O(N) where N is the number of elements being checked for membership", "key member [member ...]"]),
+    spec("set", "scard", 2, RF, ONE, scard, ["Get the number of members in a set", "1.0.0", "O(1)", "key"]),
+    spec("set", "spop", -2, WF.union(ND), ONE, spop, ["Remove and return one or multiple random members from a set", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", "key [count]"]),
+    spec("set", "srandmember", -2, R.union(ND), ONE, srandmember, ["Get one or multiple random members from a set", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", "key [count]"]),
+    spec("set", "smove", 4, WF, TWO, smove, ["Move a member from one set to another", "1.0.0", "O(1)", "source destination member"]),
+    spec("set", "sinter", -2, R, ALL, sinter, ["Intersect multiple sets", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "key [key ...]"]),
+    spec("set", "sinterstore", -3, WM, ALL, sinterstore, ["Intersect multiple sets and store the resulting set in a key", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "destination key [key ...]"]),
+    spec("set", "sintercard", -3, R, KeySpec::NONE, sintercard, ["Intersect multiple sets and return the cardinality of the result", "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "numkeys key [key ...] [LIMIT limit]"]),
+    spec("set", "sunion", -2, R, ALL, sunion, ["Add multiple sets", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "key [key ...]"]),
+    spec("set", "sunionstore", -3, WM, ALL, sunionstore, ["Add multiple sets and store the resulting set in a key", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]"]),
+    spec("set", "sdiff", -2, R, ALL, sdiff, ["Subtract multiple sets", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "key [key ...]"]),
+    spec("set", "sdiffstore", -3, WM, ALL, sdiffstore, ["Subtract multiple sets and store the resulting set in a key", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]"]),
+    spec("set", "sscan", -3, R.union(ND), ONE, sscan, ["Incrementally iterate Set elements", "2.0.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..", "key cursor [MATCH pattern] [COUNT count]"]),
 ];
 
 fn sadd(ctx: &mut Ctx<'_>) {
@@ -254,11 +227,10 @@ fn smove(ctx: &mut Ctx<'_>) {
     );
     let Ok(Some(from)) = ({
         let entry = txn.get(src);
-        collection_of::<Set>(ctx, src, entry).map(|s| {
+        collection_of::<Set>(ctx, src, entry).inspect(|s| {
             if s.is_none() {
                 ctx.out.integer(0);
             }
-            s
         })
     }) else {
         return;
