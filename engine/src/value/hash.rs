@@ -205,7 +205,7 @@ impl Hash {
         }
     }
 
-    /// The record payload (docs/FORMAT.md, "Hash payload"): the encoding, the count,
+    /// The record payload (docs/FORMAT.md, "Value payloads"): the encoding, the count,
     /// then each field and its value.
     pub fn write_payload(&self, out: &mut Vec<u8>) {
         let encoding = match self.enc {

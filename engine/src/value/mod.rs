@@ -149,7 +149,7 @@ impl Value {
     }
 
     /// The payload of this value's records: a string's bytes as they are (shared, not
-    /// copied), a collection encoded (docs/FORMAT.md, "Collection payloads").
+    /// copied), a collection encoded (docs/FORMAT.md, "Value payloads").
     pub fn record_payload(&self) -> Bytes {
         match self {
             Value::Str(b) => b.clone(),

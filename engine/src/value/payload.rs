@@ -1,4 +1,4 @@
-//! The record payload of a collection (docs/FORMAT.md, "Collection payloads"): one
+//! The record payload of a collection (docs/FORMAT.md, "Value payloads"): one
 //! encoding byte, a u32 count, then length-prefixed strings, all little-endian. The
 //! same bytes go to the cold tier and into snapshots.
 

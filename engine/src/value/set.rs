@@ -240,7 +240,7 @@ impl Set {
         }
     }
 
-    /// The record payload (docs/FORMAT.md, "Collection payloads"): the encoding, the
+    /// The record payload (docs/FORMAT.md, "Value payloads"): the encoding, the
     /// count, then each member (an intset's in ascending order, in decimal).
     pub fn write_payload(&self, out: &mut Vec<u8>) {
         let encoding = match self.enc {

@@ -7,9 +7,11 @@ use super::table::{CommandSpec, Flags, Handler, KeySpec};
 use super::values::{Replied, ValueRef};
 use super::Ctx;
 use crate::num::parse_i64;
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::hash::Hash as StdHash;
 use std::sync::Arc;
+use tier_engine::value::Limits;
 use tier_engine::{Entry, Txn, Value};
 
 /// A table entry of a collection command: `docs` is its summary, the Redis version
@@ -47,35 +49,28 @@ pub(super) trait Collection: Clone + Default {
     fn is_empty(&self) -> bool;
 }
 
-impl Collection for tier_engine::value::Hash {
-    fn of(value: &Value) -> Option<&Arc<Self>> {
-        match value {
-            Value::Hash(h) => Some(h),
-            _ => None,
+/// Implements [`Collection`] for the type a [`Value`] variant holds.
+macro_rules! collection {
+    ($variant:ident, $type:ty) => {
+        impl Collection for $type {
+            fn of(value: &Value) -> Option<&Arc<Self>> {
+                match value {
+                    Value::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+            fn wrap(self: Arc<Self>) -> Value {
+                Value::$variant(self)
+            }
+            fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
         }
-    }
-    fn wrap(self: Arc<Self>) -> Value {
-        Value::Hash(self)
-    }
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+    };
 }
 
-impl Collection for tier_engine::value::Set {
-    fn of(value: &Value) -> Option<&Arc<Self>> {
-        match value {
-            Value::Set(s) => Some(s),
-            _ => None,
-        }
-    }
-    fn wrap(self: Arc<Self>) -> Value {
-        Value::Set(self)
-    }
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+collection!(Hash, tier_engine::value::Hash);
+collection!(Set, tier_engine::value::Set);
 
 /// The collection of a looked-up key (None: no key); replies WRONGTYPE when the key
 /// holds another type, and stops without a reply when its cold value was not loaded.
@@ -220,7 +215,50 @@ impl<'a> ScanOptions<'a> {
     }
 }
 
-/// Replies `[cursor, [items...]]`, `per_item` elements per item.
+/// HDEL, SREM, SADD: applies `op` to the collection at `ctx.args[1]` with each further
+/// argument, and replies how many of them changed it.
+pub(super) fn count_changes<C: Collection>(
+    ctx: &mut Ctx<'_>,
+    op: impl Fn(&mut C, &[u8], &Limits) -> bool,
+) {
+    let args = ctx.args;
+    let limits = ctx.config.limits;
+    modify_key::<C>(ctx, |ctx, c, _| {
+        let changed = args[2..].iter().filter(|a| op(c, a, &limits)).count();
+        ctx.out.integer(changed as i64);
+        match changed {
+            0 => Written::Nothing,
+            _ => Written::Changed,
+        }
+    });
+}
+
+/// HSCAN and SSCAN: checks the cursor, the key and the options in Redis's order, then
+/// runs one `step` from the cursor, which pushes the items to reply (a hash's fields
+/// and values, a set's members) and returns the next cursor.
+pub(super) fn scan_command<C: Collection>(
+    ctx: &mut Ctx<'_>,
+    step: impl for<'a> FnOnce(&'a C, u64, &ScanOptions<'_>, &mut Vec<Cow<'a, [u8]>>) -> u64,
+) {
+    let args = ctx.args;
+    let Some(cursor) = super::keys::parse_cursor(&args[2]) else {
+        return ctx.out.error("ERR invalid cursor");
+    };
+    let Ok(c) = read::<C>(ctx) else {
+        return;
+    };
+    let Ok((options, _)) = ScanOptions::parse(ctx, &args[3..], false) else {
+        return;
+    };
+    let Some(c) = c else {
+        return reply_scan::<&[u8]>(ctx, 0, &[]);
+    };
+    let mut items = Vec::new();
+    let next = step(&c, cursor, &options, &mut items);
+    reply_scan(ctx, next, &items);
+}
+
+/// Replies `[cursor, [items...]]`.
 pub(super) fn reply_scan<T: AsRef<[u8]>>(ctx: &mut Ctx<'_>, cursor: u64, items: &[T]) {
     ctx.out.array_len(2);
     ctx.out.bulk(cursor.to_string().as_bytes());

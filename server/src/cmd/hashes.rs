@@ -3,11 +3,14 @@
 //! encodings (listpack, hashtable) and their thresholds are the engine's
 //! ([`tier_engine::value::Hash`]); a write stores a new hash (see [`collection`]).
 
-use super::collection::{distinct, modify_key, read, reply_scan, spec, Draw, ScanOptions, Written};
+use super::collection::{
+    count_changes, distinct, modify_key, read, scan_command, spec, Draw, Written,
+};
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::Ctx;
 use crate::num::{format_i64, parse_i64};
 use crate::resp::Protocol;
+use std::borrow::Cow;
 use tier_engine::value::Hash;
 
 const R: Flags = Flags::READONLY;
@@ -106,15 +109,7 @@ fn hmget(ctx: &mut Ctx<'_>) {
 }
 
 fn hdel(ctx: &mut Ctx<'_>) {
-    let args = ctx.args;
-    modify_key::<Hash>(ctx, |ctx, h, _| {
-        let removed = args[2..].iter().filter(|f| h.remove(f)).count();
-        ctx.out.integer(removed as i64);
-        match removed {
-            0 => Written::Nothing,
-            _ => Written::Changed,
-        }
-    });
+    count_changes::<Hash>(ctx, |h, field, _| h.remove(field));
 }
 
 fn hlen(ctx: &mut Ctx<'_>) {
@@ -308,26 +303,13 @@ pub(super) fn parse_count(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<i64> {
 }
 
 fn hscan(ctx: &mut Ctx<'_>) {
-    let args = ctx.args;
-    let Some(cursor) = super::keys::parse_cursor(&args[2]) else {
-        return ctx.out.error("ERR invalid cursor");
-    };
-    let Ok(h) = read::<Hash>(ctx) else {
-        return;
-    };
-    let Ok((options, _)) = ScanOptions::parse(ctx, &args[3..], false) else {
-        return;
-    };
-    let Some(h) = h else {
-        return reply_scan::<&[u8]>(ctx, 0, &[]);
-    };
-    let mut items: Vec<&[u8]> = Vec::new();
-    let next = h.scan(cursor, options.count, |f, v| {
-        if options.matches(f) {
-            items.extend([f, v]);
-        }
+    scan_command::<Hash>(ctx, |h, cursor, options, items| {
+        h.scan(cursor, options.count, |f, v| {
+            if options.matches(f) {
+                items.extend([Cow::Borrowed(f), Cow::Borrowed(v)]);
+            }
+        })
     });
-    reply_scan(ctx, next, &items);
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! them.
 
 use super::collection::{
-    collection_of, distinct, modify_key, read, reply_scan, spec, Draw, ScanOptions, Written,
+    collection_of, count_changes, distinct, modify_key, read, scan_command, spec, Draw, Written,
 };
 use super::hashes::parse_count;
 use super::table::{CommandSpec, Flags, KeySpec};
@@ -51,28 +51,11 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn sadd(ctx: &mut Ctx<'_>) {
-    let args = ctx.args;
-    let limits = ctx.config.limits;
-    modify_key::<Set>(ctx, |ctx, s, _| {
-        let added = args[2..].iter().filter(|m| s.add(m, &limits)).count();
-        ctx.out.integer(added as i64);
-        match added {
-            0 => Written::Nothing,
-            _ => Written::Changed,
-        }
-    });
+    count_changes::<Set>(ctx, |s, member, limits| s.add(member, limits));
 }
 
 fn srem(ctx: &mut Ctx<'_>) {
-    let args = ctx.args;
-    modify_key::<Set>(ctx, |ctx, s, _| {
-        let removed = args[2..].iter().filter(|m| s.remove(m)).count();
-        ctx.out.integer(removed as i64);
-        match removed {
-            0 => Written::Nothing,
-            _ => Written::Changed,
-        }
-    });
+    count_changes::<Set>(ctx, |s, member, _| s.remove(member));
 }
 
 /// Replies the members as a set (`~` in RESP3).
@@ -446,24 +429,11 @@ fn sintercard(ctx: &mut Ctx<'_>) {
 }
 
 fn sscan(ctx: &mut Ctx<'_>) {
-    let args = ctx.args;
-    let Some(cursor) = super::keys::parse_cursor(&args[2]) else {
-        return ctx.out.error("ERR invalid cursor");
-    };
-    let Ok(s) = read::<Set>(ctx) else {
-        return;
-    };
-    let Ok((options, _)) = ScanOptions::parse(ctx, &args[3..], false) else {
-        return;
-    };
-    let Some(s) = s else {
-        return reply_scan::<&[u8]>(ctx, 0, &[]);
-    };
-    let mut items = Vec::new();
-    let next = s.scan(cursor, options.count, |m| {
-        if options.matches(&m) {
-            items.push(m);
-        }
+    scan_command::<Set>(ctx, |s, cursor, options, items| {
+        s.scan(cursor, options.count, |m| {
+            if options.matches(&m) {
+                items.push(m);
+            }
+        })
     });
-    reply_scan(ctx, next, &items);
 }
