@@ -150,7 +150,8 @@ impl<'s> Session<'s> {
         let db = self.client.db;
         let mut cold: SmallVec<[Bytes; 1]> = spec
             .keys
-            .positions(self.args.len())
+            .key_indexes(&self.args)
+            .into_iter()
             .map(|i| &self.args[i])
             .filter(|key| tier.is_cold(db, key))
             .cloned()

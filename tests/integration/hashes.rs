@@ -60,6 +60,29 @@ fn hash_commands_reply_as_redis() {
     assert_eq!(raw.cmd(&["TYPE", "h"]), Frame::Simple("hash".into()));
 }
 
+/// INFO's hot_bytes follows a hash as it grows and shrinks (its payload length).
+#[test]
+fn memory_accounting_follows_the_hash() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let hot = |raw: &mut RawClient| -> i64 {
+        let text = info(raw, &["tiering"]);
+        field(&text, "hot_bytes")
+            .and_then(|v| v.parse().ok())
+            .expect("hot_bytes")
+    };
+    let before = hot(&mut raw);
+    raw.cmd(&["HSET", "h", "field", "0123456789"]);
+    // 5 bytes of header, then 4 + 5 and 4 + 10.
+    assert_eq!(hot(&mut raw) - before, 28);
+    raw.cmd(&["HSET", "h", "other", "x"]);
+    assert_eq!(hot(&mut raw) - before, 28 + 14);
+    raw.cmd(&["HSET", "h", "field", "0"]);
+    assert_eq!(hot(&mut raw) - before, 28 + 14 - 9);
+    raw.cmd(&["HDEL", "h", "field", "other"]);
+    assert_eq!(hot(&mut raw), before);
+}
+
 #[test]
 fn hincrby_and_hincrbyfloat() {
     let server = TestServer::start();
@@ -355,6 +378,7 @@ fn commands_on_a_cold_hash_answer_as_on_a_hot_one() {
     let tiering = info(&mut raw, &["tiering"]);
     assert_ne!(field(&tiering, "cold_reads").as_deref(), Some("0"));
     // A hash over tier-max-value-size stays in RAM.
+    raw.cmd(&["HGETALL", "h"]);
     raw.cmd(&["CONFIG", "SET", "tier-max-value-size", "10"]);
     assert_eq!(raw.cmd(&["DEBUG", "DEMOTE", "h"]), int(0));
 }

@@ -268,3 +268,37 @@ fn commands_on_a_cold_set_answer_as_on_a_hot_one() {
     let tiering = info(&mut raw, &["tiering"]);
     assert_ne!(field(&tiering, "cold_reads").as_deref(), Some("0"));
 }
+
+/// SINTERCARD finds its keys from numkeys: all its cold keys are read before it runs,
+/// however many (more than a command's retries).
+#[test]
+fn sintercard_reads_all_its_cold_keys() {
+    let server = TestServer::start_with(&["--tier-min-value-size", "1"]);
+    let mut raw = server.raw();
+    let keys: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+    for (i, k) in keys.iter().enumerate() {
+        let extra = i.to_string();
+        raw.cmd(&["SADD", k, "a", "b", "c", &extra]);
+    }
+    let mut demote = vec!["DEBUG", "DEMOTE"];
+    demote.extend(keys.iter().map(String::as_str));
+    assert_eq!(raw.cmd(&demote), int(20));
+    let mut cmd = vec!["SINTERCARD", "20"];
+    cmd.extend(keys.iter().map(String::as_str));
+    assert_eq!(raw.cmd(&cmd), int(3));
+    cmd.extend(["LIMIT", "2"]);
+    assert_eq!(raw.cmd(&cmd), int(2));
+    assert_eq!(
+        raw.cmd(&[
+            "COMMAND",
+            "GETKEYS",
+            "SINTERCARD",
+            "2",
+            "a",
+            "b",
+            "LIMIT",
+            "1"
+        ]),
+        bulks(&["a", "b"])
+    );
+}

@@ -42,12 +42,12 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     spec("set", "smove", 4, WF, TWO, smove, ["Move a member from one set to another", "1.0.0", "O(1)", "source destination member"]),
     spec("set", "sinter", -2, R, ALL, sinter, ["Intersect multiple sets", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "key [key ...]"]),
     spec("set", "sinterstore", -3, WM, ALL, sinterstore, ["Intersect multiple sets and store the resulting set in a key", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "destination key [key ...]"]),
-    spec("set", "sintercard", -3, R, KeySpec::NONE, sintercard, ["Intersect multiple sets and return the cardinality of the result", "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "numkeys key [key ...] [LIMIT limit]"]),
+    spec("set", "sintercard", -3, R, KeySpec::counted_at(1), sintercard, ["Intersect multiple sets and return the cardinality of the result", "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "numkeys key [key ...] [LIMIT limit]"]),
     spec("set", "sunion", -2, R, ALL, sunion, ["Add multiple sets", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "key [key ...]"]),
     spec("set", "sunionstore", -3, WM, ALL, sunionstore, ["Add multiple sets and store the resulting set in a key", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]"]),
     spec("set", "sdiff", -2, R, ALL, sdiff, ["Subtract multiple sets", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "key [key ...]"]),
     spec("set", "sdiffstore", -3, WM, ALL, sdiffstore, ["Subtract multiple sets and store the resulting set in a key", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]"]),
-    spec("set", "sscan", -3, R.union(ND), ONE, sscan, ["Incrementally iterate Set elements", "2.0.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..", "key cursor [MATCH pattern] [COUNT count]"]),
+    spec("set", "sscan", -3, R.union(ND), ONE, sscan, ["Incrementally iterate Set elements", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..", "key cursor [MATCH pattern] [COUNT count]"]),
 ];
 
 fn sadd(ctx: &mut Ctx<'_>) {
