@@ -7,7 +7,6 @@
 //! scan is returned at least once, whatever changes between calls) and a cheap
 //! random member.
 
-use bytes::{BufMut, Bytes, BytesMut};
 use rand::Rng;
 use rpds::RedBlackTreeMapSync;
 use smallvec::SmallVec;
@@ -32,11 +31,11 @@ fn lookup_key(member: &[u8]) -> SmallVec<[u8; 64]> {
     key
 }
 
-fn stored_key(member: &[u8]) -> Bytes {
-    let mut key = BytesMut::with_capacity(PREFIX + member.len());
-    key.put_u64(position(member));
-    key.put_slice(member);
-    key.freeze()
+fn stored_key(member: &[u8]) -> Box<[u8]> {
+    let mut key = Vec::with_capacity(PREFIX + member.len());
+    key.extend_from_slice(&position(member).to_be_bytes());
+    key.extend_from_slice(member);
+    key.into_boxed_slice()
 }
 
 fn position_of(key: &[u8]) -> u64 {
@@ -48,7 +47,7 @@ fn position_of(key: &[u8]) -> u64 {
 /// Members (with a `V` each: a hash's value, nothing for a set) in hash order.
 #[derive(Clone, Debug)]
 pub struct Table<V: Clone> {
-    map: RedBlackTreeMapSync<Bytes, V>,
+    map: RedBlackTreeMapSync<Box<[u8]>, V>,
 }
 
 impl<V: Clone> Default for Table<V> {
@@ -141,6 +140,7 @@ impl<V: Clone> Table<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use std::collections::BTreeSet;
 
     fn table(n: usize) -> Table<()> {
