@@ -8,7 +8,7 @@ use super::collection::{
 };
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::Ctx;
-use crate::num::{format_i64, parse_i64};
+use crate::num::{format_i64, long_double, parse_i64};
 use crate::resp::Protocol;
 use std::borrow::Cow;
 use tier_engine::value::Hash;
@@ -197,9 +197,9 @@ fn hincrby(ctx: &mut Ctx<'_>) {
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
-    match crate::num::long_double::parse(&args[3]) {
+    match long_double::parse(&args[3]) {
         None => return ctx.out.error("ERR value is not a valid float"),
-        Some(crate::num::long_double::Float::Infinite) => {
+        Some(long_double::Float::Infinite) => {
             return ctx.out.error("ERR value is NaN or Infinity");
         }
         Some(_) => {}
@@ -207,12 +207,15 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>) {
     let limits = ctx.config.limits;
     modify_key::<Hash>(ctx, |ctx, h, _| {
         let old = h.get(&args[2]).cloned();
+        if old
+            .as_deref()
+            .is_some_and(|v| long_double::parse(v).is_none())
+        {
+            ctx.out.error("ERR hash value is not a float");
+            return Written::Nothing;
+        }
         let sum = match super::strings::add_floats(old.as_deref(), &args[3]) {
             Ok(sum) => sum,
-            Err("ERR value is not a valid float") => {
-                ctx.out.error("ERR hash value is not a float");
-                return Written::Nothing;
-            }
             Err(e) => {
                 ctx.out.error(e);
                 return Written::Nothing;
