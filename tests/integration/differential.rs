@@ -433,6 +433,53 @@ fn same_deadline(cmd: &[String], a: &Frame, b: &Frame) -> bool {
 /// every key of the stream to the cold tier that often, between commands, so the
 /// stream runs on cold values as much as on hot ones.
 fn compare(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>) {
+    run(seed, commands, resp3, demote_every, false);
+}
+
+/// Streams of hash and set commands only, with OBJECT ENCODING among them, on both
+/// servers set to tiny compact-encoding thresholds, so the conversions (listpack and
+/// intset to hashtable) happen all the time and must happen at the same command.
+fn compare_collections(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>) {
+    run(seed, commands, resp3, demote_every, true);
+}
+
+/// Pairs (field, value) in one order: a hashtable's order is its own in each server.
+fn sorted_pairs(items: Vec<Frame>) -> Vec<Frame> {
+    let mut pairs: Vec<Vec<Frame>> = items.chunks(2).map(<[Frame]>::to_vec).collect();
+    pairs.sort_by_key(|p| format!("{p:?}"));
+    pairs.concat()
+}
+
+/// A hash command's reply with its fields in one order.
+fn hash_order_free(cmd: &[String], reply: Frame) -> Frame {
+    let sorted = |mut items: Vec<Frame>| {
+        items.sort_by_key(|f| format!("{f:?}"));
+        items
+    };
+    let with_values = cmd.len() > 3;
+    match (cmd[0].to_ascii_uppercase().as_str(), reply) {
+        ("HGETALL", Frame::Array(items)) => Frame::Array(sorted_pairs(items)),
+        ("HGETALL", Frame::Map(mut pairs)) => {
+            pairs.sort_by_key(|p| format!("{p:?}"));
+            Frame::Map(pairs)
+        }
+        ("HRANDFIELD", Frame::Array(items))
+            if with_values && !matches!(items.first(), Some(Frame::Array(_))) =>
+        {
+            Frame::Array(sorted_pairs(items))
+        }
+        ("HKEYS" | "HVALS" | "HRANDFIELD", Frame::Array(items)) => Frame::Array(sorted(items)),
+        ("HSCAN", Frame::Array(mut parts)) if parts.len() == 2 => {
+            if let Frame::Array(items) = parts.pop().expect("two parts") {
+                parts.push(Frame::Array(sorted_pairs(items)));
+            }
+            Frame::Array(parts)
+        }
+        (_, other) => other,
+    }
+}
+
+fn run(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>, collections: bool) {
     let tierd = match demote_every {
         Some(_) => TestServer::start_with(&["--tier-min-value-size", "1"]),
         None => TestServer::start(),
@@ -443,6 +490,19 @@ fn compare(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>)
         t.cmd(&["HELLO", "3"]);
         r.cmd(&["HELLO", "3"]);
     }
+    if collections {
+        let tiny = [
+            "CONFIG",
+            "SET",
+            "hash-max-listpack-entries",
+            "3",
+            "hash-max-listpack-value",
+            "4",
+            "set-max-intset-entries",
+            "3",
+        ];
+        assert_eq!(t.cmd(&tiny), r.cmd(&tiny));
+    }
     let mut gen = Gen(StdRng::seed_from_u64(seed));
     let mut history = Vec::new();
     let mut demote = vec!["DEBUG", "DEMOTE"];
@@ -451,12 +511,20 @@ fn compare(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>)
         if demote_every.is_some_and(|n| i % n == 0) {
             assert!(matches!(t.cmd(&demote), Frame::Integer(_)));
         }
-        let cmd = gen.command();
+        let cmd = match collections {
+            true if gen.0.gen_ratio(1, 5) => vec!["OBJECT".into(), "ENCODING".into(), gen.key()],
+            true => gen.collection_command(),
+            false => gen.command(),
+        };
         let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        let (mut from_tierd, from_redis) = (
+        let (mut from_tierd, mut from_redis) = (
             normalized(&cmd, t.cmd(&args)),
             normalized(&cmd, r.cmd(&args)),
         );
+        if collections {
+            from_tierd = hash_order_free(&cmd, from_tierd);
+            from_redis = hash_order_free(&cmd, from_redis);
+        }
         history.push(cmd.join(" "));
         if same_deadline(&cmd, &from_tierd, &from_redis) {
             from_tierd = from_redis.clone();
@@ -489,6 +557,14 @@ fn random_streams_match_redis_on_cold_values() {
     for seed in 200..=202 {
         compare(seed, 2500, seed % 2 == 1, Some(3));
     }
+}
+
+#[test]
+fn collection_streams_match_redis_encodings_included() {
+    for seed in 300..=302 {
+        compare_collections(seed, 3000, seed == 301, None);
+    }
+    compare_collections(303, 2000, false, Some(4));
 }
 
 #[test]
