@@ -244,14 +244,14 @@ pub(super) fn scan_command<C: Collection>(
     let Some(cursor) = super::keys::parse_cursor(&args[2]) else {
         return ctx.out.error("ERR invalid cursor");
     };
-    let Ok(c) = read::<C>(ctx) else {
-        return;
+    // As Redis: a missing key answers an empty scan before the options are read.
+    let c = match read::<C>(ctx) {
+        Ok(Some(c)) => c,
+        Ok(None) => return reply_scan::<&[u8]>(ctx, 0, &[]),
+        Err(Replied) => return,
     };
     let Ok((options, _)) = ScanOptions::parse(ctx, &args[3..], false) else {
         return;
-    };
-    let Some(c) = c else {
-        return reply_scan::<&[u8]>(ctx, 0, &[]);
     };
     let mut items = Vec::new();
     let next = step(&c, cursor, &options, &mut items);
