@@ -268,26 +268,28 @@ pub(super) fn reply_scan<T: AsRef<[u8]>>(ctx: &mut Ctx<'_>, cursor: u64, items: 
     }
 }
 
-/// How many members HRANDFIELD / SRANDMEMBER return for a count, and how.
-pub(super) enum Draw {
-    /// `n` draws, each of any member (a negative count): repeats allowed.
-    Repeated(usize),
-    /// Every member (a count at least the size).
-    All,
-    /// `n` distinct members, fewer than the size.
-    Distinct(usize),
-}
-
-impl Draw {
-    pub fn new(count: i64, len: usize) -> Draw {
-        if count < 0 {
-            Draw::Repeated(count.unsigned_abs() as usize)
-        } else if count as u64 >= len as u64 {
-            Draw::All
-        } else {
-            Draw::Distinct(count as usize)
+/// The members HRANDFIELD and SRANDMEMBER return for a non-zero `count` from a
+/// collection of `len` members (not empty), as Redis chooses them: a negative count
+/// draws that many, repeats allowed; a count at least the size takes every member, in
+/// the collection's order; else that many distinct members (see [`distinct`]).
+pub(super) fn draw<T: StdHash + Eq + Clone>(
+    count: i64,
+    len: usize,
+    all: impl FnOnce() -> Vec<T>,
+    mut random: impl FnMut() -> T,
+) -> Vec<T> {
+    if count < 0 {
+        // Grows as drawn (nothing reserved from the count, which may be huge).
+        let mut drawn = Vec::new();
+        for _ in 0..count.unsigned_abs() {
+            drawn.push(random());
         }
+        return drawn;
     }
+    if count as u64 >= len as u64 {
+        return all();
+    }
+    distinct(count as usize, len, all, random)
 }
 
 /// `n` distinct members of a collection of `len`, as Redis picks them: when `n` is

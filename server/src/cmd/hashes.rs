@@ -3,9 +3,7 @@
 //! encodings (listpack, hashtable) and their thresholds are the engine's
 //! ([`tier_engine::value::Hash`]); a write stores a new hash (see [`collection`]).
 
-use super::collection::{
-    count_changes, distinct, modify_key, read, scan_command, spec, Draw, Written,
-};
+use super::collection::{count_changes, draw, modify_key, read, scan_command, spec, Written};
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::Ctx;
 use crate::num::{format_i64, long_double, parse_i64};
@@ -262,16 +260,12 @@ fn hrandfield(ctx: &mut Ctx<'_>) {
         return ctx.out.array_len(0);
     }
     let mut rng = rand::thread_rng();
-    let picked: Vec<(&[u8], &[u8])> = match Draw::new(count, h.len()) {
-        Draw::Repeated(n) => (0..n).filter_map(|_| h.random(&mut rng)).collect(),
-        Draw::All => h.iter().collect(),
-        Draw::Distinct(n) => distinct(
-            n,
-            h.len(),
-            || h.iter().collect(),
-            || h.random(&mut rand::thread_rng()).unwrap_or_default(),
-        ),
-    };
+    let picked = draw(
+        count,
+        h.len(),
+        || h.iter().collect(),
+        || h.random(&mut rng).unwrap_or_default(),
+    );
     let resp3 = ctx.out.proto == Protocol::Resp3;
     let per = if with_values && !resp3 { 2 } else { 1 };
     ctx.out.array_len(picked.len() * per);

@@ -6,7 +6,7 @@
 //! them.
 
 use super::collection::{
-    collection_of, count_changes, distinct, modify_key, read, scan_command, spec, Draw, Written,
+    collection_of, count_changes, distinct, draw, modify_key, read, scan_command, spec, Written,
 };
 use super::hashes::parse_count;
 use super::table::{CommandSpec, Flags, KeySpec};
@@ -182,16 +182,12 @@ fn srandmember(ctx: &mut Ctx<'_>) {
         return ctx.out.array_len(0);
     }
     let mut rng = rand::thread_rng();
-    let picked: Vec<Cow<'_, [u8]>> = match Draw::new(count, s.len()) {
-        Draw::Repeated(n) => (0..n).filter_map(|_| s.random(&mut rng)).collect(),
-        Draw::All => s.iter().collect(),
-        Draw::Distinct(n) => distinct(
-            n,
-            s.len(),
-            || s.iter().collect(),
-            || s.random(&mut rand::thread_rng()).unwrap_or_default(),
-        ),
-    };
+    let picked = draw(
+        count,
+        s.len(),
+        || s.iter().collect(),
+        || s.random(&mut rng).unwrap_or_default(),
+    );
     ctx.out.array_len(picked.len());
     for m in picked {
         ctx.out.bulk(&m);
