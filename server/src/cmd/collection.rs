@@ -268,16 +268,20 @@ pub(super) fn reply_scan<T: AsRef<[u8]>>(ctx: &mut Ctx<'_>, cursor: u64, items: 
     }
 }
 
-/// The members HRANDFIELD and SRANDMEMBER return for a non-zero `count` from a
-/// collection of `len` members (not empty), as Redis chooses them: a negative count
-/// draws that many, repeats allowed; a count at least the size takes every member, in
-/// the collection's order; else that many distinct members (see [`distinct`]).
+/// The members HRANDFIELD and SRANDMEMBER return for `count` from a collection of
+/// `len` members, as Redis chooses them: none for a count of 0 or an empty collection;
+/// a negative count draws that many, repeats allowed; a count at least the size takes
+/// every member, in the collection's order; else that many distinct members (see
+/// [`distinct`]).
 pub(super) fn draw<T: StdHash + Eq + Clone>(
     count: i64,
     len: usize,
     all: impl FnOnce() -> Vec<T>,
     mut random: impl FnMut() -> T,
 ) -> Vec<T> {
+    if count == 0 || len == 0 {
+        return Vec::new();
+    }
     if count < 0 {
         // Grows as drawn (nothing reserved from the count, which may be huge).
         let mut drawn = Vec::new();

@@ -256,9 +256,6 @@ fn hrandfield(ctx: &mut Ctx<'_>) {
         return;
     };
     let h = h.unwrap_or_default();
-    if count == 0 || h.is_empty() {
-        return ctx.out.array_len(0);
-    }
     let mut rng = rand::thread_rng();
     let picked = draw(
         count,

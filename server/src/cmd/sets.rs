@@ -178,9 +178,6 @@ fn srandmember(ctx: &mut Ctx<'_>) {
         return;
     };
     let s = s.unwrap_or_default();
-    if count == 0 || s.is_empty() {
-        return ctx.out.array_len(0);
-    }
     let mut rng = rand::thread_rng();
     let picked = draw(
         count,
