@@ -62,7 +62,7 @@ fn write_plain(out: &mut Vec<u8>, data: &[(Vec<u8>, Value)]) {
         out.write_all(&(payload.len() as u32).to_le_bytes())
             .expect("write");
         out.write_all(key).expect("write");
-        out.write_all(payload).expect("write");
+        out.write_all(&payload).expect("write");
     }
 }
 

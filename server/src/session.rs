@@ -331,7 +331,7 @@ impl<'s> Session<'s> {
             };
             // Every key, even of a command that reads none (a RENAME moves a cold
             // value to a key a later command reads).
-            for key in spec.keys.positions(args.len()).map(|i| &args[i]) {
+            for key in spec.keys.key_indexes(args).into_iter().map(|i| &args[i]) {
                 for db in on.clone() {
                     let loaded = tier
                         .cold_location(db, key)
@@ -354,7 +354,8 @@ impl<'s> Session<'s> {
         let db = self.client.db;
         let mut cold: SmallVec<[Bytes; 1]> = spec
             .keys
-            .positions(self.args.len())
+            .key_indexes(&self.args)
+            .into_iter()
             .map(|i| &self.args[i])
             .filter(|key| tier.is_cold(db, key))
             .cloned()

@@ -52,6 +52,7 @@ const TTLS: &[&str] = &[
     "+1",
     "-9223372036854775808",
 ];
+const FIELDS: &[&str] = &["f1", "f2", "f3", "", "n"];
 const FLOATS: &[&str] = &[
     "1.5", "-0.1", "abc", "1e308", "inf", "10", "0.1", "-3e-5", "",
 ];
@@ -103,7 +104,7 @@ impl Gen {
     fn command(&mut self) -> Vec<String> {
         let mut c: Vec<String> = Vec::new();
         let mut push = |items: &[String]| c.extend_from_slice(items);
-        match self.0.gen_range(0..50) {
+        match self.0.gen_range(0..67) {
             0 => {
                 push(&["SET".into(), self.key(), self.value()]);
                 let ttl = self.pick(TTLS);
@@ -258,23 +259,156 @@ impl Gen {
                 self.pick(&["maxmemory", "timeout", "databases", "slowlog*", "nosuch"]),
             ]),
             // Transactions: often enough that streams run inside MULTI for a while.
-            44 | 45 => push(&["MULTI".into()]),
-            46 => push(&["EXEC".into()]),
-            47 => push(&[self.pick(&["DISCARD", "UNWATCH", "EXEC"])]),
-            48 => {
+            62 | 63 => push(&["MULTI".into()]),
+            64 => push(&["EXEC".into()]),
+            65 => push(&[self.pick(&["DISCARD", "UNWATCH", "EXEC"])]),
+            66 => {
                 push(&["WATCH".into()]);
                 push(&self.keys(3));
             }
+            44..=61 => return self.collection_command(),
             _ => push(&["RANDOMKEY".into(), self.pick(&["extra"])]),
+        }
+        c
+    }
+
+    fn field(&mut self) -> String {
+        self.pick(FIELDS)
+    }
+
+    /// 1 to `max` fields, or field/value pairs with `pairs`.
+    fn fields(&mut self, max: usize, pairs: bool) -> Vec<String> {
+        let n = self.0.gen_range(1..=max);
+        (0..n)
+            .flat_map(|_| {
+                let f = self.field();
+                let v = pairs.then(|| self.value());
+                std::iter::once(f).chain(v)
+            })
+            .collect()
+    }
+
+    /// A command of the hash or set family. Only deterministic ones: the random
+    /// commands (SPOP, SRANDMEMBER, HRANDFIELD) appear with a count that takes the
+    /// whole collection.
+    fn collection_command(&mut self) -> Vec<String> {
+        let name = |s: &str| vec![s.to_string()];
+        let mut c = match self.0.gen_range(0..18) {
+            0 => [
+                name(&self.pick(&["HSET", "HMSET"])),
+                vec![self.key()],
+                self.fields(3, true),
+            ]
+            .concat(),
+            1 => vec!["HSETNX".into(), self.key(), self.field(), self.value()],
+            2 => vec![
+                self.pick(&["HGET", "HSTRLEN", "HEXISTS"]),
+                self.key(),
+                self.field(),
+            ],
+            3 => [
+                name(&self.pick(&["HMGET", "HDEL"])),
+                vec![self.key()],
+                self.fields(3, false),
+            ]
+            .concat(),
+            4 => vec![
+                self.pick(&["HGETALL", "HKEYS", "HVALS", "HLEN", "SMEMBERS", "SCARD"]),
+                self.key(),
+            ],
+            5 => vec![
+                "HINCRBY".into(),
+                self.key(),
+                self.field(),
+                self.pick(NUMBERS),
+            ],
+            6 => vec![
+                "HINCRBYFLOAT".into(),
+                self.key(),
+                self.field(),
+                self.pick(FLOATS),
+            ],
+            7 => vec![
+                "HSCAN".into(),
+                self.key(),
+                self.pick(&["0", "x"]),
+                "MATCH".into(),
+                self.pick(&["*", "f*", "n"]),
+            ],
+            8 => vec![
+                "HRANDFIELD".into(),
+                self.key(),
+                "1000".into(),
+                "WITHVALUES".into(),
+            ],
+            9 | 10 => [
+                name("SADD"),
+                vec![self.key()],
+                (0..self.0.gen_range(1..4)).map(|_| self.value()).collect(),
+            ]
+            .concat(),
+            11 => [
+                name(&self.pick(&["SREM", "SMISMEMBER"])),
+                vec![self.key()],
+                (0..self.0.gen_range(1..4)).map(|_| self.value()).collect(),
+            ]
+            .concat(),
+            12 => vec!["SISMEMBER".into(), self.key(), self.value()],
+            13 => [
+                name(&self.pick(&["SINTER", "SUNION", "SDIFF"])),
+                self.keys(3),
+            ]
+            .concat(),
+            14 => [
+                name(&self.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"])),
+                vec![self.key()],
+                self.keys(3),
+            ]
+            .concat(),
+            15 => vec!["SMOVE".into(), self.key(), self.key(), self.value()],
+            16 => {
+                let keys = self.keys(3);
+                let mut c = vec!["SINTERCARD".into(), keys.len().to_string()];
+                c.extend(keys);
+                c.extend(self.one_of(&[&[], &["LIMIT", "1"], &["LIMIT", "-1"], &["LIMIT"]]));
+                c
+            }
+            _ => vec![
+                self.pick(&["SPOP", "SRANDMEMBER"]),
+                self.key(),
+                "1000".into(),
+            ],
+        };
+        if self.0.gen_ratio(1, 30) {
+            // An arity error now and then.
+            c.truncate(1);
         }
         c
     }
 }
 
-/// Puts replies whose order Redis leaves unspecified (KEYS, CONFIG GET) in one order.
+/// Commands whose reply is a set's members, in the set's order: a hashtable's order
+/// is Redis's dict order, which tierd's table does not share.
+const SET_REPLIES: &[&str] = &[
+    "SMEMBERS",
+    "SINTER",
+    "SUNION",
+    "SDIFF",
+    "SPOP",
+    "SRANDMEMBER",
+];
+
+/// Puts replies whose order Redis leaves unspecified (KEYS, CONFIG GET, the members of
+/// a set) in one order.
 fn normalized(cmd: &[String], reply: Frame) -> Frame {
     let name = cmd[0].to_ascii_uppercase();
+    let sorted = |mut items: Vec<Frame>| {
+        items.sort_by_key(|f| format!("{f:?}"));
+        items
+    };
     match reply {
+        Frame::Array(items) if SET_REPLIES.contains(&name.as_str()) => Frame::Array(sorted(items)),
+        Frame::Set(items) if SET_REPLIES.contains(&name.as_str()) => Frame::Set(sorted(items)),
         Frame::Array(mut items) if name == "KEYS" => {
             items.sort_by_key(|f| format!("{f:?}"));
             Frame::Array(items)
@@ -307,6 +441,53 @@ fn same_deadline(cmd: &[String], a: &Frame, b: &Frame) -> bool {
 /// every key of the stream to the cold tier that often, between commands, so the
 /// stream runs on cold values as much as on hot ones.
 fn compare(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>) {
+    run(seed, commands, resp3, demote_every, false);
+}
+
+/// Streams of hash and set commands only, with OBJECT ENCODING among them, on both
+/// servers set to tiny compact-encoding thresholds, so the conversions (listpack and
+/// intset to hashtable) happen all the time and must happen at the same command.
+fn compare_collections(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>) {
+    run(seed, commands, resp3, demote_every, true);
+}
+
+/// Pairs (field, value) in one order: a hashtable's order is its own in each server.
+fn sorted_pairs(items: Vec<Frame>) -> Vec<Frame> {
+    let mut pairs: Vec<Vec<Frame>> = items.chunks(2).map(<[Frame]>::to_vec).collect();
+    pairs.sort_by_key(|p| format!("{p:?}"));
+    pairs.concat()
+}
+
+/// A hash command's reply with its fields in one order.
+fn hash_order_free(cmd: &[String], reply: Frame) -> Frame {
+    let sorted = |mut items: Vec<Frame>| {
+        items.sort_by_key(|f| format!("{f:?}"));
+        items
+    };
+    let with_values = cmd.len() > 3;
+    match (cmd[0].to_ascii_uppercase().as_str(), reply) {
+        ("HGETALL", Frame::Array(items)) => Frame::Array(sorted_pairs(items)),
+        ("HGETALL", Frame::Map(mut pairs)) => {
+            pairs.sort_by_key(|p| format!("{p:?}"));
+            Frame::Map(pairs)
+        }
+        ("HRANDFIELD", Frame::Array(items))
+            if with_values && !matches!(items.first(), Some(Frame::Array(_))) =>
+        {
+            Frame::Array(sorted_pairs(items))
+        }
+        ("HKEYS" | "HVALS" | "HRANDFIELD", Frame::Array(items)) => Frame::Array(sorted(items)),
+        ("HSCAN", Frame::Array(mut parts)) if parts.len() == 2 => {
+            if let Frame::Array(items) = parts.pop().expect("two parts") {
+                parts.push(Frame::Array(sorted_pairs(items)));
+            }
+            Frame::Array(parts)
+        }
+        (_, other) => other,
+    }
+}
+
+fn run(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>, collections: bool) {
     let tierd = match demote_every {
         Some(_) => TestServer::start_with(&["--tier-min-value-size", "1"]),
         None => TestServer::start(),
@@ -316,6 +497,19 @@ fn compare(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>)
     if resp3 {
         t.cmd(&["HELLO", "3"]);
         r.cmd(&["HELLO", "3"]);
+    }
+    if collections {
+        let tiny = [
+            "CONFIG",
+            "SET",
+            "hash-max-listpack-entries",
+            "3",
+            "hash-max-listpack-value",
+            "4",
+            "set-max-intset-entries",
+            "3",
+        ];
+        assert_eq!(t.cmd(&tiny), r.cmd(&tiny));
     }
     let mut gen = Gen(StdRng::seed_from_u64(seed));
     let mut history = Vec::new();
@@ -328,7 +522,11 @@ fn compare(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>)
         if demote_every.is_some_and(|n| i % n == 0) && queued.is_none() {
             assert!(matches!(t.cmd(&demote), Frame::Integer(_)));
         }
-        let cmd = gen.command();
+        let cmd = match collections {
+            true if gen.0.gen_ratio(1, 5) => vec!["OBJECT".into(), "ENCODING".into(), gen.key()],
+            true => gen.collection_command(),
+            false => gen.command(),
+        };
         let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
         let (from_tierd, from_redis) = (t.cmd(&args), r.cmd(&args));
         history.push(cmd.join(" "));
@@ -358,8 +556,12 @@ fn compare(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>)
                 _ => vec![(cmd.clone(), from_tierd, from_redis)],
             };
         for (cmd, from_tierd, from_redis) in pairs {
-            let (mut from_tierd, from_redis) =
+            let (mut from_tierd, mut from_redis) =
                 (normalized(&cmd, from_tierd), normalized(&cmd, from_redis));
+            if collections {
+                from_tierd = hash_order_free(&cmd, from_tierd);
+                from_redis = hash_order_free(&cmd, from_redis);
+            }
             if same_deadline(&cmd, &from_tierd, &from_redis) {
                 from_tierd = from_redis.clone();
             }
@@ -402,6 +604,14 @@ fn random_streams_match_redis_on_cold_values() {
     for seed in 200..=202 {
         compare(seed, 2500, seed % 2 == 1, Some(3));
     }
+}
+
+#[test]
+fn collection_streams_match_redis_encodings_included() {
+    for seed in 300..=302 {
+        compare_collections(seed, 3000, seed == 301, None);
+    }
+    compare_collections(303, 2000, false, Some(4));
 }
 
 #[test]

@@ -597,3 +597,61 @@ fn writes_beyond_ram_go_on_during_rewrites() {
     assert!(number(&text, "cold_keys") > COUNT / 2, "{text}");
     check_values(&mut server.client(), 0..COUNT, VALUE);
 }
+
+/// Hashes and sets beyond `maxmemory` go to the tier by themselves (the demoter
+/// picks collections as it picks strings), read back whole, and take writes while
+/// cold; one over `tier-max-value-size` never leaves RAM.
+#[test]
+fn collections_beyond_ram_are_demoted_and_read_back() {
+    const COUNT: usize = 1500;
+    const FIELDS: usize = 40;
+    let server = TestServer::start_with(&[
+        "--maxmemory",
+        "16mb",
+        "--tier-segment-size",
+        "4mb",
+        "--tier-max-value-size",
+        "64kb",
+    ]);
+    let mut con = server.client();
+    let mut raw = server.raw();
+    let value = |i: usize, f: usize| format!("{i}:{f}:{}", "v".repeat(200));
+    // One hash too large to leave RAM (about 100 KiB of payload).
+    let huge: Vec<(String, String)> = (0..400).map(|f| (format!("f{f}"), value(0, f))).collect();
+    let _: () = con.hset_multiple("huge", &huge).unwrap();
+    for i in 0..COUNT {
+        let fields: Vec<(String, String)> = (0..FIELDS)
+            .map(|f| (format!("f{f}"), value(i, f)))
+            .collect();
+        let _: () = con.hset_multiple(format!("h{i}"), &fields).unwrap();
+        let members: Vec<String> = (0..FIELDS).map(|f| value(i, f)).collect();
+        let _: () = con.sadd(format!("s{i}"), &members).unwrap();
+    }
+    let text = tiering(&mut raw);
+    let cold = number(&text, "cold_keys");
+    assert!(cold as usize > COUNT, "most collections are cold: {text}");
+    // The huge hash is still in RAM: once allowed, DEBUG DEMOTE finds it there.
+    assert_eq!(raw.cmd(&["DEBUG", "DEMOTE", "huge"]), int(0));
+    raw.cmd(&["CONFIG", "SET", "tier-max-value-size", "128mb"]);
+    assert_eq!(raw.cmd(&["DEBUG", "DEMOTE", "huge"]), int(1));
+    // Writes to cold collections, then everything read back.
+    for i in (0..COUNT).step_by(7) {
+        let _: () = con.hset(format!("h{i}"), "extra", i).unwrap();
+        let _: () = con.srem(format!("s{i}"), value(i, 0)).unwrap();
+    }
+    for i in 0..COUNT {
+        let h: std::collections::HashMap<String, String> = con.hgetall(format!("h{i}")).unwrap();
+        let extra = usize::from(i % 7 == 0);
+        assert_eq!(h.len(), FIELDS + extra, "h{i}");
+        assert_eq!(h["f3"], value(i, 3));
+        let n: usize = con.scard(format!("s{i}")).unwrap();
+        assert_eq!(n, FIELDS - extra, "s{i}");
+        let has: bool = con.sismember(format!("s{i}"), value(i, 5)).unwrap();
+        assert!(has, "s{i}");
+    }
+    let text = tiering(&mut raw);
+    assert!(number(&text, "cold_reads") > 0, "{text}");
+    assert_eq!(number(&text, "cold_read_errors"), 0, "{text}");
+    let back: usize = con.hlen("huge").unwrap();
+    assert_eq!(back, 400);
+}

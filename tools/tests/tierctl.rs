@@ -205,6 +205,48 @@ fn inspect_reports_counts_sizes_ttls_and_the_biggest_keys() {
     }
 }
 
+/// Hashes and sets are verified and counted by type.
+#[test]
+fn verify_and_inspect_count_hashes_and_sets() {
+    use std::sync::Arc;
+    use tier_engine::value::{Hash, Limits, Set};
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("collections.snap");
+    let mut w = SnapshotWriter::new(std::fs::File::create(&path).unwrap(), CREATED).unwrap();
+    let mut hash = Hash::new();
+    hash.set(b"field", b"value", &Limits::default());
+    let mut set = Set::intset();
+    set.add(b"1", &Limits::default());
+    let values = [
+        Value::string(b"s"),
+        Value::Hash(Arc::new(hash)),
+        Value::Set(Arc::new(set)),
+    ];
+    for (i, value) in values.iter().enumerate() {
+        w.write_record(0, format!("k{i}").as_bytes(), value, None)
+            .unwrap();
+    }
+    w.finish().unwrap();
+    let out = tierctl(&["verify", path_str(&path)]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(
+        stdout(&out).contains("types      string 1, set 1, hash 1"),
+        "{}",
+        stdout(&out)
+    );
+    let out = tierctl(&["inspect", path_str(&path)]);
+    let text = stdout(&out);
+    // A hash's size is its payload: 5 + 4 + 5 + 4 + 5 bytes.
+    assert!(
+        text.contains("  hash         1 keys, 2 key bytes, 23 value bytes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  set          1 keys, 2 key bytes, 10 value bytes"),
+        "{text}"
+    );
+}
+
 #[test]
 fn inspect_an_empty_snapshot() {
     let dir = TempDir::new().unwrap();

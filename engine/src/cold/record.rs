@@ -8,7 +8,7 @@
 //! |--------|------|--------------------------------------------------------|
 //! | 0      | 4    | crc32 (IEEE) of bytes 4..end of the record             |
 //! | 4      | 1    | kind: [`KIND_VALUE`] (0 is never a record: padding)    |
-//! | 5      | 1    | value type ([`VALUE_TYPE_STRING`] = 0)                 |
+//! | 5      | 1    | value type: string 0, set 2, hash 4 (`VALUE_TYPE_*`)   |
 //! | 6      | 2    | reserved, zero                                         |
 //! | 8      | 4    | key length (u32)                                       |
 //! | 12     | 4    | value length (u32)                                     |
@@ -31,9 +31,12 @@ pub const RECORD_HEADER_LEN: usize = 24;
 /// The kind byte of a value record. Kind 0 is reserved: a zero header is padding.
 pub const KIND_VALUE: u8 = 1;
 
-/// The value type byte of a string value (the other Redis types get their own bytes
-/// when their serialization is defined).
+/// The value type byte of a string value.
 pub const VALUE_TYPE_STRING: u8 = 0;
+/// The value type byte of a set (Redis's RDB type number for sets).
+pub const VALUE_TYPE_SET: u8 = 2;
+/// The value type byte of a hash (Redis's RDB type number for hashes).
+pub const VALUE_TYPE_HASH: u8 = 4;
 
 const CRC_AT: usize = 0;
 const KIND_AT: usize = 4;
@@ -70,9 +73,10 @@ pub enum RecordError {
     /// the block run).
     #[error("non-zero byte at offset {offset} in a block's padding")]
     BadPadding { offset: usize },
-    /// A well-formed record whose value type byte names no type this build knows.
-    #[error("unknown value type {0}")]
-    UnknownValueType(u8),
+    /// A well-formed record whose value does not decode: a type byte this build does
+    /// not know, or a collection payload that is not one.
+    #[error(transparent)]
+    BadValue(#[from] crate::value::RecordValueError),
 }
 
 /// A record decoded in place: borrows its key and value from the bytes it was read

@@ -143,9 +143,10 @@ pub enum RecordProblem {
     KeyTooLong(u64),
     #[error("payload length {0} over the limit of {MAX_PAYLOAD_LEN} bytes")]
     PayloadTooLong(u64),
-    /// A type byte this build does not know.
-    #[error("unknown value type {0}")]
-    UnknownValueType(u8),
+    /// A type byte this build does not know, or a payload that is no value of its
+    /// type.
+    #[error(transparent)]
+    BadValue(#[from] crate::value::RecordValueError),
 }
 
 /// The part of a file a crc32 covers.

@@ -255,7 +255,7 @@ impl<R: Read> SnapshotReader<R> {
         let key = Bytes::copy_from_slice(&bytes[start..key_end]);
         let payload = Bytes::copy_from_slice(&bytes[key_end..end]);
         let value = Value::from_record(header.value_type, payload)
-            .map_err(|e| self.bad_record(RecordProblem::UnknownValueType(e.0)))?;
+            .map_err(|e| self.bad_record(RecordProblem::BadValue(e)))?;
         self.pos += end;
         self.summary
             .count(header.db, header.value_type, header.expire_at.is_some());

@@ -107,7 +107,7 @@ impl<W: Write> SnapshotWriter<W> {
         header.check_lengths().map_err(SnapshotError::Unwritable)?;
         self.push(&header.encode()[..header.len()])?;
         self.push(key)?;
-        self.push(payload)?;
+        self.push(&payload)?;
         self.summary
             .count(db, header.value_type, expire_at.is_some());
         Ok(())

@@ -22,6 +22,7 @@ use crate::keyspace::{collect_garbage, Db, Entry};
 use crate::value::Value;
 use bytes::Bytes;
 use rand::Rng;
+use std::ops::RangeInclusive;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -136,7 +137,8 @@ fn used() -> u64 {
 /// Picks one batch of cold values, writes it, swaps the entries that did not change.
 fn demote_batch(shared: &Shared, rng: &mut impl Rng) -> Result<Batch, ColdError> {
     let min_size = shared.settings.min_value_size.load(Ordering::Relaxed) as usize;
-    let (candidates, spared) = pick(shared, rng, crate::now_ms(), min_size);
+    let sizes = min_size..=max_value_size(shared);
+    let (candidates, spared) = pick(shared, rng, crate::now_ms(), sizes);
     if candidates.is_empty() {
         // Entries given a second chance are demotable on the next pass.
         return Ok(if spared {
@@ -148,9 +150,15 @@ fn demote_batch(shared: &Shared, rng: &mut impl Rng) -> Result<Batch, ColdError>
     write_and_swap(shared, &candidates).map(|_| Batch::Demoted)
 }
 
-/// Demotes the value of `key` in database `db` now, whatever the budget and the
-/// value's size. Returns false when the key is absent, already cold, or changed
-/// while its record was written.
+/// `tier-max-value-size`, in bytes.
+fn max_value_size(shared: &Shared) -> usize {
+    let max = shared.settings.max_value_size.load(Ordering::Relaxed);
+    usize::try_from(max).unwrap_or(usize::MAX)
+}
+
+/// Demotes the value of `key` in database `db` now, whatever the budget and however
+/// small the value (not if it is over `tier-max-value-size`). Returns false when the
+/// key is absent, already cold, too large, or changed while its record was written.
 pub(super) fn demote_key(shared: &Shared, db: usize, key: &[u8]) -> Result<bool, ColdError> {
     let now = crate::now_ms();
     let dbs = shared.keyspace.all_dbs();
@@ -158,7 +166,9 @@ pub(super) fn demote_key(shared: &Shared, db: usize, key: &[u8]) -> Result<bool,
     let candidate = {
         let guard = crossbeam_epoch::pin();
         match db.find(key, &guard) {
-            Some(entry) if demotable(key, entry, now, 0) => candidate(db, key, entry),
+            Some(entry) if demotable(key, entry, now, 0..=max_value_size(shared)) => {
+                candidate(db, key, entry)
+            }
             _ => return Ok(false),
         }
     };
@@ -177,13 +187,18 @@ fn candidate(db: &Arc<Db>, key: &[u8], entry: &Entry) -> Candidate {
 /// the same value to its record's location; a changed entry's record is dead at once.
 /// Returns how many values were demoted.
 fn write_and_swap(shared: &Shared, candidates: &[Candidate]) -> Result<usize, ColdError> {
+    let payloads: Vec<Bytes> = candidates
+        .iter()
+        .map(|c| c.value.record_payload())
+        .collect();
     let records: Vec<NewRecord<'_>> = candidates
         .iter()
-        .map(|c| NewRecord {
+        .zip(&payloads)
+        .map(|(c, payload)| NewRecord {
             key: &c.key,
             hash: c.db.hash(&c.key),
             value_type: c.value.record_type(),
-            value: c.value.record_payload(),
+            value: payload,
         })
         .collect();
     let _installing = shared.installs.read();
@@ -210,7 +225,12 @@ fn write_and_swap(shared: &Shared, candidates: &[Candidate]) -> Result<usize, Co
 
 /// Chooses up to a batch of values to demote: each the least recently used of a
 /// sample, after second chances. Also says whether any entry was given one.
-fn pick(shared: &Shared, rng: &mut impl Rng, now: u64, min_size: usize) -> (Vec<Candidate>, bool) {
+fn pick(
+    shared: &Shared,
+    rng: &mut impl Rng,
+    now: u64,
+    sizes: RangeInclusive<usize>,
+) -> (Vec<Candidate>, bool) {
     let sampler = Sampler::new(&shared.keyspace);
     let mut chosen: Vec<Candidate> = Vec::new();
     let mut bytes = 0;
@@ -230,7 +250,7 @@ fn pick(shared: &Shared, rng: &mut impl Rng, now: u64, min_size: usize) -> (Vec<
         }
         let mut best: Option<(u64, &[u8], &Entry)> = None;
         let drawn = sampler.draw(rng, SAMPLES, &guard, |key, entry| {
-            if !demotable(key, entry, now, min_size) {
+            if !demotable(key, entry, now, sizes.clone()) {
                 return;
             }
             if entry.take_second_chance() {
@@ -245,8 +265,7 @@ fn pick(shared: &Shared, rng: &mut impl Rng, now: u64, min_size: usize) -> (Vec<
         let (Some(db), Some((_, key, entry))) = (drawn, best) else {
             continue;
         };
-        // Values are not empty, so their bytes' addresses tell them apart.
-        if !seen.insert(entry.hot().map(|v| v.record_payload().as_ptr() as usize)) {
+        if !seen.insert(entry.hot().map(Value::allocation_id)) {
             continue;
         }
         let c = candidate(db, key, entry);
@@ -256,12 +275,15 @@ fn pick(shared: &Shared, rng: &mut impl Rng, now: u64, min_size: usize) -> (Vec<
     (chosen, spared)
 }
 
-/// Whether the entry's value may go to the cold tier: in RAM, live, at least
-/// `min_size` bytes (and not empty), and small enough for one record.
-fn demotable(key: &[u8], entry: &Entry, now: u64, min_size: usize) -> bool {
+/// Whether the entry's value may go to the cold tier: in RAM, live, with
+/// its size within `sizes` (and not empty), and small enough for one record.
+fn demotable(key: &[u8], entry: &Entry, now: u64, sizes: RangeInclusive<usize>) -> bool {
     let Some(value) = entry.hot() else {
         return false;
     };
     let len = value.payload_len();
-    len >= min_size.max(1) && !entry.is_expired(now) && record_len(key.len(), len) <= MAX_RECORD_LEN
+    len >= 1
+        && sizes.contains(&len)
+        && !entry.is_expired(now)
+        && record_len(key.len(), len) <= MAX_RECORD_LEN
 }

@@ -45,6 +45,9 @@ pub struct TierKnobs {
     pub maxmemory: u64,
     /// `tier-min-value-size`: values smaller than this stay in RAM.
     pub min_value_size: u64,
+    /// `tier-max-value-size`: values larger than this stay in RAM (a collection's size
+    /// is its record payload's).
+    pub max_value_size: u64,
     /// `tier-reclaim-threshold`: a segment whose live bytes fall below this percentage
     /// of its written bytes is rewritten and freed.
     pub reclaim_threshold_pct: u32,
@@ -62,6 +65,7 @@ pub struct TierKnobs {
 struct TierSettings {
     maxmemory: AtomicU64,
     min_value_size: AtomicU64,
+    max_value_size: AtomicU64,
     reclaim_threshold_pct: AtomicU32,
     promote_window_secs: AtomicU64,
     policy: AtomicU8,
@@ -72,6 +76,7 @@ impl TierSettings {
         let settings = TierSettings {
             maxmemory: AtomicU64::new(0),
             min_value_size: AtomicU64::new(0),
+            max_value_size: AtomicU64::new(0),
             reclaim_threshold_pct: AtomicU32::new(0),
             promote_window_secs: AtomicU64::new(0),
             policy: AtomicU8::new(0),
@@ -84,6 +89,8 @@ impl TierSettings {
         self.maxmemory.store(knobs.maxmemory, Ordering::Relaxed);
         self.min_value_size
             .store(knobs.min_value_size, Ordering::Relaxed);
+        self.max_value_size
+            .store(knobs.max_value_size, Ordering::Relaxed);
         self.reclaim_threshold_pct
             .store(knobs.reclaim_threshold_pct, Ordering::Relaxed);
         self.promote_window_secs
@@ -458,6 +465,6 @@ fn value_of_record(loc: ColdLocation, payload: bytes::Bytes) -> Result<Value, Co
     Value::from_record(loc.value_type(), payload).map_err(|e| ColdError::Corrupt {
         segment: loc.segment(),
         offset: loc.offset(),
-        source: crate::cold::RecordError::UnknownValueType(e.0),
+        source: crate::cold::RecordError::BadValue(e),
     })
 }

@@ -31,6 +31,7 @@ fn fixture(segment_size: u64) -> Fixture {
         knobs: TierKnobs {
             maxmemory: 0,
             min_value_size: 1,
+            max_value_size: u64::MAX,
             reclaim_threshold_pct: 50,
             promote_window_secs: 60,
             policy: MaxmemoryPolicy::Noeviction,

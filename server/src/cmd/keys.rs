@@ -2,6 +2,7 @@
 //! SCAN, RANDOMKEY, RENAME, COPY, MOVE, TOUCH, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB and
 //! OBJECT, with Redis 7.0's replies and error texts.
 
+use super::collection::{reply_scan, ScanOptions};
 use super::expire::{invalid_expire_time, ExpireUnit};
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::values::{ColdMiss, ColdValues};
@@ -621,7 +622,7 @@ fn persist(ctx: &mut Ctx<'_>) {
 
 /// MATCH as KEYS and SCAN apply it: the pattern `*` alone is no filter at all (so even
 /// the empty key passes), anything else goes through the glob matcher.
-fn key_filter(pattern: Option<&[u8]>) -> impl Fn(&[u8]) -> bool + '_ {
+pub(super) fn key_filter(pattern: Option<&[u8]>) -> impl Fn(&[u8]) -> bool + '_ {
     let pattern = pattern.filter(|p| *p != b"*");
     move |key| pattern.is_none_or(|p| glob_match(p, key, false))
 }
@@ -653,7 +654,7 @@ fn keys(ctx: &mut Ctx<'_>) {
 /// Parses a SCAN cursor as Redis does with `strtoul`: an optional sign then decimal
 /// digits (a minus wraps around, "-1" is 2^64-1), nothing before or after, no overflow.
 /// The empty string is cursor 0, and (C strings) the text ends at the first NUL.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub(super) fn parse_cursor(arg: &[u8]) -> Option<u64> {
     let text = arg.split(|&b| b == 0).next().unwrap_or_default();
     let (negative, digits) = match text.split_first() {
         None => return Some(0),
@@ -675,26 +676,10 @@ fn scan(ctx: &mut Ctx<'_>) {
         return ctx.out.error("ERR invalid cursor");
     };
     let args = ctx.args;
-    let mut count: i64 = 10;
-    let mut pattern = None;
-    let mut type_name = None;
-    let mut i = 2;
-    while i < args.len() {
-        let Some(value) = args.get(i + 1) else {
-            return ctx.syntax_error();
-        };
-        match args[i].to_ascii_uppercase().as_slice() {
-            b"COUNT" => match parse_i64(value) {
-                None => return ctx.not_integer(),
-                Some(n) if n < 1 => return ctx.syntax_error(),
-                Some(n) => count = n,
-            },
-            b"MATCH" => pattern = Some(value.as_ref()),
-            b"TYPE" => type_name = Some(value.as_ref()),
-            _ => return ctx.syntax_error(),
-        }
-        i += 2;
-    }
+    let Ok((options, type_name)) = ScanOptions::parse(ctx, &args[2..], true) else {
+        return;
+    };
+    let (count, pattern) = (options.count, options.pattern);
     let matches = key_filter(pattern);
     let db = ctx.db();
     let guard = tier_engine::pin();
@@ -718,12 +703,7 @@ fn scan(ctx: &mut Ctx<'_>) {
         }
         steps_left -= 1;
     }
-    ctx.out.array_len(2);
-    ctx.out.bulk(cursor.to_string().as_bytes());
-    ctx.out.array_len(found.len());
-    for key in found {
-        ctx.out.bulk(key);
-    }
+    reply_scan(ctx, cursor, &found);
 }
 
 fn randomkey(ctx: &mut Ctx<'_>) {
@@ -979,6 +959,8 @@ fn object_encoding(ctx: &mut Ctx<'_>) {
             Value::Str(s) if parse_i64(s).is_some() => "int",
             Value::Str(s) if s.len() <= EMBSTR_SIZE_LIMIT => "embstr",
             Value::Str(_) => "raw",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         };
         ctx.out.bulk(encoding.as_bytes());
     });
@@ -992,6 +974,7 @@ fn refcount(value: &Value, config: &Config) -> i64 {
     let sharing = config.maxmemory == 0 || !(is_lru(policy) || is_lfu(policy));
     let shared = match value {
         Value::Str(s) => parse_i64(s).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)),
+        Value::Hash(_) | Value::Set(_) => false,
     };
     if sharing && shared {
         i64::from(i32::MAX)

@@ -5,10 +5,13 @@
 pub mod table;
 pub mod values;
 
+mod collection;
 mod connection;
 mod expire;
+mod hashes;
 mod keys;
 mod server;
+mod sets;
 mod strings;
 mod transactions;
 
@@ -27,8 +30,10 @@ use tier_engine::{DbRef, Entry, LockMode};
 /// The command families; [`table::commands`] indexes them by name.
 pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
+    hashes::COMMANDS,
     keys::COMMANDS,
     server::COMMANDS,
+    sets::COMMANDS,
     strings::COMMANDS,
     transactions::COMMANDS,
 ];

@@ -9,7 +9,7 @@
 
 use super::expire::{invalid_expire_time, ExpireUnit};
 use super::table::{CommandSpec, Flags, KeySpec};
-use super::values::{ColdMiss, ValueRef};
+use super::values::{ColdMiss, Replied, ValueRef};
 use super::{key_locks, Ctx};
 use crate::num::{format_i64, long_double, parse_i64};
 use bytes::Bytes;
@@ -302,15 +302,13 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     },
 ];
 
-/// The command has written its error reply and stops.
-struct Replied;
-
 /// The string `value` holds; None for a value of another type. The one place that
 /// knows which values are strings: a type added to [`Value`] makes the compiler stop
 /// here, and every command of this family then answers WRONGTYPE for it.
 fn as_str(value: &Value) -> Option<&Bytes> {
     match value {
         Value::Str(s) => Some(s),
+        Value::Hash(_) | Value::Set(_) => None,
     }
 }
 
@@ -352,12 +350,6 @@ impl std::ops::Deref for StrRef<'_> {
             StrRef::Ram(b) => b,
             StrRef::Loaded(b) => b,
         }
-    }
-}
-
-impl From<ColdMiss> for Replied {
-    fn from(_: ColdMiss) -> Replied {
-        Replied
     }
 }
 

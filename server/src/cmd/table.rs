@@ -3,6 +3,7 @@
 //! COMMAND command reports from here; locking and ACLs (later) read the flags.
 
 use super::Ctx;
+use smallvec::SmallVec;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -39,6 +40,9 @@ impl Flags {
     pub const PUBSUB: Flags = Flags(1 << 10);
     /// Blocks or may take long.
     pub const BLOCKING: Flags = Flags(1 << 11);
+    /// Its keys are found from the arguments (a key count): COMMAND INFO's
+    /// `movablekeys`. Set from the key spec, not in the table.
+    pub const MOVABLE_KEYS: Flags = Flags(1 << 13);
     /// Reads none of its keys' values (DEL, EXISTS, TTL, SET...): the connection
     /// loads no cold value before running it. Internal, not reported by COMMAND.
     pub const KEYS_ONLY: Flags = Flags(1 << 12);
@@ -55,7 +59,7 @@ impl Flags {
 
     /// The flag names COMMAND INFO reports, in Redis's order.
     pub fn names(self) -> Vec<&'static str> {
-        const NAMES: [(Flags, &str); 11] = [
+        const NAMES: [(Flags, &str); 12] = [
             (Flags::WRITE, "write"),
             (Flags::READONLY, "readonly"),
             (Flags::DENYOOM, "denyoom"),
@@ -67,6 +71,7 @@ impl Flags {
             (Flags::FAST, "fast"),
             (Flags::NO_AUTH, "no_auth"),
             (Flags::NO_MULTI, "no_multi"),
+            (Flags::MOVABLE_KEYS, "movablekeys"),
         ];
         NAMES
             .iter()
@@ -84,12 +89,15 @@ impl std::ops::BitOr for Flags {
 }
 
 /// Where a command's key arguments are: `first..=last` stepping by `step`, with
-/// `last` negative counting from the end (-1 = the last argument). All zero: no keys.
+/// `last` negative counting from the end (-1 = the last argument); or, with `numkeys`
+/// set, as many keys as the argument at that index says, right after it (SINTERCARD:
+/// Redis's `movablekeys`, whose legacy triple is all zero). All zero: no keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeySpec {
     pub first: i32,
     pub last: i32,
     pub step: i32,
+    pub numkeys: i32,
 }
 
 impl KeySpec {
@@ -97,26 +105,62 @@ impl KeySpec {
         first: 0,
         last: 0,
         step: 0,
+        numkeys: 0,
     };
     /// One key, the first argument.
     pub const ONE: KeySpec = KeySpec {
         first: 1,
         last: 1,
         step: 1,
+        numkeys: 0,
     };
     /// Every argument is a key.
     pub const ALL: KeySpec = KeySpec {
         first: 1,
         last: -1,
         step: 1,
+        numkeys: 0,
     };
 
     pub const fn new(first: i32, last: i32, step: i32) -> KeySpec {
-        KeySpec { first, last, step }
+        KeySpec {
+            first,
+            last,
+            step,
+            numkeys: 0,
+        }
+    }
+
+    /// Keys counted by the argument at index `at`, following it.
+    pub const fn counted_at(at: i32) -> KeySpec {
+        KeySpec {
+            numkeys: at,
+            ..KeySpec::NONE
+        }
+    }
+
+    /// Whether the command takes keys.
+    pub fn has_keys(&self) -> bool {
+        self.first != 0 || self.numkeys != 0
+    }
+
+    /// Indexes of the key arguments of `args` (command name included). A key count
+    /// that is not a number, or that runs past the arguments, gives no keys.
+    pub fn key_indexes(&self, args: &[bytes::Bytes]) -> SmallVec<[usize; 4]> {
+        if self.numkeys == 0 {
+            return self.positions(args.len()).collect();
+        }
+        let at = self.numkeys as usize;
+        let count = args
+            .get(at)
+            .and_then(|n| crate::num::parse_i64(n))
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| at + n < args.len());
+        count.map_or_else(SmallVec::new, |n| (at + 1..=at + n).collect())
     }
 
     /// Indexes of the key arguments in `argc` arguments (command name included).
-    pub fn positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+    fn positions(&self, argc: usize) -> impl Iterator<Item = usize> {
         let argc = argc as i64;
         let first = i64::from(self.first);
         let last = if self.last < 0 {
@@ -244,6 +288,22 @@ mod tests {
             [1, 3]
         );
         assert_eq!(KeySpec::NONE.positions(5).count(), 0);
+        let args = |a: &[&'static str]| -> Vec<bytes::Bytes> {
+            a.iter()
+                .map(|s| bytes::Bytes::from_static(s.as_bytes()))
+                .collect()
+        };
+        let counted = KeySpec::counted_at(1);
+        assert_eq!(
+            counted.key_indexes(&args(&["sintercard", "2", "a", "b", "LIMIT", "1"]))[..],
+            [2, 3]
+        );
+        for bad in [
+            &["sintercard", "3", "a", "b"][..],
+            &["sintercard", "x", "a"],
+        ] {
+            assert!(counted.key_indexes(&args(bad)).is_empty());
+        }
     }
 
     #[test]

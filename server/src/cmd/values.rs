@@ -33,6 +33,16 @@ impl Deref for ValueRef<'_> {
 #[derive(Debug)]
 pub struct ColdMiss;
 
+/// The command has written its reply (an error, or nothing after a [`ColdMiss`]) and
+/// stops.
+pub struct Replied;
+
+impl From<ColdMiss> for Replied {
+    fn from(_: ColdMiss) -> Replied {
+        Replied
+    }
+}
+
 /// Cold values loaded for the command being run, and the keys it missed.
 #[derive(Default)]
 pub struct ColdValues {
@@ -57,6 +67,11 @@ impl ColdValues {
     pub fn clear(&mut self) {
         self.loaded.clear();
         self.missed.clear();
+    }
+
+    /// Whether the command met a cold value that was not loaded.
+    pub fn has_missed(&self) -> bool {
+        !self.missed.is_empty()
     }
 
     /// The keys the command missed, taken (empty if it ran to the end).

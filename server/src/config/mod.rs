@@ -61,6 +61,14 @@ pub struct Config {
     /// `tier-min-value-size`: values smaller than this many bytes stay in RAM.
     /// Default: 64.
     pub tier_min_value_size: u64,
+    /// `tier-max-value-size`: values larger than this many bytes (a collection's
+    /// record payload) stay in RAM. Default: 128mb.
+    pub tier_max_value_size: u64,
+    /// The compact encodings' thresholds: `hash-max-listpack-entries` (alias
+    /// `hash-max-ziplist-entries`, default 512), `hash-max-listpack-value` (alias
+    /// `hash-max-ziplist-value`, default 64), `set-max-intset-entries` (default 512),
+    /// the defaults of the redis-server 7.0.15 Tier is measured against.
+    pub limits: tier_engine::value::Limits,
     /// `tier-reclaim-threshold`: a segment whose live bytes fall below this percentage
     /// (1..=100) of the bytes written to it is rewritten and freed. Default: 50.
     pub tier_reclaim_threshold: u32,
@@ -143,6 +151,8 @@ impl Default for Config {
             tier_segment_size: MAX_SEGMENT_SIZE,
             tier_max_size: 0,
             tier_min_value_size: 64,
+            tier_max_value_size: 128 * 1024 * 1024,
+            limits: tier_engine::value::Limits::default(),
             tier_reclaim_threshold: 50,
             tier_promote_window: 60,
             maxclients: 10_000,
@@ -196,6 +206,7 @@ impl Config {
         tier_engine::tier::TierKnobs {
             maxmemory: self.maxmemory,
             min_value_size: self.tier_min_value_size,
+            max_value_size: self.tier_max_value_size,
             reclaim_threshold_pct: self.tier_reclaim_threshold,
             promote_window_secs: self.tier_promote_window,
             policy: self.maxmemory_policy,
@@ -360,7 +371,9 @@ impl SharedConfig {
 
     /// CONFIG SET of one or more `(name, value)` pairs, all or none. Only options that
     /// may change at run time are accepted (maxmemory, maxmemory-policy, tier-max-size,
-    /// tier-min-value-size, tier-reclaim-threshold, tier-promote-window, maxclients,
+    /// tier-min-value-size, tier-max-value-size, tier-reclaim-threshold,
+    /// tier-promote-window, hash-max-listpack-entries, hash-max-listpack-value (and
+    /// their ziplist aliases), set-max-intset-entries, maxclients,
     /// timeout, tcp-keepalive, proto-max-bulk-len, client-query-buffer-limit, loglevel,
     /// requirepass, protected-mode, appendfsync, aof-load-truncated, key-load-delay,
     /// auto-aof-rewrite-*, dbfilename, save, slowlog-log-slower-than, slowlog-max-len,
@@ -419,6 +432,12 @@ mod tests {
             ("tier-segment-size", "67108864"),
             ("tier-max-size", "0"),
             ("tier-min-value-size", "64"),
+            ("tier-max-value-size", "134217728"),
+            ("hash-max-listpack-entries", "512"),
+            ("hash-max-ziplist-entries", "512"),
+            ("hash-max-listpack-value", "64"),
+            ("hash-max-ziplist-value", "64"),
+            ("set-max-intset-entries", "512"),
             ("tier-reclaim-threshold", "50"),
             ("tier-promote-window", "60"),
             ("maxclients", "10000"),
@@ -482,6 +501,7 @@ mod tests {
                 "tier-segment-size",
                 "tier-max-size",
                 "tier-min-value-size",
+                "tier-max-value-size",
                 "tier-reclaim-threshold",
                 "tier-promote-window",
                 "timeout",
@@ -619,6 +639,7 @@ mod tests {
                 ("tier-segment-size", "67108864"),
                 ("tier-max-size", "107374182400"),
                 ("tier-min-value-size", "1024"),
+                ("tier-max-value-size", "134217728"),
                 ("tier-reclaim-threshold", "100"),
                 ("tier-promote-window", "0"),
             ]
@@ -831,6 +852,12 @@ mod tests {
                 "maxmemory-policy",
                 "tier-max-size",
                 "tier-min-value-size",
+                "tier-max-value-size",
+                "hash-max-listpack-entries",
+                "hash-max-ziplist-entries",
+                "hash-max-listpack-value",
+                "hash-max-ziplist-value",
+                "set-max-intset-entries",
                 "tier-reclaim-threshold",
                 "tier-promote-window",
                 "maxclients",

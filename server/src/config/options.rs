@@ -210,6 +210,34 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
         get: |c| c.tier_min_value_size.to_string(),
     },
     OptionSpec {
+        name: "tier-max-value-size",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tier_max_value_size = memory(v, 0, u64::MAX)?;
+            Ok(())
+        }),
+        get: |c| c.tier_max_value_size.to_string(),
+    },
+    HASH_MAX_LISTPACK_ENTRIES,
+    OptionSpec {
+        name: "hash-max-ziplist-entries",
+        ..HASH_MAX_LISTPACK_ENTRIES
+    },
+    HASH_MAX_LISTPACK_VALUE,
+    OptionSpec {
+        name: "hash-max-ziplist-value",
+        ..HASH_MAX_LISTPACK_VALUE
+    },
+    OptionSpec {
+        name: "set-max-intset-entries",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.limits.set_max_intset_entries = int(v, 0, i64::MAX)?;
+            Ok(())
+        }),
+        get: |c| c.limits.set_max_intset_entries.to_string(),
+    },
+    OptionSpec {
         name: "tier-reclaim-threshold",
         runtime: true,
         set: Setter::One(|c, v| {
@@ -449,6 +477,29 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
         get: |_| yes_no_str(false),
     },
 ];
+
+/// `hash-max-listpack-entries`, also known by its Redis 6 name `hash-max-ziplist-entries`.
+const HASH_MAX_LISTPACK_ENTRIES: OptionSpec = OptionSpec {
+    name: "hash-max-listpack-entries",
+    runtime: true,
+    set: Setter::One(|c, v| {
+        c.limits.hash_max_listpack_entries = int(v, 0, i64::MAX)?;
+        Ok(())
+    }),
+    get: |c| c.limits.hash_max_listpack_entries.to_string(),
+};
+
+/// `hash-max-listpack-value` (a memory value), also `hash-max-ziplist-value`.
+const HASH_MAX_LISTPACK_VALUE: OptionSpec = OptionSpec {
+    name: "hash-max-listpack-value",
+    runtime: true,
+    set: Setter::One(|c, v| {
+        let n = memory(v, 0, i64::MAX as u64)?;
+        c.limits.hash_max_listpack_value = usize::try_from(n).unwrap_or(usize::MAX);
+        Ok(())
+    }),
+    get: |c| c.limits.hash_max_listpack_value.to_string(),
+};
 
 /// Parses an integer as Redis's `string2ll` does (no sign but `-`, no leading zeros, no
 /// spaces, no overflow) and checks it lies in `min..=max`, with Redis's messages.

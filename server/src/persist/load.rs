@@ -329,8 +329,11 @@ async fn load_snapshot(shared: &Arc<Shared>, path: &Path) -> anyhow::Result<u64>
         {
             let guard = tier_engine::pin();
             let db = shared.keyspace.db(db);
-            db.lock_key(&record.key, 0, &guard)
-                .set(&record.key, record.value, record.expire_at);
+            db.lock_key(&record.key, 0, &guard).set(
+                &record.key,
+                record.value.fitted(&config.limits),
+                record.expire_at,
+            );
         }
         progress.loaded_keys.fetch_add(1, Ordering::Relaxed);
         let now_read = read.load(Ordering::Relaxed);

@@ -180,14 +180,15 @@ fn keys_of(ctx: &mut Ctx<'_>) -> Option<(&'static CommandSpec, Vec<Bytes>)> {
     let spec = table::resolve(argv);
     let error = match spec {
         None => "ERR Invalid command specified",
-        Some(spec) if spec.keys.first == 0 => "ERR The command has no key arguments",
+        Some(spec) if !spec.keys.has_keys() => "ERR The command has no key arguments",
         Some(spec) if !spec.arity_ok(argv.len()) => {
             "ERR Invalid number of arguments specified for command"
         }
         Some(spec) => {
             let keys: Vec<Bytes> = spec
                 .keys
-                .positions(argv.len())
+                .key_indexes(argv)
+                .into_iter()
                 .map(|i| argv[i].clone())
                 .collect();
             if !keys.is_empty() {
@@ -240,7 +241,11 @@ fn write_info(out: &mut ReplyWriter, full: &str, spec: &CommandSpec) {
     out.array_len(10);
     out.bulk(full.as_bytes());
     out.integer(i64::from(spec.arity));
-    let flags = spec.flags.names();
+    let movable = match spec.keys.numkeys {
+        0 => Flags::NONE,
+        _ => Flags::MOVABLE_KEYS,
+    };
+    let flags = (spec.flags | movable).names();
     out.set_len(flags.len());
     for flag in flags {
         out.simple(flag);
@@ -274,7 +279,7 @@ fn write_info(out: &mut ReplyWriter, full: &str, spec: &CommandSpec) {
 /// `last`, every `step`.
 fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
     let keys = spec.keys;
-    if keys.first == 0 {
+    if !keys.has_keys() {
         return out.set_len(0);
     }
     out.set_len(1);
@@ -284,6 +289,21 @@ fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
     out.set_len(flags.len());
     for flag in flags {
         out.simple(flag);
+    }
+    if keys.numkeys != 0 {
+        // The count, then the keys right after it.
+        write_key_spec_step(
+            out,
+            b"begin_search",
+            b"index",
+            &[(b"index", i64::from(keys.numkeys))],
+        );
+        return write_key_spec_step(
+            out,
+            b"find_keys",
+            b"keynum",
+            &[(b"keynumidx", 0), (b"firstkey", 1), (b"keystep", 1)],
+        );
     }
     write_key_spec_step(
         out,
@@ -338,7 +358,7 @@ fn key_flags(flags: Flags) -> &'static [&'static str] {
 /// One command's COMMAND DOCS entry: summary, since, group, complexity, arguments,
 /// subcommands.
 fn write_docs(out: &mut ReplyWriter, full: &str, spec: &CommandSpec) {
-    let args = command_docs::parse(spec.syntax, spec.keys.first != 0).unwrap_or_else(|e| {
+    let args = command_docs::parse(spec.syntax, spec.keys.has_keys()).unwrap_or_else(|e| {
         tracing::warn!(
             "the syntax of '{full}' cannot be read ({}): {:?}",
             e.0,

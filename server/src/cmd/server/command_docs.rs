@@ -385,9 +385,8 @@ fn placeholder_type(name: &str, has_keys: bool) -> ArgType {
         "pattern" => ArgType::Pattern,
         _ if name.starts_with("unix-time") => ArgType::UnixTime,
         "count" | "cursor" | "seconds" | "milliseconds" | "offset" | "index" | "start" | "end"
-        | "stop" | "numkeys" | "db" | "port" | "increment" | "decrement" | "numreplicas" => {
-            ArgType::Integer
-        }
+        | "stop" | "numkeys" | "db" | "port" | "increment" | "decrement" | "numreplicas"
+        | "limit" => ArgType::Integer,
         "score" | "min" | "max" | "timeout" | "latitude" | "longitude" | "radius" | "width"
         | "height" => ArgType::Double,
         _ => ArgType::String,
@@ -702,7 +701,7 @@ mod tests {
     #[test]
     fn every_command_of_the_table_parses() {
         fn check(spec: &crate::cmd::table::CommandSpec) {
-            let parsed = parse(spec.syntax, spec.keys.first != 0);
+            let parsed = parse(spec.syntax, spec.keys.has_keys());
             assert!(
                 parsed.is_ok(),
                 "{}: {:?} {parsed:?}",

@@ -1,0 +1,198 @@
+//! The values a key can hold: strings, hashes and sets. A value is cheap to clone
+//! (reference-counted bytes or collection), because the index copies entries when it
+//! replaces or moves them, and it never changes once stored: lock-free readers may be
+//! reading it, so a write stores a new value (collections share their unchanged parts,
+//! see [`table`]). Each type also has its form in a cold-tier record and a snapshot: a
+//! type byte and a payload ([`Value::record_type`], [`Value::record_payload`],
+//! [`Value::from_record`]).
+//!
+//! - [`hash`]: listpack or hashtable, as Redis 7.0.
+//! - [`set`]: intset or hashtable, as Redis 7.0.
+//! - [`table`]: the persistent table both use when large.
+
+pub mod hash;
+#[cfg(test)]
+mod model_tests;
+mod payload;
+pub mod set;
+pub mod table;
+
+pub use hash::Hash;
+pub use set::Set;
+
+use crate::cold::{VALUE_TYPE_HASH, VALUE_TYPE_SET, VALUE_TYPE_STRING};
+use bytes::Bytes;
+use std::sync::Arc;
+use thiserror::Error;
+
+/// A Redis value held in RAM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// A binary-safe string. Build it with [`Value::string`]: a `Bytes` sliced from a
+    /// connection's read buffer would keep that whole buffer alive.
+    Str(Bytes),
+    Hash(Arc<Hash>),
+    Set(Arc<Set>),
+}
+
+/// A record payload that is not a value of the type its record names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum RecordValueError {
+    /// A type byte this build does not know.
+    #[error("unknown value type {0}")]
+    UnknownType(u8),
+    /// A known type whose payload does not decode.
+    #[error("malformed payload of value type {value_type}: {reason}")]
+    Malformed {
+        value_type: u8,
+        reason: &'static str,
+    },
+}
+
+/// Why a collection payload does not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct MalformedPayload(pub &'static str);
+
+/// The thresholds of the compact encodings (Redis's `hash-max-listpack-entries`,
+/// `hash-max-listpack-value`, `set-max-intset-entries`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub set_max_intset_entries: usize,
+}
+
+impl Default for Limits {
+    /// The defaults of redis-server 7.0.15 as installed (512, 64, 512).
+    fn default() -> Self {
+        Limits {
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+        }
+    }
+}
+
+impl Limits {
+    /// Limits nothing reaches: a value decoded from a payload keeps the encoding the
+    /// payload names.
+    pub(crate) fn unbounded() -> Limits {
+        Limits {
+            hash_max_listpack_entries: usize::MAX,
+            hash_max_listpack_value: usize::MAX,
+            set_max_intset_entries: usize::MAX,
+        }
+    }
+}
+
+impl Value {
+    /// A string value holding its own copy of `data`.
+    pub fn string(data: &[u8]) -> Value {
+        Value::Str(Bytes::copy_from_slice(data))
+    }
+
+    /// The name `TYPE` reports.
+    pub fn type_name(&self) -> &'static str {
+        Value::type_name_of_record(self.record_type())
+    }
+
+    /// The name `TYPE` reports for a value stored in a record of type `record_type`.
+    pub fn type_name_of_record(record_type: u8) -> &'static str {
+        match record_type {
+            VALUE_TYPE_STRING => "string",
+            VALUE_TYPE_HASH => "hash",
+            VALUE_TYPE_SET => "set",
+            _ => "unknown",
+        }
+    }
+
+    /// Bytes of payload the value holds, for memory reports: a string's length, a
+    /// collection's record payload (kept up to date as it grows and shrinks).
+    pub fn payload_len(&self) -> usize {
+        match self {
+            Value::Str(b) => b.len(),
+            Value::Hash(h) => h.payload_len(),
+            Value::Set(s) => s.payload_len(),
+        }
+    }
+
+    /// Whether `other` is this very value: the same allocation, so equal however long
+    /// ago either was read (a value never changes in place). The demoter's test that
+    /// an entry still holds what it wrote out.
+    pub fn same_allocation(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Str(a), Value::Str(b)) => a.as_ptr() == b.as_ptr() && a.len() == b.len(),
+            (Value::Hash(a), Value::Hash(b)) => Arc::ptr_eq(a, b),
+            (Value::Set(a), Value::Set(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// An address that tells this value's allocation apart from any other live one
+    /// (values are never empty in the index).
+    pub fn allocation_id(&self) -> usize {
+        match self {
+            Value::Str(b) => b.as_ptr() as usize,
+            Value::Hash(h) => Arc::as_ptr(h) as usize,
+            Value::Set(s) => Arc::as_ptr(s) as usize,
+        }
+    }
+
+    /// The type byte of this value's cold-tier record and snapshot record.
+    pub fn record_type(&self) -> u8 {
+        match self {
+            Value::Str(_) => VALUE_TYPE_STRING,
+            Value::Hash(_) => VALUE_TYPE_HASH,
+            Value::Set(_) => VALUE_TYPE_SET,
+        }
+    }
+
+    /// The payload of this value's records: a string's bytes as they are (shared, not
+    /// copied), a collection encoded (docs/FORMAT.md, "Value payloads").
+    pub fn record_payload(&self) -> Bytes {
+        match self {
+            Value::Str(b) => b.clone(),
+            Value::Hash(h) => {
+                let mut out = Vec::with_capacity(h.payload_len());
+                h.write_payload(&mut out);
+                out.into()
+            }
+            Value::Set(s) => {
+                let mut out = Vec::with_capacity(s.payload_len());
+                s.write_payload(&mut out);
+                out.into()
+            }
+        }
+    }
+
+    /// This value as Redis encodes it when it loads it from an RDB file: each
+    /// collection in the compact encoding if it fits `limits`, else a hashtable. A
+    /// snapshot being loaded goes through this; a cold read does not (a value comes
+    /// back from the tier as it went).
+    pub fn fitted(self, limits: &Limits) -> Value {
+        match self {
+            Value::Str(_) => self,
+            Value::Hash(h) => Value::Hash(h.fitted(limits)),
+            Value::Set(s) => Value::Set(s.fitted(limits)),
+        }
+    }
+
+    /// The value a record of type `record_type` with `payload` holds.
+    pub fn from_record(record_type: u8, payload: Bytes) -> Result<Value, RecordValueError> {
+        let malformed = |e: MalformedPayload| RecordValueError::Malformed {
+            value_type: record_type,
+            reason: e.0,
+        };
+        match record_type {
+            VALUE_TYPE_STRING => Ok(Value::Str(payload)),
+            VALUE_TYPE_HASH => Ok(Value::Hash(Arc::new(
+                Hash::from_payload(&payload).map_err(malformed)?,
+            ))),
+            VALUE_TYPE_SET => Ok(Value::Set(Arc::new(
+                Set::from_payload(&payload).map_err(malformed)?,
+            ))),
+            other => Err(RecordValueError::UnknownType(other)),
+        }
+    }
+}
