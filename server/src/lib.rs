@@ -12,6 +12,7 @@
 //! - [`config`]: redis.conf-style configuration, CONFIG GET/SET.
 //! - `num`: numbers as Redis reads and writes them (`string2ll`, `long double`).
 //! - [`persist`]: the AOF, snapshots, and loading them at start.
+//! - [`pubsub`]: channels, patterns and subscribers' mailboxes.
 
 pub mod client;
 pub mod cmd;
@@ -20,6 +21,7 @@ mod conn;
 pub mod multi;
 pub mod num;
 pub mod persist;
+pub mod pubsub;
 pub mod resp;
 pub mod server;
 mod session;

@@ -76,6 +76,8 @@ pub struct Shared {
     pub tier: OnceLock<Tier>,
     pub config: SharedConfig,
     pub clients: Clients,
+    /// Pub/Sub channels and patterns.
+    pub pubsub: Arc<crate::pubsub::PubSub>,
     pub stats: ServerStats,
     pub slowlog: SlowLog,
     /// When the server started.
@@ -107,6 +109,7 @@ impl Shared {
             slowlog: SlowLog::default(),
             config: SharedConfig::new(config),
             clients: Clients::default(),
+            pubsub: Arc::default(),
             stats: ServerStats::default(),
             started: Instant::now(),
             lastsave: AtomicU64::new(now_secs),

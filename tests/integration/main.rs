@@ -8,6 +8,7 @@ mod harness;
 mod hashes;
 mod keys;
 mod protocol;
+mod pubsub;
 mod server;
 mod sets;
 mod strings;

@@ -10,6 +10,7 @@ mod connection;
 mod expire;
 mod hashes;
 mod keys;
+mod pubsub;
 mod server;
 mod sets;
 mod strings;
@@ -32,6 +33,7 @@ pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
+    pubsub::COMMANDS,
     server::COMMANDS,
     sets::COMMANDS,
     strings::COMMANDS,
@@ -213,6 +215,17 @@ fn admit(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static str)
     }
     if !ctx.client.authenticated && !spec.flags.contains(Flags::NO_AUTH) {
         ctx.out.error("NOAUTH Authentication required.");
+        return false;
+    }
+    // A container is judged by its subcommand (named `pubsub|channels`).
+    if ctx.client.in_pubsub_mode()
+        && spec.subcommands.is_empty()
+        && !pubsub::allowed_when_subscribed(spec.name)
+    {
+        ctx.out.error(format!(
+            "ERR Can't execute '{full_name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / \
+             QUIT / RESET are allowed in this context"
+        ));
         return false;
     }
     let persistence = &ctx.shared.persistence;

@@ -130,10 +130,46 @@ pub struct Config {
     /// dataset mostly on disk, which every snapshot reads whole, Tier saves on demand
     /// only).
     pub save: Vec<(u64, u64)>,
+    /// `client-output-buffer-limit`: per client class (normal, replica, pubsub), the
+    /// replies and messages that may wait for a client before it is disconnected.
+    /// Default: none for normal clients, Redis's for the others.
+    pub client_output_buffer_limit: [OutputLimit; 3],
     /// `key-load-delay`: microseconds to wait after loading each snapshot record at
     /// start (negative: one microsecond once in `-n` records), as Redis's debugging
     /// option. Default: 0.
     pub key_load_delay: i64,
+}
+
+/// A client class of `client-output-buffer-limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientClass {
+    Normal = 0,
+    Replica = 1,
+    Pubsub = 2,
+}
+
+/// One class's `client-output-buffer-limit`: disconnect a client once more than `hard`
+/// bytes wait for it, or more than `soft` for `soft_seconds`; 0 is no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+impl OutputLimit {
+    pub const NONE: OutputLimit = OutputLimit {
+        hard: 0,
+        soft: 0,
+        soft_seconds: 0,
+    };
+}
+
+impl Config {
+    /// The output buffer limit of clients of `class`.
+    pub fn output_limit(&self, class: ClientClass) -> OutputLimit {
+        self.client_output_buffer_limit[class as usize]
+    }
 }
 
 impl Default for Config {
@@ -176,6 +212,19 @@ impl Default for Config {
             dbfilename: "dump.tsnap".to_owned(),
             save: Vec::new(),
             key_load_delay: 0,
+            client_output_buffer_limit: [
+                OutputLimit::NONE,
+                OutputLimit {
+                    hard: 256 << 20,
+                    soft: 64 << 20,
+                    soft_seconds: 60,
+                },
+                OutputLimit {
+                    hard: 32 << 20,
+                    soft: 8 << 20,
+                    soft_seconds: 60,
+                },
+            ],
         }
     }
 }
