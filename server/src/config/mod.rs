@@ -425,6 +425,7 @@ impl SharedConfig {
     /// their ziplist aliases), set-max-intset-entries, maxclients,
     /// timeout, tcp-keepalive, proto-max-bulk-len, client-query-buffer-limit, loglevel,
     /// requirepass, protected-mode, appendfsync, aof-load-truncated, key-load-delay,
+    /// client-output-buffer-limit,
     /// auto-aof-rewrite-*, dbfilename, save, slowlog-log-slower-than, slowlog-max-len,
     /// hz).
     ///
@@ -506,6 +507,10 @@ mod tests {
             ("auto-aof-rewrite-min-size", "67108864"),
             ("dbfilename", "dump.tsnap"),
             ("save", ""),
+            (
+                "client-output-buffer-limit",
+                "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+            ),
             ("databases", "16"),
             ("slowlog-log-slower-than", "10000"),
             ("slowlog-max-len", "128"),
@@ -922,6 +927,7 @@ mod tests {
                 "auto-aof-rewrite-min-size",
                 "dbfilename",
                 "save",
+                "client-output-buffer-limit",
                 "slowlog-log-slower-than",
                 "slowlog-max-len",
                 "hz",
