@@ -931,8 +931,6 @@ fn with_object(ctx: &mut Ctx<'_>, f: impl FnOnce(&mut Ctx<'_>, &Entry)) {
 const SHARED_INTEGERS: i64 = 10_000;
 /// Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
 const EMBSTR_SIZE_LIMIT: usize = 44;
-/// Redis's LFU_INIT_VAL: the counter of a key never read.
-const LFU_INIT_VAL: u64 = 5;
 
 /// Whether `policy` evicts by frequency (Redis's MAXMEMORY_FLAG_LFU).
 fn is_lfu(policy: MaxmemoryPolicy) -> bool {
@@ -1007,11 +1005,7 @@ fn object_freq(ctx: &mut Ctx<'_>) {
         if !is_lfu(ctx.config.maxmemory_policy) {
             return ctx.out.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         }
-        // Entries keep a last-access time but no access counter yet: this is Redis's
-        // counter for a key not read since written, decayed one step per idle minute
-        // (lfu-decay-time 1).
-        ctx.out
-            .integer(LFU_INIT_VAL.saturating_sub(entry.idle_seconds(ctx.now) / 60) as i64);
+        ctx.out.integer(i64::from(entry.frequency(ctx.now)));
     });
 }
 

@@ -130,6 +130,12 @@ pub struct Config {
     /// dataset mostly on disk, which every snapshot reads whole, Tier saves on demand
     /// only).
     pub save: Vec<(u64, u64)>,
+    /// `lfu-log-factor`: how many accesses a step of a key's LFU counter takes (it
+    /// grows with the counter). Default: 10.
+    pub lfu_log_factor: u32,
+    /// `lfu-decay-time`: minutes of idleness per step down of the LFU counter; 0:
+    /// never. Default: 1.
+    pub lfu_decay_time: u32,
     /// `client-output-buffer-limit`: per client class (normal, replica, pubsub), the
     /// replies and messages that may wait for a client before it is disconnected.
     /// Default: none for normal clients, Redis's for the others.
@@ -212,6 +218,8 @@ impl Default for Config {
             dbfilename: "dump.tsnap".to_owned(),
             save: Vec::new(),
             key_load_delay: 0,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
             client_output_buffer_limit: [
                 OutputLimit::NONE,
                 OutputLimit {
@@ -425,7 +433,7 @@ impl SharedConfig {
     /// their ziplist aliases), set-max-intset-entries, maxclients,
     /// timeout, tcp-keepalive, proto-max-bulk-len, client-query-buffer-limit, loglevel,
     /// requirepass, protected-mode, appendfsync, aof-load-truncated, key-load-delay,
-    /// client-output-buffer-limit,
+    /// lfu-log-factor, lfu-decay-time, client-output-buffer-limit,
     /// auto-aof-rewrite-*, dbfilename, save, slowlog-log-slower-than, slowlog-max-len,
     /// hz).
     ///
@@ -507,6 +515,8 @@ mod tests {
             ("auto-aof-rewrite-min-size", "67108864"),
             ("dbfilename", "dump.tsnap"),
             ("save", ""),
+            ("lfu-log-factor", "10"),
+            ("lfu-decay-time", "1"),
             (
                 "client-output-buffer-limit",
                 "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
@@ -927,6 +937,8 @@ mod tests {
                 "auto-aof-rewrite-min-size",
                 "dbfilename",
                 "save",
+                "lfu-log-factor",
+                "lfu-decay-time",
                 "client-output-buffer-limit",
                 "slowlog-log-slower-than",
                 "slowlog-max-len",

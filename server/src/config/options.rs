@@ -422,6 +422,24 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
         },
     },
     OptionSpec {
+        name: "lfu-log-factor",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.lfu_log_factor = int(v, 0, i32::MAX.into())?;
+            Ok(())
+        }),
+        get: |c| c.lfu_log_factor.to_string(),
+    },
+    OptionSpec {
+        name: "lfu-decay-time",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.lfu_decay_time = int(v, 0, i32::MAX.into())?;
+            Ok(())
+        }),
+        get: |c| c.lfu_decay_time.to_string(),
+    },
+    OptionSpec {
         name: "client-output-buffer-limit",
         runtime: true,
         set: Setter::Many(|c, args| {
