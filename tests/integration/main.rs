@@ -7,6 +7,7 @@ mod durability;
 mod harness;
 mod hashes;
 mod keys;
+mod patterns;
 mod protocol;
 mod pubsub;
 mod server;
