@@ -60,7 +60,7 @@ fn cache_aside_with_json_and_ttl() {
 fn rate_limiter_with_a_pipeline() {
     let server = node();
     let mut con = server.client();
-    let mut allow = |con: &mut redis::Connection| -> bool {
+    let allow = |con: &mut redis::Connection| -> bool {
         let (count, _): (i64, i64) = redis::pipe()
             .incr("rate:client:42", 1)
             .cmd("EXPIRE")
