@@ -45,7 +45,6 @@ fn cache_aside_with_json_and_ttl() {
     assert_eq!(fetch(&mut con, 7), first);
     demote(&mut con, &["user:7"]);
     assert_eq!(fetch(&mut con, 7), first, "a hit from the cold tier");
-    drop(fetch);
     assert_eq!(database_reads, 1);
     let ttl: i64 = con.ttl("user:7").expect("TTL");
     assert!(
