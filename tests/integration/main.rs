@@ -3,6 +3,7 @@
 
 mod connection;
 mod differential;
+mod dump;
 mod durability;
 mod harness;
 mod hashes;

@@ -172,6 +172,20 @@ impl Entry {
             .store((word & !COUNTER_MASK) | counter, Ordering::Relaxed);
     }
 
+    /// RESTORE's IDLETIME and FREQ: the last access `idle_secs` before `now_ms`,
+    /// and the LFU counter `frequency`, where given.
+    pub fn restore_access(&self, now_ms: u64, idle_secs: Option<u64>, frequency: Option<u8>) {
+        let mut word = self.access.load(Ordering::Relaxed);
+        if let Some(idle) = idle_secs {
+            let clock = access_clock(now_ms).wrapping_sub(idle as u32) & CLOCK_MASK;
+            word = (word & !CLOCK_MASK) | clock;
+        }
+        if let Some(counter) = frequency {
+            word = (word & !COUNTER_MASK) | (u32::from(counter) << COUNTER_SHIFT);
+        }
+        self.access.store(word, Ordering::Relaxed);
+    }
+
     /// Seconds since the last access.
     pub fn idle_seconds(&self, now_ms: u64) -> u64 {
         idle_seconds(self.access.load(Ordering::Relaxed), now_ms)

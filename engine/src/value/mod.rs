@@ -6,10 +6,12 @@
 //! type byte and a payload ([`Value::record_type`], [`Value::record_payload`],
 //! [`Value::from_record`]).
 //!
+//! - [`dump`]: DUMP payloads (RESTORE's input).
 //! - [`hash`]: listpack or hashtable, as Redis 7.0.
 //! - [`set`]: intset or hashtable, as Redis 7.0.
 //! - [`table`]: the persistent table both use when large.
 
+pub mod dump;
 pub mod hash;
 #[cfg(test)]
 mod model_tests;
