@@ -222,7 +222,14 @@ fn collections_round_trip_and_a_bad_payload_is_a_bad_record() {
         .collect();
     assert_eq!(
         encodings,
-        ["listpack", "hashtable", "intset", "hashtable", "listpack", "skiplist"]
+        [
+            "listpack",
+            "hashtable",
+            "intset",
+            "hashtable",
+            "listpack",
+            "skiplist"
+        ]
     );
     assert_eq!(
         summary.records_per_type.into_iter().collect::<Vec<_>>(),

@@ -87,7 +87,7 @@ impl Default for Limits {
 impl Limits {
     /// Limits nothing reaches: a value decoded from a payload keeps the encoding the
     /// payload names.
-    pub(crate) fn unbounded() -> Limits {
+    pub fn unbounded() -> Limits {
         Limits {
             hash_max_listpack_entries: usize::MAX,
             hash_max_listpack_value: usize::MAX,

@@ -226,15 +226,10 @@ impl ZSet {
     /// Members with their scores in order, from rank `start`.
     pub fn iter_from(&self, start: usize) -> impl Iterator<Item = (&Bytes, f64)> + '_ {
         let (list, tree) = match &self.enc {
-            Encoding::Listpack(v) => (
-                Some(v.iter().skip(start).map(|(m, s)| (m, *s))),
-                None,
-            ),
+            Encoding::Listpack(v) => (Some(v.iter().skip(start).map(|(m, s)| (m, *s))), None),
             Encoding::Skiplist(s) => (None, Some(TreeIter::at(&s.root, start))),
         };
-        list.into_iter()
-            .flatten()
-            .chain(tree.into_iter().flatten())
+        list.into_iter().flatten().chain(tree.into_iter().flatten())
     }
 
     /// The members of ranks `[start, end)`, in order.
@@ -529,12 +524,23 @@ mod tests {
             assert_eq!(z.insert(b"c", 3.0, &limits), Some(-2.5));
             assert_eq!(
                 members(&z),
-                [("a".into(), 1.0), ("b".into(), 1.0), ("c".into(), 3.0), ("d".into(), f64::INFINITY)]
+                [
+                    ("a".into(), 1.0),
+                    ("b".into(), 1.0),
+                    ("c".into(), 3.0),
+                    ("d".into(), f64::INFINITY)
+                ]
             );
             assert_eq!(z.rank(b"c"), Some(2));
             assert_eq!(z.rank(b"x"), None);
-            let inc = |score| ScoreBound { score, exclusive: false };
-            let exc = |score| ScoreBound { score, exclusive: true };
+            let inc = |score| ScoreBound {
+                score,
+                exclusive: false,
+            };
+            let exc = |score| ScoreBound {
+                score,
+                exclusive: true,
+            };
             assert_eq!(z.score_range(inc(1.0), inc(3.0)), (0, 3));
             assert_eq!(z.score_range(exc(1.0), inc(3.0)), (2, 3));
             assert_eq!(z.score_range(inc(4.0), inc(2.0)), (3, 3));
@@ -617,6 +623,9 @@ mod tests {
         assert_eq!(before.len(), 1000);
         assert_eq!(before.rank(b"m999"), Some(999));
         assert_eq!(z.rank(b"m999"), Some(499));
-        assert_eq!(z.iter_from(10).next().map(|(m, _)| m.clone()), Some(Bytes::from_static(b"m510")));
+        assert_eq!(
+            z.iter_from(10).next().map(|(m, _)| m.clone()),
+            Some(Bytes::from_static(b"m510"))
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! What the hash and set families share: reading a key's collection with Redis's
 //! type check (in RAM or loaded from the cold tier), writing it back (a new value:
 //! values never change in place), HSCAN/SSCAN's arguments, and the choice of members
-//! for HRANDFIELD and SRANDMEMBER with a count.
+//! for HRANDFIELD, SRANDMEMBER and ZRANDMEMBER with a count.
 
 use super::table::{CommandSpec, Flags, Handler, KeySpec};
 use super::values::{Replied, ValueRef};
@@ -71,6 +71,7 @@ macro_rules! collection {
 
 collection!(Hash, tier_engine::value::Hash);
 collection!(Set, tier_engine::value::Set);
+collection!(ZSet, tier_engine::value::ZSet);
 
 /// The collection of a looked-up key (None: no key); replies WRONGTYPE when the key
 /// holds another type, and stops without a reply when its cold value was not loaded.
@@ -97,9 +98,17 @@ pub(super) fn collection_of<C: Collection>(
 
 /// Reads the collection at `ctx.args[1]` for a read-only command, without locks.
 pub(super) fn read<C: Collection>(ctx: &mut Ctx<'_>) -> Result<Option<Arc<C>>, Replied> {
+    read_at(ctx, 1)
+}
+
+/// Reads the collection at `ctx.args[at]`, without locks.
+pub(super) fn read_at<C: Collection>(
+    ctx: &mut Ctx<'_>,
+    at: usize,
+) -> Result<Option<Arc<C>>, Replied> {
     let db = ctx.db();
     let guard = tier_engine::pin();
-    let key = &ctx.args[1];
+    let key = &ctx.args[at];
     let entry = db.lookup_read(key, ctx.now, &guard);
     collection_of(ctx, key, entry)
 }
@@ -265,6 +274,40 @@ pub(super) fn reply_scan<T: AsRef<[u8]>>(ctx: &mut Ctx<'_>, cursor: u64, items: 
     ctx.out.array_len(items.len());
     for item in items {
         ctx.out.bulk(item.as_ref());
+    }
+}
+
+/// HRANDFIELD and ZRANDMEMBER's arguments after the key: none, or a count then
+/// optionally `word` (WITHVALUES, WITHSCORES).
+pub(super) struct RandArgs;
+
+impl RandArgs {
+    /// Parses them as Redis does: None without a count, else the count (any integer
+    /// but i64::MIN) and whether `word` follows (which bounds the count to half the
+    /// range). Writes the error reply on failure.
+    pub fn parse(ctx: &mut Ctx<'_>, word: &[u8]) -> Result<Option<(i64, bool)>, Replied> {
+        let args = ctx.args;
+        let Some(count_arg) = args.get(2) else {
+            return Ok(None);
+        };
+        let Some(count) = super::hashes::parse_count(ctx, count_arg) else {
+            return Err(Replied);
+        };
+        let with = match args.get(3) {
+            None => false,
+            Some(a) if args.len() == 4 && a.eq_ignore_ascii_case(word) => {
+                if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+                    ctx.out.error("ERR value is out of range");
+                    return Err(Replied);
+                }
+                true
+            }
+            Some(_) => {
+                ctx.syntax_error();
+                return Err(Replied);
+            }
+        };
+        Ok(Some((count, with)))
     }
 }
 

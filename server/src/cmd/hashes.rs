@@ -3,7 +3,9 @@
 //! encodings (listpack, hashtable) and their thresholds are the engine's
 //! ([`tier_engine::value::Hash`]); a write stores a new hash (see [`collection`]).
 
-use super::collection::{count_changes, draw, modify_key, read, scan_command, spec, Written};
+use super::collection::{
+    count_changes, draw, modify_key, read, scan_command, spec, RandArgs, Written,
+};
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::Ctx;
 use crate::num::{format_i64, long_double, parse_i64};
@@ -228,8 +230,10 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>) {
 }
 
 fn hrandfield(ctx: &mut Ctx<'_>) {
-    let args = ctx.args;
-    let Some(count_arg) = args.get(2) else {
+    let Ok(rand) = RandArgs::parse(ctx, b"withvalues") else {
+        return;
+    };
+    let Some((count, with_values)) = rand else {
         let Ok(h) = read::<Hash>(ctx) else {
             return;
         };
@@ -238,19 +242,6 @@ fn hrandfield(ctx: &mut Ctx<'_>) {
             None => ctx.out.null(),
         }
         return;
-    };
-    let Some(count) = parse_count(ctx, count_arg) else {
-        return;
-    };
-    let with_values = match args.get(3) {
-        None => false,
-        Some(a) if args.len() == 4 && a.eq_ignore_ascii_case(b"withvalues") => {
-            if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-                return ctx.out.error("ERR value is out of range");
-            }
-            true
-        }
-        Some(_) => return ctx.syntax_error(),
     };
     let Ok(h) = read::<Hash>(ctx) else {
         return;

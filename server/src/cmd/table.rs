@@ -139,16 +139,26 @@ impl KeySpec {
         }
     }
 
+    /// These keys, then the keys counted by the argument at index `at` (ZUNIONSTORE's
+    /// destination, then its sources).
+    pub const fn and_counted_at(self, at: i32) -> KeySpec {
+        KeySpec {
+            numkeys: at,
+            ..self
+        }
+    }
+
     /// Whether the command takes keys.
     pub fn has_keys(&self) -> bool {
         self.first != 0 || self.numkeys != 0
     }
 
     /// Indexes of the key arguments of `args` (command name included). A key count
-    /// that is not a number, or that runs past the arguments, gives no keys.
+    /// that is not a number, or that runs past the arguments, gives no counted keys.
     pub fn key_indexes(&self, args: &[bytes::Bytes]) -> SmallVec<[usize; 4]> {
+        let mut keys: SmallVec<[usize; 4]> = self.positions(args.len()).collect();
         if self.numkeys == 0 {
-            return self.positions(args.len()).collect();
+            return keys;
         }
         let at = self.numkeys as usize;
         let count = args
@@ -156,7 +166,8 @@ impl KeySpec {
             .and_then(|n| crate::num::parse_i64(n))
             .and_then(|n| usize::try_from(n).ok())
             .filter(|&n| at + n < args.len());
-        count.map_or_else(SmallVec::new, |n| (at + 1..=at + n).collect())
+        keys.extend(count.map_or(0..0, |n| at + 1..at + n + 1));
+        keys
     }
 
     /// Indexes of the key arguments in `argc` arguments (command name included).
@@ -297,6 +308,24 @@ mod tests {
         assert_eq!(
             counted.key_indexes(&args(&["sintercard", "2", "a", "b", "LIMIT", "1"]))[..],
             [2, 3]
+        );
+        let store = KeySpec::ONE.and_counted_at(2);
+        assert_eq!(
+            store.key_indexes(&args(&[
+                "zunionstore",
+                "d",
+                "2",
+                "a",
+                "b",
+                "WEIGHTS",
+                "1",
+                "2"
+            ]))[..],
+            [1, 3, 4]
+        );
+        assert_eq!(
+            store.key_indexes(&args(&["zunionstore", "d", "x", "a"]))[..],
+            [1]
         );
         for bad in [
             &["sintercard", "3", "a", "b"][..],
