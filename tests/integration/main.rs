@@ -13,3 +13,4 @@ mod sets;
 mod strings;
 mod tier;
 mod transactions;
+mod zsets;
