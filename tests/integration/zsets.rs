@@ -616,6 +616,22 @@ fn store_commands_name_their_destination_and_sources() {
         raw.cmd(&["COMMAND", "GETKEYS", "ZMPOP", "2", "a", "b", "MIN"]),
         array(vec![bulk("a"), bulk("b")])
     );
+    // As Redis: the legacy triple names the destination; movablekeys, not no_multi.
+    let Frame::Array(info) = raw.cmd(&["COMMAND", "INFO", "ZUNIONSTORE"]) else {
+        panic!("COMMAND INFO replies with an array")
+    };
+    let Some(Frame::Array(entry)) = info.first() else {
+        panic!("one entry: {info:?}")
+    };
+    assert_eq!(
+        entry[2],
+        array(vec![
+            Frame::Simple("write".into()),
+            Frame::Simple("denyoom".into()),
+            Frame::Simple("movablekeys".into()),
+        ])
+    );
+    assert_eq!(entry[3..6], [int(1), int(1), int(1)]);
     let keys: Vec<String> = (0..12).map(|i| format!("z{i}")).collect();
     for (i, k) in keys.iter().enumerate() {
         raw.cmd(&["ZADD", k, "1", "a", "2", "b", &i.to_string(), "c"]);

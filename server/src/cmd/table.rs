@@ -42,7 +42,7 @@ impl Flags {
     pub const BLOCKING: Flags = Flags(1 << 11);
     /// Its keys are found from the arguments (a key count): COMMAND INFO's
     /// `movablekeys`. Set from the key spec, not in the table.
-    pub const MOVABLE_KEYS: Flags = Flags(1 << 13);
+    pub const MOVABLE_KEYS: Flags = Flags(1 << 14);
     /// Reads none of its keys' values (DEL, EXISTS, TTL, SET...): the connection
     /// loads no cold value before running it. Internal, not reported by COMMAND.
     pub const KEYS_ONLY: Flags = Flags(1 << 12);
@@ -91,7 +91,8 @@ impl std::ops::BitOr for Flags {
 /// Where a command's key arguments are: `first..=last` stepping by `step`, with
 /// `last` negative counting from the end (-1 = the last argument); or, with `numkeys`
 /// set, as many keys as the argument at that index says, right after it (SINTERCARD:
-/// Redis's `movablekeys`, whose legacy triple is all zero). All zero: no keys.
+/// Redis's `movablekeys`, whose legacy triple is all zero); both for ZUNIONSTORE's
+/// destination then its sources. All zero: no keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeySpec {
     pub first: i32,
