@@ -48,7 +48,13 @@ fn benches(c: &mut Criterion) {
 
     g.bench_function("update/tier_copy_then_insert", |bench| {
         bench.iter_batched(
-            || (z.clone(), member(rng.gen_range(0..MEMBERS)), rng.gen::<u32>()),
+            || {
+                (
+                    z.clone(),
+                    member(rng.gen_range(0..MEMBERS)),
+                    rng.gen::<u32>(),
+                )
+            },
             |(mut copy, m, s)| {
                 copy.insert(&m, f64::from(s), &Limits::default());
                 copy
@@ -95,7 +101,9 @@ fn benches(c: &mut Criterion) {
         bench.iter(|| black_box(b.1.get(&member(rng.gen_range(0..MEMBERS)))))
     });
     g.finish();
-    c.bench_function("zset_100k/build_by_zadd", |bench| bench.iter(|| black_box(zset().len())));
+    c.bench_function("zset_100k/build_by_zadd", |bench| {
+        bench.iter(|| black_box(zset().len()))
+    });
 }
 
 criterion_group!(zset_benches, benches);

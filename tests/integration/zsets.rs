@@ -441,19 +441,13 @@ fn encodings_follow_the_thresholds() {
 fn memory_accounting_follows_the_zset() {
     let server = TestServer::start();
     let mut raw = server.raw();
-    let hot = |raw: &mut RawClient| -> i64 {
-        let text = info(raw, &["tiering"]);
-        field(&text, "hot_bytes")
-            .and_then(|v| v.parse().ok())
-            .expect("hot_bytes")
-    };
-    let before = hot(&mut raw);
+    let before = hot_bytes(&mut raw);
     raw.cmd(&["ZADD", "z", "1", "abc"]);
-    assert_eq!(hot(&mut raw) - before, 5 + 15);
+    assert_eq!(hot_bytes(&mut raw) - before, 5 + 15);
     raw.cmd(&["ZADD", "z", "2", "abc", "3", "de"]);
-    assert_eq!(hot(&mut raw) - before, 5 + 15 + 14);
+    assert_eq!(hot_bytes(&mut raw) - before, 5 + 15 + 14);
     raw.cmd(&["ZREM", "z", "abc", "de"]);
-    assert_eq!(hot(&mut raw), before);
+    assert_eq!(hot_bytes(&mut raw), before);
 }
 
 #[test]
@@ -568,17 +562,7 @@ fn zsets_survive_an_aof_restart_and_a_rewrite() {
         raw.cmd(&["ZRANGE", "big", "0", "-1", "WITHSCORES"]),
         want_big
     );
-    assert_eq!(
-        raw.cmd(&["BGREWRITEAOF"]),
-        Frame::Simple("Background append only file rewriting started".into())
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while field(&info(&mut raw, &["persistence"]), "aof_rewrite_in_progress").as_deref()
-        != Some("0")
-    {
-        assert!(std::time::Instant::now() < deadline, "rewrite never ends");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    rewrite_aof(&mut raw);
     let dir = again.kill9();
     let third = TestServer::start_in(dir, &[]);
     let mut raw = third.raw();

@@ -1,4 +1,4 @@
-//! What the hash and set families share: reading a key's collection with Redis's
+//! What the hash, set and sorted set families share: reading a key's collection with
 //! type check (in RAM or loaded from the cold tier), writing it back (a new value:
 //! values never change in place), HSCAN/SSCAN's arguments, and the choice of members
 //! for HRANDFIELD, SRANDMEMBER and ZRANDMEMBER with a count.
@@ -46,6 +46,7 @@ pub(super) trait Collection: Clone + Default {
     /// The collection `value` holds; None for a value of another type.
     fn of(value: &Value) -> Option<&Arc<Self>>;
     fn wrap(self: Arc<Self>) -> Value;
+    fn len(&self) -> usize;
     fn is_empty(&self) -> bool;
 }
 
@@ -62,8 +63,11 @@ macro_rules! collection {
             fn wrap(self: Arc<Self>) -> Value {
                 Value::$variant(self)
             }
+            fn len(&self) -> usize {
+                <$type>::len(self)
+            }
             fn is_empty(&self) -> bool {
-                self.len() == 0
+                <$type>::len(self) == 0
             }
         }
     };
@@ -157,6 +161,23 @@ pub(super) fn store<C: Collection>(
         }
         Written::Changed => txn.set_keep_ttl(key, Arc::new(c).wrap()),
     }
+}
+
+/// A collection computed whole (SUNIONSTORE, ZRANGESTORE...) replaces `dst` and its
+/// TTL; an empty one deletes it. Replies its size.
+pub(super) fn store_result<C: Collection>(
+    ctx: &mut Ctx<'_>,
+    txn: &mut Txn<'_, '_>,
+    dst: &[u8],
+    c: Arc<C>,
+) {
+    let len = Collection::len(&*c);
+    if len == 0 {
+        txn.remove(dst);
+    } else {
+        txn.set(dst, c.wrap(), None);
+    }
+    ctx.out.integer(len as i64);
 }
 
 /// Locks `ctx.args[1]` and runs [`modify`] on it.

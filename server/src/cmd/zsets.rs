@@ -10,7 +10,7 @@
 
 use super::collection::{
     collection_of, count_changes, draw, modify_key, read, read_at, scan_command, spec, store,
-    RandArgs, Written,
+    store_result, RandArgs, Written,
 };
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::values::Replied;
@@ -97,7 +97,7 @@ struct AddFlags {
 
 /// What one member's update did (`zsetAdd`'s out flags).
 enum Added {
-    Added(f64),
+    New(f64),
     Updated(f64),
     /// Present, its score unchanged: processed, not counted.
     Same(f64),
@@ -132,7 +132,7 @@ fn zset_add(
         None if f.xx => Ok(Added::Nop),
         None => {
             z.insert(member, score, limits);
-            Ok(Added::Added(score))
+            Ok(Added::New(score))
         }
     }
 }
@@ -167,7 +167,7 @@ fn zincrby(ctx: &mut Ctx<'_>) {
 
 /// ZADD and ZINCRBY once the options are read: `pairs` are scores and members.
 fn add_pairs(ctx: &mut Ctx<'_>, f: AddFlags, pairs: &[Bytes]) {
-    if pairs.is_empty() || pairs.len() % 2 != 0 {
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
         return ctx.syntax_error();
     }
     if f.nx && f.xx {
@@ -175,7 +175,7 @@ fn add_pairs(ctx: &mut Ctx<'_>, f: AddFlags, pairs: &[Bytes]) {
             .out
             .error("ERR XX and NX options at the same time are not compatible");
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return ctx
             .out
             .error("ERR GT, LT, and/or NX options at the same time are not compatible");
@@ -203,7 +203,7 @@ fn add_pairs(ctx: &mut Ctx<'_>, f: AddFlags, pairs: &[Bytes]) {
                         ctx.out.error(NAN_SCORE);
                         return Written::Nothing;
                     }
-                    Ok(Added::Added(s)) => (added, last) = (added + 1, s),
+                    Ok(Added::New(s)) => (added, last) = (added + 1, s),
                     Ok(Added::Updated(s)) => (updated, last) = (updated + 1, s),
                     Ok(Added::Same(s)) => last = s,
                     Ok(Added::Nop) => continue,
@@ -484,18 +484,6 @@ fn range_command(
         out.insert(m, *s, &limits);
     }
     store_result(ctx, &mut txn, &args[dst], Arc::new(out));
-}
-
-/// A computed sorted set replaces `dst` (and its TTL); an empty one deletes it.
-/// Replies its size.
-fn store_result(ctx: &mut Ctx<'_>, txn: &mut Txn<'_, '_>, dst: &[u8], z: Arc<ZSet>) {
-    let len = z.len();
-    if len == 0 {
-        txn.remove(dst);
-    } else {
-        txn.set(dst, Value::ZSet(z), None);
-    }
-    ctx.out.integer(len as i64);
 }
 
 fn zrange(ctx: &mut Ctx<'_>) {

@@ -60,7 +60,7 @@ pub fn strtod(s: &[u8]) -> (f64, usize, bool) {
 /// every byte read, no NaN, no overflow and no underflow to zero.
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
     if s.first()
-        .map_or(true, |&b| b == b' ' || (b'\t'..=b'\r').contains(&b))
+        .is_none_or(|&b| b == b' ' || (b'\t'..=b'\r').contains(&b))
     {
         return None;
     }
