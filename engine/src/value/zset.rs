@@ -4,7 +4,8 @@
 //! else for good a `skiplist`. Tier's `skiplist` is no skiplist: values never change
 //! in place, so it is a persistent treap ordered by (score, member) whose nodes count
 //! their subtree (insert, delete, rank, select and the start of a range in O(log n)
-//! expected, a write copying only its path), beside a [`Table`] from member to score
+//! expected, with priorities an outsider cannot predict; a write copying only its
+//! path), beside a [`Table`] from member to score
 //! (ZSCORE in O(log n), and ZSCAN's cursor and random members as hashes and sets have
 //! them). Ranges are positions: every range command finds its first and last rank,
 //! then walks between.
@@ -16,7 +17,8 @@ use bytes::Bytes;
 use rand::Rng;
 use std::cmp::Ordering;
 use std::sync::Arc;
-use xxhash_rust::xxh3::xxh3_64;
+use std::sync::OnceLock;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Payload bytes of one member: its length, its bytes, its score.
 fn entry_len(member: &[u8]) -> usize {
@@ -351,8 +353,17 @@ struct Sorted {
 
 type Link = Option<Arc<Node>>;
 
-/// A treap node: a member, its score, its heap priority (a hash of the member, so
-/// the shape depends only on the contents), and the size of its subtree.
+/// A node's heap priority: a hash of its member under a seed drawn once per process,
+/// so a tree's shape depends only on its contents, and a client cannot choose
+/// members whose priorities fall as their order rises (a treap as deep as it is
+/// long, its recursive split then overflowing the stack).
+fn priority(member: &[u8]) -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    xxh3_64_with_seed(member, *SEED.get_or_init(rand::random))
+}
+
+/// A treap node: a member, its score, its heap priority ([`priority`]), and the
+/// size of its subtree.
 #[derive(Debug)]
 struct Node {
     member: Bytes,
@@ -425,8 +436,8 @@ impl Sorted {
     fn insert(&mut self, member: Bytes, score: f64) {
         self.members.insert(&member, score);
         let (l, r) = split(&self.root, (score, &member));
-        let priority = xxh3_64(&member);
-        let one = node(member, score, priority, None, None);
+        let p = priority(&member);
+        let one = node(member, score, p, None, None);
         self.root = merge(merge(l, one), r);
     }
 
@@ -607,6 +618,27 @@ mod tests {
         w.string(b"a");
         w.f64(f64::NAN);
         assert!(ZSet::from_payload(&nan).is_err());
+    }
+
+    /// Members whose unseeded hashes fall as their scores rise would make a treap
+    /// prioritised by those hashes a chain; the seeded priorities keep it shallow.
+    #[test]
+    fn members_chosen_against_the_priorities_keep_the_tree_shallow() {
+        let mut members: Vec<Vec<u8>> = (0..50_000).map(|i| format!("m{i}").into_bytes()).collect();
+        members.sort_by_key(|m| std::cmp::Reverse(xxhash_rust::xxh3::xxh3_64(m)));
+        let mut z = ZSet::skiplist();
+        for (i, m) in members.iter().enumerate() {
+            z.insert(m, i as f64, &Limits::default());
+        }
+        fn depth(link: &Link) -> usize {
+            link.as_ref()
+                .map_or(0, |n| 1 + depth(&n.left).max(depth(&n.right)))
+        }
+        let Encoding::Skiplist(s) = &z.enc else {
+            panic!("a skiplist")
+        };
+        assert!(depth(&s.root) < 100, "depth {}", depth(&s.root));
+        assert_eq!(z.rank(&members[40_000]), Some(40_000));
     }
 
     #[test]
