@@ -337,6 +337,18 @@ const ENCODINGS: &[&[&str]] = &[
     &["copy", "e100", "e101"],
     &["zrange", "e101", "0", "-1", "withscores"],
     &["object", "encoding", "e101"],
+    // A member already there converts nothing, whatever the limits became.
+    &["config", "set", "zset-max-listpack-entries", "128"],
+    &["config", "set", "zset-max-listpack-value", "64"],
+    &["zadd", "k", "1", "a", "2", "b", "1", "abcdefgh"],
+    &["config", "set", "zset-max-listpack-entries", "1"],
+    &["config", "set", "zset-max-listpack-value", "3"],
+    &["zadd", "k", "5", "a"],
+    &["zadd", "k", "7", "abcdefgh"],
+    &["zincrby", "k", "1", "b"],
+    &["object", "encoding", "k"],
+    &["zadd", "k", "1", "c"],
+    &["object", "encoding", "k"],
 ];
 
 /// Runs `script` on a fresh tierd and a fresh redis-server and compares every reply.

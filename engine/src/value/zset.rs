@@ -150,28 +150,36 @@ impl ZSet {
     }
 
     /// Sets `member`'s score (Redis's `zsetAdd` once the flags are applied); returns
-    /// its score before. A listpack past `zset-max-listpack-entries` members, or given
-    /// a member longer than `zset-max-listpack-value`, becomes a skiplist. A listpack
-    /// keeps a zero score as `0` (Redis stores scores there as text, `-0` as the
-    /// integer 0).
+    /// its score before. A listpack given a new member past
+    /// `zset-max-listpack-entries` members, or longer than `zset-max-listpack-value`,
+    /// becomes a skiplist (a member already there converts nothing, as in Redis). A
+    /// listpack keeps a zero score as `0` (Redis stores scores there as text, `-0` as
+    /// the integer 0).
     pub fn insert(&mut self, member: &[u8], score: f64, limits: &Limits) -> Option<f64> {
-        let old = self.remove(member);
         if let Encoding::Listpack(v) = &self.enc {
-            if v.len() + 1 > limits.zset_max_listpack_entries
-                || member.len() > limits.zset_max_listpack_value
+            let new = !v.iter().any(|(m, _)| &m[..] == member);
+            if new
+                && (v.len() + 1 > limits.zset_max_listpack_entries
+                    || member.len() > limits.zset_max_listpack_value)
             {
                 self.convert();
             }
         }
-        let member = Bytes::copy_from_slice(member);
-        self.payload += entry_len(&member);
-        match &mut self.enc {
+        let old = match &mut self.enc {
             Encoding::Listpack(v) => {
+                let old = v
+                    .iter()
+                    .position(|(m, _)| &m[..] == member)
+                    .map(|at| v.remove(at).1);
                 let score = if score == 0.0 { 0.0 } else { score };
-                let at = v.partition_point(|(m, s)| order((*s, m), (score, &member)).is_lt());
-                v.insert(at, (member, score));
+                let at = v.partition_point(|(m, s)| order((*s, m), (score, member)).is_lt());
+                v.insert(at, (Bytes::copy_from_slice(member), score));
+                old
             }
             Encoding::Skiplist(s) => s.insert(member, score),
+        };
+        if old.is_none() {
+            self.payload += entry_len(member);
         }
         old
     }
@@ -292,7 +300,7 @@ impl ZSet {
         if let Encoding::Listpack(v) = &self.enc {
             let mut sorted = Sorted::default();
             for (m, s) in v {
-                sorted.insert(m.clone(), *s);
+                sorted.insert(m, *s);
             }
             self.enc = Encoding::Skiplist(sorted);
         }
@@ -433,18 +441,33 @@ fn without_first(t: &Link) -> Link {
 }
 
 impl Sorted {
-    fn insert(&mut self, member: Bytes, score: f64) {
-        self.members.insert(&member, score);
-        let (l, r) = split(&self.root, (score, &member));
-        let p = priority(&member);
-        let one = node(member, score, p, None, None);
+    /// Sets `member`'s score; returns the one it replaces.
+    fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        let old = self.members.insert(member, score);
+        if let Some(o) = old {
+            self.unlink(o, member);
+        }
+        let (l, r) = split(&self.root, (score, member));
+        let one = node(
+            Bytes::copy_from_slice(member),
+            score,
+            priority(member),
+            None,
+            None,
+        );
         self.root = merge(merge(l, one), r);
+        old
+    }
+
+    /// Takes the node of (`score`, `member`) out of the treap.
+    fn unlink(&mut self, score: f64, member: &[u8]) {
+        let (l, r) = split(&self.root, (score, member));
+        self.root = merge(l, without_first(&r));
     }
 
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let score = self.members.remove(member)?;
-        let (l, r) = split(&self.root, (score, member));
-        self.root = merge(l, without_first(&r));
+        self.unlink(score, member);
         Some(score)
     }
 
