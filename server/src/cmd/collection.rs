@@ -7,6 +7,7 @@ use super::table::{CommandSpec, Flags, Handler, KeySpec};
 use super::values::{Replied, ValueRef};
 use super::Ctx;
 use crate::num::parse_i64;
+use crate::resp::{Protocol, ReplyWriter};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::hash::Hash as StdHash;
@@ -329,6 +330,29 @@ impl RandArgs {
             }
         };
         Ok(Some((count, with)))
+    }
+}
+
+/// Replies `pairs` (a member or field, then its score or value), the second of each
+/// only if `with_values`: one flat array in RESP2, an array of pairs in RESP3 (HRANDFIELD
+/// WITHVALUES, ZRANGE and ZRANDMEMBER WITHSCORES...). `value` writes a second.
+pub(super) fn reply_pairs<K: AsRef<[u8]>, V>(
+    ctx: &mut Ctx<'_>,
+    pairs: impl ExactSizeIterator<Item = (K, V)>,
+    with_values: bool,
+    value: impl Fn(&mut ReplyWriter, V),
+) {
+    let resp3 = ctx.out.proto == Protocol::Resp3;
+    let per = if with_values && !resp3 { 2 } else { 1 };
+    ctx.out.array_len(pairs.len() * per);
+    for (k, v) in pairs {
+        if with_values && resp3 {
+            ctx.out.array_len(2);
+        }
+        ctx.out.bulk(k.as_ref());
+        if with_values {
+            value(ctx.out, v);
+        }
     }
 }
 

@@ -4,12 +4,11 @@
 //! ([`tier_engine::value::Hash`]); a write stores a new hash (see [`collection`]).
 
 use super::collection::{
-    count_changes, draw, modify_key, read, scan_command, spec, RandArgs, Written,
+    count_changes, draw, modify_key, read, reply_pairs, scan_command, spec, RandArgs, Written,
 };
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::Ctx;
 use crate::num::{format_i64, long_double, parse_i64};
-use crate::resp::Protocol;
 use std::borrow::Cow;
 use tier_engine::value::Hash;
 
@@ -254,18 +253,7 @@ fn hrandfield(ctx: &mut Ctx<'_>) {
         || h.iter().collect(),
         || h.random(&mut rng).unwrap_or_default(),
     );
-    let resp3 = ctx.out.proto == Protocol::Resp3;
-    let per = if with_values && !resp3 { 2 } else { 1 };
-    ctx.out.array_len(picked.len() * per);
-    for (f, v) in picked {
-        if with_values && resp3 {
-            ctx.out.array_len(2);
-        }
-        ctx.out.bulk(f);
-        if with_values {
-            ctx.out.bulk(v);
-        }
-    }
+    reply_pairs(ctx, picked.into_iter(), with_values, |out, v| out.bulk(v));
 }
 
 /// HRANDFIELD / SRANDMEMBER's count: any integer but i64::MIN, with Redis's errors.

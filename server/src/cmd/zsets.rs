@@ -9,8 +9,8 @@
 //! ZMPOP, logged as the ZPOPMIN or ZPOPMAX of what it took, as Redis propagates it.
 
 use super::collection::{
-    collection_of, count_changes, draw, modify_key, read, read_at, scan_command, spec, store,
-    store_result, RandArgs, Written,
+    collection_of, count_changes, draw, modify_key, read, read_at, reply_pairs, scan_command, spec,
+    store, store_result, RandArgs, Written,
 };
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::values::Replied;
@@ -384,21 +384,10 @@ fn select(z: &ZSet, by: &By, rev: bool, offset: i64, limit: i64) -> Vec<(Bytes, 
     }
 }
 
-/// Replies members, each with its score if `withscores`: a flat array in RESP2,
-/// pairs in RESP3.
+/// Replies members, each with its score if `withscores` (see [`reply_pairs`]).
 fn reply_members(ctx: &mut Ctx<'_>, members: &[(Bytes, f64)], withscores: bool) {
-    let resp3 = ctx.out.proto == Protocol::Resp3;
-    let per = if withscores && !resp3 { 2 } else { 1 };
-    ctx.out.array_len(members.len() * per);
-    for (m, s) in members {
-        if withscores && resp3 {
-            ctx.out.array_len(2);
-        }
-        ctx.out.bulk(m);
-        if withscores {
-            ctx.out.double(*s);
-        }
-    }
+    let pairs = members.iter().map(|(m, s)| (m, *s));
+    reply_pairs(ctx, pairs, withscores, |out, s| out.double(s));
 }
 
 /// What a range's ends are.
