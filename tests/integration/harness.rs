@@ -347,6 +347,35 @@ impl Drop for ReferenceRedis {
     }
 }
 
+/// The replies to `script` run twice from a FLUSHALL and `setup`: with its keys in
+/// RAM, then with `demote`d keys sent to the cold tier before each command. Each reply
+/// goes through `normalize` (for replies whose order is the server's own).
+pub fn hot_and_cold_replies(
+    raw: &mut RawClient,
+    setup: &[&[&str]],
+    demote: &[&str],
+    script: &[&[&str]],
+    normalize: impl Fn(&[&str], Frame) -> Frame,
+) -> [Vec<Frame>; 2] {
+    [false, true].map(|cold| {
+        raw.cmd(&["FLUSHALL"]);
+        for cmd in setup {
+            raw.cmd(cmd);
+        }
+        let mut demote_cmd = vec!["DEBUG", "DEMOTE"];
+        demote_cmd.extend_from_slice(demote);
+        script
+            .iter()
+            .map(|cmd| {
+                if cold {
+                    raw.cmd(&demote_cmd);
+                }
+                normalize(cmd, raw.cmd(cmd))
+            })
+            .collect()
+    })
+}
+
 /// INFO `hot_bytes`: the bytes of the values in RAM.
 pub fn hot_bytes(raw: &mut RawClient) -> i64 {
     let text = info(raw, &["tiering"]);

@@ -503,20 +503,11 @@ fn commands_on_a_cold_zset_answer_as_on_a_hot_one() {
         &["ZSCAN", "u", "0", "COUNT", "1000"],
         &["OBJECT", "ENCODING", "u"],
     ];
-    let mut runs = Vec::new();
-    for cold in [false, true] {
-        raw.cmd(&["FLUSHALL"]);
-        raw.cmd(&["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
-        raw.cmd(&["ZADD", "t", "5", "b", "6", "c", "7", "d"]);
-        let mut replies = Vec::new();
-        for cmd in scripts {
-            if cold {
-                raw.cmd(&["DEBUG", "DEMOTE", "z", "t", "u", "d"]);
-            }
-            replies.push(raw.cmd(cmd));
-        }
-        runs.push(replies);
-    }
+    let setup: &[&[&str]] = &[
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+        &["ZADD", "t", "5", "b", "6", "c", "7", "d"],
+    ];
+    let runs = hot_and_cold_replies(&mut raw, setup, &["z", "t", "u", "d"], scripts, |_, r| r);
     assert_eq!(runs[0], runs[1]);
     let tiering = info(&mut raw, &["tiering"]);
     assert_ne!(field(&tiering, "cold_reads").as_deref(), Some("0"));
