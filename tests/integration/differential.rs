@@ -288,11 +288,18 @@ impl Gen {
             .collect()
     }
 
-    /// A command of the hash or set family. Only deterministic ones: the random
-    /// commands (SPOP, SRANDMEMBER, HRANDFIELD) appear with a count that takes the
-    /// whole collection.
+    /// A command of the hash, set or sorted set family. Only deterministic ones: the
+    /// random commands (SPOP, SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) appear with a count
+    /// that takes the whole collection.
     fn collection_command(&mut self) -> Vec<String> {
         let name = |s: &str| vec![s.to_string()];
+        if self.0.gen_ratio(2, 5) {
+            let mut c = self.zset_command();
+            if self.0.gen_ratio(1, 30) {
+                c.truncate(1);
+            }
+            return c;
+        }
         let mut c = match self.0.gen_range(0..18) {
             0 => [
                 name(&self.pick(&["HSET", "HMSET"])),
@@ -387,6 +394,260 @@ impl Gen {
     }
 }
 
+impl Gen {
+    fn member(&mut self) -> String {
+        self.pick(MEMBERS)
+    }
+
+    fn members(&mut self, max: usize) -> Vec<String> {
+        (0..self.0.gen_range(1..=max))
+            .map(|_| self.member())
+            .collect()
+    }
+
+    /// `numkeys key...` (now and then a count that does not match).
+    fn counted_keys(&mut self) -> Vec<String> {
+        let keys = self.keys(3);
+        let n = match self.0.gen_ratio(1, 15) {
+            true => self.pick(&["0", "-1", "x", "9"]),
+            false => keys.len().to_string(),
+        };
+        [vec![n], keys].concat()
+    }
+
+    /// A range's options: BYSCORE, REV, LIMIT, WITHSCORES in any order.
+    fn range_options(&mut self, opts: &[&'static str]) -> Vec<String> {
+        let mut out = Vec::new();
+        for &o in opts {
+            if self.0.gen_ratio(1, 3) {
+                out.push(o.to_string());
+                if o == "LIMIT" {
+                    out.push(self.pick(&["0", "1", "-1", "x"]));
+                    out.push(self.pick(&["1", "2", "-1", "0"]));
+                }
+            }
+        }
+        out
+    }
+
+    /// A command of the sorted set family. Ranges by member run on [`LEX_KEY`], whose
+    /// members all have the score 0 (Redis leaves them unspecified otherwise).
+    fn zset_command(&mut self) -> Vec<String> {
+        let name = |s: &str| vec![s.to_string()];
+        let key = self.key();
+        match self.0.gen_range(0..24) {
+            0..=2 => {
+                let mut c = vec!["ZADD".to_string(), key];
+                c.extend(self.one_of(&[
+                    &[],
+                    &[],
+                    &["NX"],
+                    &["XX"],
+                    &["GT"],
+                    &["LT", "CH"],
+                    &["CH"],
+                    &["INCR"],
+                    &["XX", "INCR"],
+                    &["NX", "XX"],
+                    &["GT", "LT"],
+                ]));
+                for _ in 0..self.0.gen_range(1..4) {
+                    c.push(self.pick(SCORES));
+                    c.push(self.member());
+                }
+                c
+            }
+            3 => vec!["ZINCRBY".into(), key, self.pick(SCORES), self.member()],
+            4 => [
+                name(&self.pick(&["ZREM", "ZMSCORE"])),
+                vec![key],
+                self.members(3),
+            ]
+            .concat(),
+            5 => vec![
+                self.pick(&["ZSCORE", "ZRANK", "ZREVRANK"]),
+                key,
+                self.member(),
+            ],
+            6 => vec![self.pick(&["ZCARD", "ZPOPMIN", "ZPOPMAX"]), key],
+            7 => vec![
+                self.pick(&["ZPOPMIN", "ZPOPMAX"]),
+                key,
+                self.pick(&["0", "1", "2", "10", "-1", "x"]),
+            ],
+            8 => vec![
+                self.pick(&["ZCOUNT", "ZREMRANGEBYSCORE"]),
+                key,
+                self.pick(BOUNDS),
+                self.pick(BOUNDS),
+            ],
+            9 => vec![
+                "ZREMRANGEBYRANK".into(),
+                key,
+                self.pick(RANKS),
+                self.pick(RANKS),
+            ],
+            10 | 11 => {
+                let (a, b) = match self.0.gen_ratio(1, 2) {
+                    true => (self.pick(RANKS), self.pick(RANKS)),
+                    false => (self.pick(BOUNDS), self.pick(BOUNDS)),
+                };
+                let opts = self.range_options(&["BYSCORE", "REV", "LIMIT", "WITHSCORES"]);
+                [vec!["ZRANGE".into(), key, a, b], opts].concat()
+            }
+            12 => {
+                let opts = self.range_options(&["WITHSCORES", "LIMIT"]);
+                [
+                    vec![
+                        self.pick(&["ZRANGEBYSCORE", "ZREVRANGEBYSCORE"]),
+                        key,
+                        self.pick(BOUNDS),
+                        self.pick(BOUNDS),
+                    ],
+                    opts,
+                ]
+                .concat()
+            }
+            13 => {
+                let opts = self.range_options(&["WITHSCORES"]);
+                [
+                    vec!["ZREVRANGE".into(), key, self.pick(RANKS), self.pick(RANKS)],
+                    opts,
+                ]
+                .concat()
+            }
+            14 => {
+                let opts = self.range_options(&["BYSCORE", "REV", "LIMIT"]);
+                [
+                    vec![
+                        "ZRANGESTORE".into(),
+                        key,
+                        self.key(),
+                        self.pick(BOUNDS),
+                        self.pick(BOUNDS),
+                    ],
+                    opts,
+                ]
+                .concat()
+            }
+            15 => {
+                let mut c = [
+                    name("ZMPOP"),
+                    self.counted_keys(),
+                    name(&self.pick(&["MIN", "MAX", "MID"])),
+                ]
+                .concat();
+                c.extend(self.one_of(&[
+                    &[],
+                    &["COUNT", "2"],
+                    &["COUNT", "10"],
+                    &["COUNT", "0"],
+                    &["COUNT"],
+                ]));
+                c
+            }
+            16 | 17 => {
+                let op = self.pick(&[
+                    "ZUNION",
+                    "ZINTER",
+                    "ZDIFF",
+                    "ZUNIONSTORE",
+                    "ZINTERSTORE",
+                    "ZDIFFSTORE",
+                ]);
+                let store = op.ends_with("STORE");
+                let keys = self.counted_keys();
+                let n = keys.len() - 1;
+                let mut c = [
+                    name(&op),
+                    if store { vec![self.key()] } else { vec![] },
+                    keys,
+                ]
+                .concat();
+                if self.0.gen_ratio(1, 3) {
+                    c.push("WEIGHTS".into());
+                    for _ in 0..n {
+                        c.push(self.pick(&["1", "2", "-1", "0", "1.5", "inf", "x"]));
+                    }
+                }
+                c.extend(self.one_of(&[
+                    &[],
+                    &["AGGREGATE", "MIN"],
+                    &["AGGREGATE", "MAX"],
+                    &["AGGREGATE", "SUM"],
+                    &["AGGREGATE", "X"],
+                ]));
+                if !store && self.0.gen_ratio(1, 2) {
+                    c.push("WITHSCORES".into());
+                }
+                c
+            }
+            18 => {
+                let mut c = [name("ZINTERCARD"), self.counted_keys()].concat();
+                c.extend(self.one_of(&[&[], &["LIMIT", "1"], &["LIMIT", "-1"], &["LIMIT"]]));
+                c
+            }
+            19 => {
+                let mut c = vec!["ZRANDMEMBER".into(), key, self.pick(&["1000", "0"])];
+                c.extend(self.one_of(&[&[], &["WITHSCORES"]]));
+                c
+            }
+            20 => vec![
+                "ZSCAN".into(),
+                key,
+                "0".into(),
+                "MATCH".into(),
+                self.pick(&["*", "a*", "b"]),
+                "COUNT".into(),
+                "1000".into(),
+            ],
+            21 => vec!["ZADD".into(), LEX_KEY.into(), "0".into(), self.member()],
+            _ => {
+                let cmd = self.pick(&[
+                    "ZRANGEBYLEX",
+                    "ZREVRANGEBYLEX",
+                    "ZLEXCOUNT",
+                    "ZREMRANGEBYLEX",
+                    "ZRANGE",
+                ]);
+                let mut c = vec![
+                    cmd.clone(),
+                    LEX_KEY.into(),
+                    self.pick(LEX_BOUNDS),
+                    self.pick(LEX_BOUNDS),
+                ];
+                match cmd.as_str() {
+                    "ZRANGE" => c.extend(
+                        [
+                            vec!["BYLEX".to_string()],
+                            self.range_options(&["REV", "LIMIT", "WITHSCORES"]),
+                        ]
+                        .concat(),
+                    ),
+                    "ZRANGEBYLEX" | "ZREVRANGEBYLEX" => c.extend(self.range_options(&["LIMIT"])),
+                    _ => {}
+                }
+                c
+            }
+        }
+    }
+}
+
+/// The sorted set whose members all have one score, for the ranges by member.
+const LEX_KEY: &str = "zl";
+const MEMBERS: &[&str] = &["a", "b", "c", "d", "e", "", "10", "long-member"];
+const SCORES: &[&str] = &[
+    "1", "2", "-1", "0", "-0", "1.5", "0.1", "inf", "-inf", "+inf", "1e400", "abc", "", "(1",
+    "3e-5",
+];
+const BOUNDS: &[&str] = &[
+    "-inf", "+inf", "0", "1", "(1", "1.5", "(2", "inf", "x", "", "(", "-1",
+];
+const RANKS: &[&str] = &["0", "1", "-1", "-2", "2", "10", "-10", "x"];
+const LEX_BOUNDS: &[&str] = &[
+    "-", "+", "[a", "(a", "[c", "(c", "[", "(", "a", "", "[long", "+x",
+];
+
 /// Commands whose reply is a set's members, in the set's order: a hashtable's order
 /// is Redis's dict order, which tierd's table does not share.
 const SET_REPLIES: &[&str] = &[
@@ -444,7 +705,7 @@ fn compare(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>)
     run(seed, commands, resp3, demote_every, false);
 }
 
-/// Streams of hash and set commands only, with OBJECT ENCODING among them, on both
+/// Streams of hash, set and sorted set commands only, with OBJECT ENCODING among them, on both
 /// servers set to tiny compact-encoding thresholds, so the conversions (listpack and
 /// intset to hashtable) happen all the time and must happen at the same command.
 fn compare_collections(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>) {
@@ -458,7 +719,8 @@ fn sorted_pairs(items: Vec<Frame>) -> Vec<Frame> {
     pairs.concat()
 }
 
-/// A hash command's reply with its fields in one order.
+/// A hash command's reply with its fields in one order (and ZSCAN's, whose order over
+/// a skiplist is Redis's dict order).
 fn hash_order_free(cmd: &[String], reply: Frame) -> Frame {
     let sorted = |mut items: Vec<Frame>| {
         items.sort_by_key(|f| format!("{f:?}"));
@@ -477,7 +739,7 @@ fn hash_order_free(cmd: &[String], reply: Frame) -> Frame {
             Frame::Array(sorted_pairs(items))
         }
         ("HKEYS" | "HVALS" | "HRANDFIELD", Frame::Array(items)) => Frame::Array(sorted(items)),
-        ("HSCAN", Frame::Array(mut parts)) if parts.len() == 2 => {
+        ("HSCAN" | "ZSCAN", Frame::Array(mut parts)) if parts.len() == 2 => {
             if let Frame::Array(items) = parts.pop().expect("two parts") {
                 parts.push(Frame::Array(sorted_pairs(items)));
             }
@@ -508,6 +770,10 @@ fn run(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>, col
             "4",
             "set-max-intset-entries",
             "3",
+            "zset-max-listpack-entries",
+            "3",
+            "zset-max-listpack-value",
+            "4",
         ];
         assert_eq!(t.cmd(&tiny), r.cmd(&tiny));
     }
@@ -515,6 +781,7 @@ fn run(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>, col
     let mut history = Vec::new();
     let mut demote = vec!["DEBUG", "DEMOTE"];
     demote.extend_from_slice(KEYS);
+    demote.push(LEX_KEY);
     // Inside MULTI: the commands queued so far (EXEC's replies are theirs).
     let mut queued: Option<Vec<Vec<String>>> = None;
     for i in 0..commands {
@@ -608,10 +875,11 @@ fn random_streams_match_redis_on_cold_values() {
 
 #[test]
 fn collection_streams_match_redis_encodings_included() {
-    for seed in 300..=302 {
-        compare_collections(seed, 3000, seed == 301, None);
+    for seed in 300..=305 {
+        compare_collections(seed, 3000, seed % 2 == 1, None);
     }
-    compare_collections(303, 2000, false, Some(4));
+    compare_collections(306, 2000, false, Some(4));
+    compare_collections(307, 2000, true, Some(3));
 }
 
 #[test]

@@ -347,6 +347,56 @@ impl Drop for ReferenceRedis {
     }
 }
 
+/// The replies to `script` run twice from a FLUSHALL and `setup`: with its keys in
+/// RAM, then with `demote`d keys sent to the cold tier before each command. Each reply
+/// goes through `normalize` (for replies whose order is the server's own).
+pub fn hot_and_cold_replies(
+    raw: &mut RawClient,
+    setup: &[&[&str]],
+    demote: &[&str],
+    script: &[&[&str]],
+    normalize: impl Fn(&[&str], Frame) -> Frame,
+) -> [Vec<Frame>; 2] {
+    [false, true].map(|cold| {
+        raw.cmd(&["FLUSHALL"]);
+        for cmd in setup {
+            raw.cmd(cmd);
+        }
+        let mut demote_cmd = vec!["DEBUG", "DEMOTE"];
+        demote_cmd.extend_from_slice(demote);
+        script
+            .iter()
+            .map(|cmd| {
+                if cold {
+                    raw.cmd(&demote_cmd);
+                }
+                normalize(cmd, raw.cmd(cmd))
+            })
+            .collect()
+    })
+}
+
+/// INFO `hot_bytes`: the bytes of the values in RAM.
+pub fn hot_bytes(raw: &mut RawClient) -> i64 {
+    let text = info(raw, &["tiering"]);
+    field(&text, "hot_bytes")
+        .and_then(|v| v.parse().ok())
+        .expect("hot_bytes")
+}
+
+/// Starts BGREWRITEAOF and waits (20 s at most) for it to end.
+pub fn rewrite_aof(raw: &mut RawClient) {
+    assert_eq!(
+        raw.cmd(&["BGREWRITEAOF"]),
+        Frame::Simple("Background append only file rewriting started".into())
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while field(&info(raw, &["persistence"]), "aof_rewrite_in_progress").as_deref() != Some("0") {
+        assert!(std::time::Instant::now() < deadline, "rewrite never ends");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// INFO's text, which must be a bulk string (RESP2).
 pub fn info(raw: &mut RawClient, sections: &[&str]) -> String {
     let mut args = vec!["INFO"];

@@ -65,22 +65,16 @@ fn hash_commands_reply_as_redis() {
 fn memory_accounting_follows_the_hash() {
     let server = TestServer::start();
     let mut raw = server.raw();
-    let hot = |raw: &mut RawClient| -> i64 {
-        let text = info(raw, &["tiering"]);
-        field(&text, "hot_bytes")
-            .and_then(|v| v.parse().ok())
-            .expect("hot_bytes")
-    };
-    let before = hot(&mut raw);
+    let before = hot_bytes(&mut raw);
     raw.cmd(&["HSET", "h", "field", "0123456789"]);
     // 5 bytes of header, then 4 + 5 and 4 + 10.
-    assert_eq!(hot(&mut raw) - before, 28);
+    assert_eq!(hot_bytes(&mut raw) - before, 28);
     raw.cmd(&["HSET", "h", "other", "x"]);
-    assert_eq!(hot(&mut raw) - before, 28 + 14);
+    assert_eq!(hot_bytes(&mut raw) - before, 28 + 14);
     raw.cmd(&["HSET", "h", "field", "0"]);
-    assert_eq!(hot(&mut raw) - before, 28 + 14 - 9);
+    assert_eq!(hot_bytes(&mut raw) - before, 28 + 14 - 9);
     raw.cmd(&["HDEL", "h", "field", "other"]);
-    assert_eq!(hot(&mut raw), before);
+    assert_eq!(hot_bytes(&mut raw), before);
 }
 
 #[test]
@@ -416,17 +410,7 @@ fn hashes_survive_an_aof_restart_and_a_rewrite() {
     assert_eq!(con.hlen::<_, usize>("big").unwrap(), 600);
     // Through a snapshot: the rewrite's base holds the hashes.
     let mut raw = again.raw();
-    assert_eq!(
-        raw.cmd(&["BGREWRITEAOF"]),
-        Frame::Simple("Background append only file rewriting started".into())
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while field(&info(&mut raw, &["persistence"]), "aof_rewrite_in_progress").as_deref()
-        != Some("0")
-    {
-        assert!(std::time::Instant::now() < deadline, "rewrite never ends");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    rewrite_aof(&mut raw);
     let dir = again.kill9();
     let third = TestServer::start_in(dir, &[]);
     let mut con = third.client();

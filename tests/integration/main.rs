@@ -16,3 +16,4 @@ mod sets;
 mod strings;
 mod tier;
 mod transactions;
+mod zsets;

@@ -243,27 +243,17 @@ fn commands_on_a_cold_set_answer_as_on_a_hot_one() {
         &["OBJECT", "ENCODING", "s"],
         &["SPOP", "t", "100"],
     ];
-    let mut runs = Vec::new();
-    for cold in [false, true] {
-        raw.cmd(&["FLUSHALL"]);
-        raw.cmd(&["SADD", "s", "1", "2", "3"]);
-        raw.cmd(&["SADD", "t", "2", "3", "4"]);
-        let mut replies = Vec::new();
-        for cmd in scripts {
-            if cold {
-                raw.cmd(&["DEBUG", "DEMOTE", "s", "t", "u"]);
+    let setup: &[&[&str]] = &[&["SADD", "s", "1", "2", "3"], &["SADD", "t", "2", "3", "4"]];
+    let runs = hot_and_cold_replies(&mut raw, setup, &["s", "t", "u"], scripts, |cmd, reply| {
+        match reply {
+            // A hashtable's order is its own, hot or cold alike.
+            Frame::Array(mut items) if cmd[0] == "SMEMBERS" => {
+                items.sort_by_key(|f| format!("{f:?}"));
+                Frame::Array(items)
             }
-            replies.push(match raw.cmd(cmd) {
-                // A hashtable's order is its own, hot or cold alike.
-                Frame::Array(mut items) if cmd[0] == "SMEMBERS" => {
-                    items.sort_by_key(|f| format!("{f:?}"));
-                    Frame::Array(items)
-                }
-                other => other,
-            });
+            other => other,
         }
-        runs.push(replies);
-    }
+    });
     assert_eq!(runs[0], runs[1]);
     let tiering = info(&mut raw, &["tiering"]);
     assert_ne!(field(&tiering, "cold_reads").as_deref(), Some("0"));

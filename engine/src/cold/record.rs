@@ -8,7 +8,7 @@
 //! |--------|------|--------------------------------------------------------|
 //! | 0      | 4    | crc32 (IEEE) of bytes 4..end of the record             |
 //! | 4      | 1    | kind: [`KIND_VALUE`] (0 is never a record: padding)    |
-//! | 5      | 1    | value type: string 0, set 2, hash 4 (`VALUE_TYPE_*`)   |
+//! | 5      | 1    | value type: string 0, set 2, zset 3, hash 4 (`VALUE_TYPE_*`)|
 //! | 6      | 2    | reserved, zero                                         |
 //! | 8      | 4    | key length (u32)                                       |
 //! | 12     | 4    | value length (u32)                                     |
@@ -35,6 +35,8 @@ pub const KIND_VALUE: u8 = 1;
 pub const VALUE_TYPE_STRING: u8 = 0;
 /// The value type byte of a set (Redis's RDB type number for sets).
 pub const VALUE_TYPE_SET: u8 = 2;
+/// The value type byte of a sorted set (Redis's type number for sorted sets).
+pub const VALUE_TYPE_ZSET: u8 = 3;
 /// The value type byte of a hash (Redis's RDB type number for hashes).
 pub const VALUE_TYPE_HASH: u8 = 4;
 

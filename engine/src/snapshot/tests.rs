@@ -162,7 +162,7 @@ fn round_trip_gives_back_every_record_and_the_same_summary() {
 /// payload that is no hash is a bad record naming its offset.
 #[test]
 fn collections_round_trip_and_a_bad_payload_is_a_bad_record() {
-    use crate::value::{Hash, Limits, Set};
+    use crate::value::{Hash, Limits, Set, ZSet};
     use std::sync::Arc;
     let limits = Limits::default();
     let mut hash = Hash::new();
@@ -182,11 +182,20 @@ fn collections_round_trip_and_a_bad_payload_is_a_bad_record() {
         s.add(b"7", &limits);
         s
     };
+    let mut small_zset = ZSet::default();
+    small_zset.insert(b"a", 1.5, &limits);
+    small_zset.insert(b"b", f64::NEG_INFINITY, &limits);
+    let mut big_zset = ZSet::default();
+    for i in 0..200 {
+        big_zset.insert(format!("m{i}").as_bytes(), f64::from(i) / 3.0, &limits);
+    }
     let values = [
         Value::Hash(Arc::new(hash)),
         Value::Hash(Arc::new(big)),
         Value::Set(Arc::new(ints)),
         Value::Set(Arc::new(words)),
+        Value::ZSet(Arc::new(small_zset)),
+        Value::ZSet(Arc::new(big_zset)),
     ];
     let records: Vec<SnapshotRecord> = values
         .iter()
@@ -207,13 +216,24 @@ fn collections_round_trip_and_a_bad_payload_is_a_bad_record() {
         .map(|r| match &r.value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
             Value::Str(_) => "string",
         })
         .collect();
-    assert_eq!(encodings, ["listpack", "hashtable", "intset", "hashtable"]);
+    assert_eq!(
+        encodings,
+        [
+            "listpack",
+            "hashtable",
+            "intset",
+            "hashtable",
+            "listpack",
+            "skiplist"
+        ]
+    );
     assert_eq!(
         summary.records_per_type.into_iter().collect::<Vec<_>>(),
-        [(2, 2), (4, 2)]
+        [(2, 2), (3, 2), (4, 2)]
     );
 
     let mut stream = record_header(4, 0, 1, 2);

@@ -1,4 +1,4 @@
-//! The values a key can hold: strings, hashes and sets. A value is cheap to clone
+//! The values a key can hold: strings, hashes, sets and sorted sets. A value is cheap to clone
 //! (reference-counted bytes or collection), because the index copies entries when it
 //! replaces or moves them, and it never changes once stored: lock-free readers may be
 //! reading it, so a write stores a new value (collections share their unchanged parts,
@@ -9,7 +9,9 @@
 //! - [`dump`]: DUMP payloads (RESTORE's input).
 //! - [`hash`]: listpack or hashtable, as Redis 7.0.
 //! - [`set`]: intset or hashtable, as Redis 7.0.
-//! - [`table`]: the persistent table both use when large.
+//! - [`zset`]: listpack or skiplist, as Redis 7.0.
+//! - [`table`]: the persistent table hashes and sets use when large (and sorted sets
+//!   beside their order).
 
 pub mod dump;
 pub mod hash;
@@ -18,11 +20,13 @@ mod model_tests;
 mod payload;
 pub mod set;
 pub mod table;
+pub mod zset;
 
 pub use hash::Hash;
 pub use set::Set;
+pub use zset::ZSet;
 
-use crate::cold::{VALUE_TYPE_HASH, VALUE_TYPE_SET, VALUE_TYPE_STRING};
+use crate::cold::{VALUE_TYPE_HASH, VALUE_TYPE_SET, VALUE_TYPE_STRING, VALUE_TYPE_ZSET};
 use bytes::Bytes;
 use std::sync::Arc;
 use thiserror::Error;
@@ -35,6 +39,7 @@ pub enum Value {
     Str(Bytes),
     Hash(Arc<Hash>),
     Set(Arc<Set>),
+    ZSet(Arc<ZSet>),
 }
 
 /// A record payload that is not a value of the type its record names.
@@ -57,21 +62,26 @@ pub enum RecordValueError {
 pub struct MalformedPayload(pub &'static str);
 
 /// The thresholds of the compact encodings (Redis's `hash-max-listpack-entries`,
-/// `hash-max-listpack-value`, `set-max-intset-entries`).
+/// `hash-max-listpack-value`, `set-max-intset-entries`, `zset-max-listpack-entries`,
+/// `zset-max-listpack-value`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     pub hash_max_listpack_entries: usize,
     pub hash_max_listpack_value: usize,
     pub set_max_intset_entries: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
 }
 
 impl Default for Limits {
-    /// The defaults of redis-server 7.0.15 as installed (512, 64, 512).
+    /// The defaults of redis-server 7.0.15 as installed (512, 64, 512, 128, 64).
     fn default() -> Self {
         Limits {
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
         }
     }
 }
@@ -79,11 +89,13 @@ impl Default for Limits {
 impl Limits {
     /// Limits nothing reaches: a value decoded from a payload keeps the encoding the
     /// payload names.
-    pub(crate) fn unbounded() -> Limits {
+    pub fn unbounded() -> Limits {
         Limits {
             hash_max_listpack_entries: usize::MAX,
             hash_max_listpack_value: usize::MAX,
             set_max_intset_entries: usize::MAX,
+            zset_max_listpack_entries: usize::MAX,
+            zset_max_listpack_value: usize::MAX,
         }
     }
 }
@@ -105,6 +117,7 @@ impl Value {
             VALUE_TYPE_STRING => "string",
             VALUE_TYPE_HASH => "hash",
             VALUE_TYPE_SET => "set",
+            VALUE_TYPE_ZSET => "zset",
             _ => "unknown",
         }
     }
@@ -116,6 +129,7 @@ impl Value {
             Value::Str(b) => b.len(),
             Value::Hash(h) => h.payload_len(),
             Value::Set(s) => s.payload_len(),
+            Value::ZSet(z) => z.payload_len(),
         }
     }
 
@@ -127,6 +141,7 @@ impl Value {
             (Value::Str(a), Value::Str(b)) => a.as_ptr() == b.as_ptr() && a.len() == b.len(),
             (Value::Hash(a), Value::Hash(b)) => Arc::ptr_eq(a, b),
             (Value::Set(a), Value::Set(b)) => Arc::ptr_eq(a, b),
+            (Value::ZSet(a), Value::ZSet(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
@@ -138,6 +153,7 @@ impl Value {
             Value::Str(b) => b.as_ptr() as usize,
             Value::Hash(h) => Arc::as_ptr(h) as usize,
             Value::Set(s) => Arc::as_ptr(s) as usize,
+            Value::ZSet(z) => Arc::as_ptr(z) as usize,
         }
     }
 
@@ -147,6 +163,7 @@ impl Value {
             Value::Str(_) => VALUE_TYPE_STRING,
             Value::Hash(_) => VALUE_TYPE_HASH,
             Value::Set(_) => VALUE_TYPE_SET,
+            Value::ZSet(_) => VALUE_TYPE_ZSET,
         }
     }
 
@@ -165,6 +182,11 @@ impl Value {
                 s.write_payload(&mut out);
                 out.into()
             }
+            Value::ZSet(z) => {
+                let mut out = Vec::with_capacity(z.payload_len());
+                z.write_payload(&mut out);
+                out.into()
+            }
         }
     }
 
@@ -177,6 +199,7 @@ impl Value {
             Value::Str(_) => self,
             Value::Hash(h) => Value::Hash(h.fitted(limits)),
             Value::Set(s) => Value::Set(s.fitted(limits)),
+            Value::ZSet(z) => Value::ZSet(z.fitted(limits)),
         }
     }
 
@@ -193,6 +216,9 @@ impl Value {
             ))),
             VALUE_TYPE_SET => Ok(Value::Set(Arc::new(
                 Set::from_payload(&payload).map_err(malformed)?,
+            ))),
+            VALUE_TYPE_ZSET => Ok(Value::ZSet(Arc::new(
+                ZSet::from_payload(&payload).map_err(malformed)?,
             ))),
             other => Err(RecordValueError::UnknownType(other)),
         }

@@ -1,9 +1,10 @@
-//! Proptest models of the collection types: random operations on a [`Hash`] and a
-//! [`Set`] with small thresholds (so both encodings and the conversion are exercised)
-//! against a `HashMap` / `BTreeSet`, checking contents, length, payload length, the
+//! Proptest models of the collection types: random operations on a [`Hash`], a
+//! [`Set`] and a [`ZSet`] with small thresholds (so both encodings and the conversion are exercised)
+//! against a `HashMap` / `BTreeSet` / `BTreeMap` in (score, member) order, checking contents, length, payload length, the
 //! payload round trip, a full scan and that a copy taken before a write never changes.
 
-use super::{Hash, Limits, Set, Value};
+use super::zset::{LexBound, ScoreBound};
+use super::{Hash, Limits, Set, Value, ZSet};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -13,6 +14,8 @@ fn limits() -> Limits {
         hash_max_listpack_entries: 8,
         hash_max_listpack_value: 6,
         set_max_intset_entries: 8,
+        zset_max_listpack_entries: 8,
+        zset_max_listpack_value: 6,
     }
 }
 
@@ -128,13 +131,132 @@ proptest! {
     }
 }
 
+/// An operation on a sorted set and its model.
+#[derive(Debug, Clone)]
+enum ZOp {
+    Insert(String, i8),
+    Remove(String),
+    /// Pops the first (or last) member, as ZPOPMIN (ZPOPMAX) does.
+    Pop(bool),
+}
+
+fn zops() -> impl Strategy<Value = Vec<ZOp>> {
+    prop::collection::vec(
+        prop_oneof![
+            4 => (member(), -3..4i8).prop_map(|(m, s)| ZOp::Insert(m, s)),
+            1 => member().prop_map(ZOp::Remove),
+            1 => any::<bool>().prop_map(ZOp::Pop),
+        ],
+        0..80,
+    )
+}
+
+/// The model: (score, member) in order, scores being small integers.
+type ZModel = BTreeSet<(i8, String)>;
+
+fn score_in(model: &ZModel, member: &str) -> Option<i8> {
+    model.iter().find(|(_, m)| m == member).map(|e| e.0)
+}
+
+proptest! {
+    #[test]
+    fn zset_matches_an_ordered_model(ops in zops(), lo in -4..5i8, hi in -4..5i8, lo_ex: bool, hi_ex: bool) {
+        let mut z = ZSet::default();
+        let mut model = ZModel::new();
+        for op in ops {
+            let before = z.clone();
+            match op {
+                ZOp::Insert(m, s) => {
+                    let old = score_in(&model, &m);
+                    if let Some(o) = old {
+                        model.remove(&(o, m.clone()));
+                    }
+                    model.insert((s, m.clone()));
+                    prop_assert_eq!(z.insert(m.as_bytes(), f64::from(s), &limits()), old.map(f64::from));
+                }
+                ZOp::Remove(m) => {
+                    let old = score_in(&model, &m);
+                    if let Some(o) = old {
+                        model.remove(&(o, m.clone()));
+                    }
+                    prop_assert_eq!(z.remove(m.as_bytes()), old.map(f64::from));
+                }
+                ZOp::Pop(max) => {
+                    let popped = if max { model.pop_last() } else { model.pop_first() };
+                    let rank = if max { z.len().saturating_sub(1) } else { 0 };
+                    let first = z.slice(rank, rank + 1).pop();
+                    if let Some((m, _)) = &first {
+                        z.remove(m);
+                    }
+                    prop_assert_eq!(
+                        first.map(|(m, s)| (s as i8, String::from_utf8_lossy(&m).into_owned())),
+                        popped
+                    );
+                }
+            }
+            prop_assert_eq!(before.len(), before.iter_from(0).count(), "a copy changed");
+            prop_assert_eq!(z.len(), model.len());
+            let mut payload = Vec::new();
+            z.write_payload(&mut payload);
+            prop_assert_eq!(z.payload_len(), payload.len());
+            let long = model.iter().any(|(_, m)| m.len() > 6);
+            if long || model.len() > 8 {
+                prop_assert_eq!(z.encoding(), "skiplist");
+            }
+        }
+        let got: Vec<(i8, String)> =
+            z.iter_from(0).map(|(m, s)| (s as i8, String::from_utf8_lossy(m).into_owned())).collect();
+        let want: Vec<(i8, String)> = model.iter().cloned().collect();
+        prop_assert_eq!(&got, &want);
+        for (rank, (s, m)) in want.iter().enumerate() {
+            prop_assert_eq!(z.rank(m.as_bytes()), Some(rank));
+            prop_assert_eq!(z.score(m.as_bytes()), Some(f64::from(*s)));
+            let from: Vec<String> = z.iter_from(rank).map(|(m, _)| String::from_utf8_lossy(m).into_owned()).collect();
+            let want_from: Vec<String> = want[rank..].iter().map(|e| e.1.clone()).collect();
+            prop_assert_eq!(from, want_from);
+        }
+        // By score: the model's members within the bounds are the ranks found.
+        let (start, end) = z.score_range(
+            ScoreBound { score: f64::from(lo), exclusive: lo_ex },
+            ScoreBound { score: f64::from(hi), exclusive: hi_ex },
+        );
+        let in_range = |s: i8| (if lo_ex { s > lo } else { s >= lo }) && (if hi_ex { s < hi } else { s <= hi });
+        let by_score: Vec<&(i8, String)> = want.iter().filter(|e| in_range(e.0)).collect();
+        prop_assert_eq!(end - start, by_score.len());
+        prop_assert!(by_score.iter().enumerate().all(|(i, e)| want[start + i] == **e));
+        // By member, among the members of one score (as Redis means it).
+        let same: Vec<String> = want.iter().filter(|e| e.0 == lo).map(|e| e.1.clone()).collect();
+        let mut lex = ZSet::default();
+        for m in &same {
+            lex.insert(m.as_bytes(), 0.0, &limits());
+        }
+        let (a, b) = lex.lex_range(&LexBound::Exclusive("a".into()), &LexBound::Inclusive("b".into()));
+        let want_lex: Vec<&String> = same.iter().filter(|m| m.as_str() > "a" && m.as_str() <= "b").collect();
+        let got_lex: Vec<String> = lex.slice(a, b).iter().map(|(m, _)| String::from_utf8_lossy(m).into_owned()).collect();
+        prop_assert_eq!(got_lex.iter().collect::<Vec<_>>(), want_lex);
+        let mut scanned = BTreeSet::new();
+        let mut cursor = 0;
+        loop {
+            cursor = z.scan(cursor, 2, |m, s| {
+                scanned.insert((s as i8, String::from_utf8_lossy(m).into_owned()));
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        prop_assert_eq!(&scanned, &model);
+        let v = Value::ZSet(Arc::new(z));
+        prop_assert_eq!(round_trip(&v), v);
+    }
+}
+
 proptest! {
     /// Payload bytes from anywhere (a damaged record whose crc still matched, a
     /// hand-made snapshot) never panic the decoder: a value or an error. A value that
     /// decodes encodes to a payload that decodes to it again.
     #[test]
     fn any_payload_decodes_or_is_refused(
-        value_type in prop_oneof![Just(2u8), Just(4u8)],
+        value_type in prop_oneof![Just(2u8), Just(3u8), Just(4u8)],
         bytes in prop::collection::vec(any::<u8>(), 0..64),
         flip in any::<prop::sample::Index>(),
         from_valid in any::<bool>(),
@@ -145,7 +267,13 @@ proptest! {
             h.set(b"field", &bytes, &limits());
             let mut s = Set::intset();
             s.add(b"12", &limits());
-            let v = if value_type == 4 { Value::Hash(Arc::new(h)) } else { Value::Set(Arc::new(s)) };
+            let mut z = ZSet::default();
+            z.insert(&bytes, 1.5, &limits());
+            let v = match value_type {
+                4 => Value::Hash(Arc::new(h)),
+                3 => Value::ZSet(Arc::new(z)),
+                _ => Value::Set(Arc::new(s)),
+            };
             let mut p = v.record_payload().to_vec();
             let i = flip.index(p.len());
             p[i] ^= 0x5a;

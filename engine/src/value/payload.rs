@@ -1,12 +1,13 @@
 //! The record payload of a collection (docs/FORMAT.md, "Value payloads"): one
-//! encoding byte, a u32 count, then length-prefixed strings, all little-endian. The
+//! encoding byte, a u32 count, then length-prefixed strings (and a sorted set's f64
+//! scores), all little-endian. The
 //! same bytes go to the cold tier and into snapshots.
 
 use super::MalformedPayload;
 
-/// Encoding byte of a listpack hash or an intset.
+/// Encoding byte of a listpack hash or sorted set, or an intset.
 pub const ENCODING_COMPACT: u8 = 0;
-/// Encoding byte of a hashtable.
+/// Encoding byte of a hashtable or a skiplist.
 pub const ENCODING_TABLE: u8 = 1;
 /// Bytes before the first string: the encoding and the count.
 pub const HEADER_LEN: usize = 5;
@@ -28,6 +29,11 @@ impl<'a> PayloadWriter<'a> {
     pub fn string(&mut self, s: &[u8]) {
         self.out.extend_from_slice(&(s.len() as u32).to_le_bytes());
         self.out.extend_from_slice(s);
+    }
+
+    /// One score: an f64, little-endian.
+    pub fn f64(&mut self, n: f64) {
+        self.out.extend_from_slice(&n.to_le_bytes());
     }
 }
 
@@ -68,6 +74,13 @@ impl<'a> PayloadReader<'a> {
     pub fn string(&mut self) -> Result<&'a [u8], MalformedPayload> {
         let len = self.u32()? as usize;
         self.take(len)
+    }
+
+    /// The next score.
+    pub fn f64(&mut self) -> Result<f64, MalformedPayload> {
+        let mut n = [0; 8];
+        n.copy_from_slice(self.take(8)?);
+        Ok(f64::from_le_bytes(n))
     }
 
     /// Checks nothing follows the last string.

@@ -1,12 +1,13 @@
-//! What the hash and set families share: reading a key's collection with Redis's
+//! What the hash, set and sorted set families share: reading a key's collection with
 //! type check (in RAM or loaded from the cold tier), writing it back (a new value:
 //! values never change in place), HSCAN/SSCAN's arguments, and the choice of members
-//! for HRANDFIELD and SRANDMEMBER with a count.
+//! for HRANDFIELD, SRANDMEMBER and ZRANDMEMBER with a count.
 
 use super::table::{CommandSpec, Flags, Handler, KeySpec};
 use super::values::{Replied, ValueRef};
 use super::Ctx;
 use crate::num::parse_i64;
+use crate::resp::{Protocol, ReplyWriter};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::hash::Hash as StdHash;
@@ -46,6 +47,7 @@ pub(super) trait Collection: Clone + Default {
     /// The collection `value` holds; None for a value of another type.
     fn of(value: &Value) -> Option<&Arc<Self>>;
     fn wrap(self: Arc<Self>) -> Value;
+    fn len(&self) -> usize;
     fn is_empty(&self) -> bool;
 }
 
@@ -62,8 +64,11 @@ macro_rules! collection {
             fn wrap(self: Arc<Self>) -> Value {
                 Value::$variant(self)
             }
+            fn len(&self) -> usize {
+                <$type>::len(self)
+            }
             fn is_empty(&self) -> bool {
-                self.len() == 0
+                <$type>::len(self) == 0
             }
         }
     };
@@ -71,6 +76,7 @@ macro_rules! collection {
 
 collection!(Hash, tier_engine::value::Hash);
 collection!(Set, tier_engine::value::Set);
+collection!(ZSet, tier_engine::value::ZSet);
 
 /// The collection of a looked-up key (None: no key); replies WRONGTYPE when the key
 /// holds another type, and stops without a reply when its cold value was not loaded.
@@ -97,9 +103,17 @@ pub(super) fn collection_of<C: Collection>(
 
 /// Reads the collection at `ctx.args[1]` for a read-only command, without locks.
 pub(super) fn read<C: Collection>(ctx: &mut Ctx<'_>) -> Result<Option<Arc<C>>, Replied> {
+    read_at(ctx, 1)
+}
+
+/// Reads the collection at `ctx.args[at]`, without locks.
+pub(super) fn read_at<C: Collection>(
+    ctx: &mut Ctx<'_>,
+    at: usize,
+) -> Result<Option<Arc<C>>, Replied> {
     let db = ctx.db();
     let guard = tier_engine::pin();
-    let key = &ctx.args[1];
+    let key = &ctx.args[at];
     let entry = db.lookup_read(key, ctx.now, &guard);
     collection_of(ctx, key, entry)
 }
@@ -148,6 +162,23 @@ pub(super) fn store<C: Collection>(
         }
         Written::Changed => txn.set_keep_ttl(key, Arc::new(c).wrap()),
     }
+}
+
+/// A collection computed whole (SUNIONSTORE, ZRANGESTORE...) replaces `dst` and its
+/// TTL; an empty one deletes it. Replies its size.
+pub(super) fn store_result<C: Collection>(
+    ctx: &mut Ctx<'_>,
+    txn: &mut Txn<'_, '_>,
+    dst: &[u8],
+    c: Arc<C>,
+) {
+    let len = Collection::len(&*c);
+    if len == 0 {
+        txn.remove(dst);
+    } else {
+        txn.set(dst, c.wrap(), None);
+    }
+    ctx.out.integer(len as i64);
 }
 
 /// Locks `ctx.args[1]` and runs [`modify`] on it.
@@ -265,6 +296,63 @@ pub(super) fn reply_scan<T: AsRef<[u8]>>(ctx: &mut Ctx<'_>, cursor: u64, items: 
     ctx.out.array_len(items.len());
     for item in items {
         ctx.out.bulk(item.as_ref());
+    }
+}
+
+/// HRANDFIELD and ZRANDMEMBER's arguments after the key: none, or a count then
+/// optionally `word` (WITHVALUES, WITHSCORES).
+pub(super) struct RandArgs;
+
+impl RandArgs {
+    /// Parses them as Redis does: None without a count, else the count (any integer
+    /// but i64::MIN) and whether `word` follows (which bounds the count to half the
+    /// range). Writes the error reply on failure.
+    pub fn parse(ctx: &mut Ctx<'_>, word: &[u8]) -> Result<Option<(i64, bool)>, Replied> {
+        let args = ctx.args;
+        let Some(count_arg) = args.get(2) else {
+            return Ok(None);
+        };
+        let Some(count) = super::hashes::parse_count(ctx, count_arg) else {
+            return Err(Replied);
+        };
+        let with = match args.get(3) {
+            None => false,
+            Some(a) if args.len() == 4 && a.eq_ignore_ascii_case(word) => {
+                if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+                    ctx.out.error("ERR value is out of range");
+                    return Err(Replied);
+                }
+                true
+            }
+            Some(_) => {
+                ctx.syntax_error();
+                return Err(Replied);
+            }
+        };
+        Ok(Some((count, with)))
+    }
+}
+
+/// Replies `pairs` (a member or field, then its score or value), the second of each
+/// only if `with_values`: one flat array in RESP2, an array of pairs in RESP3 (HRANDFIELD
+/// WITHVALUES, ZRANGE and ZRANDMEMBER WITHSCORES...). `value` writes a second.
+pub(super) fn reply_pairs<K: AsRef<[u8]>, V>(
+    ctx: &mut Ctx<'_>,
+    pairs: impl ExactSizeIterator<Item = (K, V)>,
+    with_values: bool,
+    value: impl Fn(&mut ReplyWriter, V),
+) {
+    let resp3 = ctx.out.proto == Protocol::Resp3;
+    let per = if with_values && !resp3 { 2 } else { 1 };
+    ctx.out.array_len(pairs.len() * per);
+    for (k, v) in pairs {
+        if with_values && resp3 {
+            ctx.out.array_len(2);
+        }
+        ctx.out.bulk(k.as_ref());
+        if with_values {
+            value(ctx.out, v);
+        }
     }
 }
 

@@ -3,11 +3,12 @@
 //! encodings (listpack, hashtable) and their thresholds are the engine's
 //! ([`tier_engine::value::Hash`]); a write stores a new hash (see [`collection`]).
 
-use super::collection::{count_changes, draw, modify_key, read, scan_command, spec, Written};
+use super::collection::{
+    count_changes, draw, modify_key, read, reply_pairs, scan_command, spec, RandArgs, Written,
+};
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::Ctx;
 use crate::num::{format_i64, long_double, parse_i64};
-use crate::resp::Protocol;
 use std::borrow::Cow;
 use tier_engine::value::Hash;
 
@@ -228,8 +229,10 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>) {
 }
 
 fn hrandfield(ctx: &mut Ctx<'_>) {
-    let args = ctx.args;
-    let Some(count_arg) = args.get(2) else {
+    let Ok(rand) = RandArgs::parse(ctx, b"withvalues") else {
+        return;
+    };
+    let Some((count, with_values)) = rand else {
         let Ok(h) = read::<Hash>(ctx) else {
             return;
         };
@@ -238,19 +241,6 @@ fn hrandfield(ctx: &mut Ctx<'_>) {
             None => ctx.out.null(),
         }
         return;
-    };
-    let Some(count) = parse_count(ctx, count_arg) else {
-        return;
-    };
-    let with_values = match args.get(3) {
-        None => false,
-        Some(a) if args.len() == 4 && a.eq_ignore_ascii_case(b"withvalues") => {
-            if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-                return ctx.out.error("ERR value is out of range");
-            }
-            true
-        }
-        Some(_) => return ctx.syntax_error(),
     };
     let Ok(h) = read::<Hash>(ctx) else {
         return;
@@ -263,18 +253,7 @@ fn hrandfield(ctx: &mut Ctx<'_>) {
         || h.iter().collect(),
         || h.random(&mut rng).unwrap_or_default(),
     );
-    let resp3 = ctx.out.proto == Protocol::Resp3;
-    let per = if with_values && !resp3 { 2 } else { 1 };
-    ctx.out.array_len(picked.len() * per);
-    for (f, v) in picked {
-        if with_values && resp3 {
-            ctx.out.array_len(2);
-        }
-        ctx.out.bulk(f);
-        if with_values {
-            ctx.out.bulk(v);
-        }
-    }
+    reply_pairs(ctx, picked.into_iter(), with_values, |out, v| out.bulk(v));
 }
 
 /// HRANDFIELD / SRANDMEMBER's count: any integer but i64::MIN, with Redis's errors.

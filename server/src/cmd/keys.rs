@@ -1116,6 +1116,7 @@ fn object_encoding(ctx: &mut Ctx<'_>) {
             Value::Str(_) => "raw",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         };
         ctx.out.bulk(encoding.as_bytes());
     });
@@ -1129,7 +1130,7 @@ fn refcount(value: &Value, config: &Config) -> i64 {
     let sharing = config.maxmemory == 0 || !(is_lru(policy) || is_lfu(policy));
     let shared = match value {
         Value::Str(s) => parse_i64(s).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)),
-        Value::Hash(_) | Value::Set(_) => false,
+        Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => false,
     };
     if sharing && shared {
         i64::from(i32::MAX)

@@ -15,6 +15,7 @@ mod server;
 mod sets;
 mod strings;
 mod transactions;
+mod zsets;
 
 pub(crate) use transactions::runs_inside_multi;
 
@@ -38,6 +39,7 @@ pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
     sets::COMMANDS,
     strings::COMMANDS,
     transactions::COMMANDS,
+    zsets::COMMANDS,
 ];
 
 /// Everything a handler may use while it runs one command.

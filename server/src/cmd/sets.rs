@@ -6,7 +6,8 @@
 //! them.
 
 use super::collection::{
-    collection_of, count_changes, distinct, draw, modify_key, read, scan_command, spec, Written,
+    collection_of, count_changes, distinct, draw, modify_key, read, scan_command, spec,
+    store_result, Written,
 };
 use super::hashes::parse_count;
 use super::table::{CommandSpec, Flags, KeySpec};
@@ -17,7 +18,7 @@ use bytes::Bytes;
 use std::borrow::Cow;
 use std::sync::Arc;
 use tier_engine::value::Set;
-use tier_engine::{LockMode, Txn, Value};
+use tier_engine::{LockMode, Txn};
 
 const R: Flags = Flags::READONLY;
 const RF: Flags = Flags::READONLY.union(Flags::FAST);
@@ -353,13 +354,7 @@ fn op_store(ctx: &mut Ctx<'_>, op: Op) {
         }
         Op::Union | Op::Diff => union_or_diff(&sets, matches!(op, Op::Diff), ctx),
     };
-    let len = result.len();
-    if len == 0 {
-        txn.remove(dst);
-    } else {
-        txn.set(dst, Value::Set(Arc::new(result)), None);
-    }
-    ctx.out.integer(len as i64);
+    store_result(ctx, &mut txn, dst, Arc::new(result));
 }
 
 fn sinter(ctx: &mut Ctx<'_>) {

@@ -42,7 +42,7 @@ impl Flags {
     pub const BLOCKING: Flags = Flags(1 << 11);
     /// Its keys are found from the arguments (a key count): COMMAND INFO's
     /// `movablekeys`. Set from the key spec, not in the table.
-    pub const MOVABLE_KEYS: Flags = Flags(1 << 13);
+    pub const MOVABLE_KEYS: Flags = Flags(1 << 14);
     /// Reads none of its keys' values (DEL, EXISTS, TTL, SET...): the connection
     /// loads no cold value before running it. Internal, not reported by COMMAND.
     pub const KEYS_ONLY: Flags = Flags(1 << 12);
@@ -91,7 +91,8 @@ impl std::ops::BitOr for Flags {
 /// Where a command's key arguments are: `first..=last` stepping by `step`, with
 /// `last` negative counting from the end (-1 = the last argument); or, with `numkeys`
 /// set, as many keys as the argument at that index says, right after it (SINTERCARD:
-/// Redis's `movablekeys`, whose legacy triple is all zero). All zero: no keys.
+/// Redis's `movablekeys`, whose legacy triple is all zero); both for ZUNIONSTORE's
+/// destination then its sources. All zero: no keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeySpec {
     pub first: i32,
@@ -139,16 +140,26 @@ impl KeySpec {
         }
     }
 
+    /// These keys, then the keys counted by the argument at index `at` (ZUNIONSTORE's
+    /// destination, then its sources).
+    pub const fn and_counted_at(self, at: i32) -> KeySpec {
+        KeySpec {
+            numkeys: at,
+            ..self
+        }
+    }
+
     /// Whether the command takes keys.
     pub fn has_keys(&self) -> bool {
         self.first != 0 || self.numkeys != 0
     }
 
     /// Indexes of the key arguments of `args` (command name included). A key count
-    /// that is not a number, or that runs past the arguments, gives no keys.
+    /// that is not a number, or that runs past the arguments, gives no counted keys.
     pub fn key_indexes(&self, args: &[bytes::Bytes]) -> SmallVec<[usize; 4]> {
+        let mut keys: SmallVec<[usize; 4]> = self.positions(args.len()).collect();
         if self.numkeys == 0 {
-            return self.positions(args.len()).collect();
+            return keys;
         }
         let at = self.numkeys as usize;
         let count = args
@@ -156,7 +167,8 @@ impl KeySpec {
             .and_then(|n| crate::num::parse_i64(n))
             .and_then(|n| usize::try_from(n).ok())
             .filter(|&n| at + n < args.len());
-        count.map_or_else(SmallVec::new, |n| (at + 1..=at + n).collect())
+        keys.extend(count.map_or(0..0, |n| at + 1..at + n + 1));
+        keys
     }
 
     /// Indexes of the key arguments in `argc` arguments (command name included).
@@ -297,6 +309,24 @@ mod tests {
         assert_eq!(
             counted.key_indexes(&args(&["sintercard", "2", "a", "b", "LIMIT", "1"]))[..],
             [2, 3]
+        );
+        let store = KeySpec::ONE.and_counted_at(2);
+        assert_eq!(
+            store.key_indexes(&args(&[
+                "zunionstore",
+                "d",
+                "2",
+                "a",
+                "b",
+                "WEIGHTS",
+                "1",
+                "2"
+            ]))[..],
+            [1, 3, 4]
+        );
+        assert_eq!(
+            store.key_indexes(&args(&["zunionstore", "d", "x", "a"]))[..],
+            [1]
         );
         for bad in [
             &["sintercard", "3", "a", "b"][..],

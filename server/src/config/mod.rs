@@ -67,6 +67,8 @@ pub struct Config {
     /// The compact encodings' thresholds: `hash-max-listpack-entries` (alias
     /// `hash-max-ziplist-entries`, default 512), `hash-max-listpack-value` (alias
     /// `hash-max-ziplist-value`, default 64), `set-max-intset-entries` (default 512),
+    /// `zset-max-listpack-entries` (alias `zset-max-ziplist-entries`, default 128),
+    /// `zset-max-listpack-value` (alias `zset-max-ziplist-value`, default 64),
     /// the defaults of the redis-server 7.0.15 Tier is measured against.
     pub limits: tier_engine::value::Limits,
     /// `tier-reclaim-threshold`: a segment whose live bytes fall below this percentage
@@ -430,7 +432,8 @@ impl SharedConfig {
     /// may change at run time are accepted (maxmemory, maxmemory-policy, tier-max-size,
     /// tier-min-value-size, tier-max-value-size, tier-reclaim-threshold,
     /// tier-promote-window, hash-max-listpack-entries, hash-max-listpack-value (and
-    /// their ziplist aliases), set-max-intset-entries, maxclients,
+    /// their ziplist aliases), set-max-intset-entries, zset-max-listpack-entries,
+    /// zset-max-listpack-value (and their ziplist aliases), maxclients,
     /// timeout, tcp-keepalive, proto-max-bulk-len, client-query-buffer-limit, loglevel,
     /// requirepass, protected-mode, appendfsync, aof-load-truncated, key-load-delay,
     /// lfu-log-factor, lfu-decay-time, client-output-buffer-limit,
@@ -496,6 +499,10 @@ mod tests {
             ("hash-max-listpack-value", "64"),
             ("hash-max-ziplist-value", "64"),
             ("set-max-intset-entries", "512"),
+            ("zset-max-listpack-entries", "128"),
+            ("zset-max-ziplist-entries", "128"),
+            ("zset-max-listpack-value", "64"),
+            ("zset-max-ziplist-value", "64"),
             ("tier-reclaim-threshold", "50"),
             ("tier-promote-window", "60"),
             ("maxclients", "10000"),
@@ -922,6 +929,10 @@ mod tests {
                 "hash-max-listpack-value",
                 "hash-max-ziplist-value",
                 "set-max-intset-entries",
+                "zset-max-listpack-entries",
+                "zset-max-ziplist-entries",
+                "zset-max-listpack-value",
+                "zset-max-ziplist-value",
                 "tier-reclaim-threshold",
                 "tier-promote-window",
                 "maxclients",

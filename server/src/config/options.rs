@@ -237,6 +237,16 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
         }),
         get: |c| c.limits.set_max_intset_entries.to_string(),
     },
+    ZSET_MAX_LISTPACK_ENTRIES,
+    OptionSpec {
+        name: "zset-max-ziplist-entries",
+        ..ZSET_MAX_LISTPACK_ENTRIES
+    },
+    ZSET_MAX_LISTPACK_VALUE,
+    OptionSpec {
+        name: "zset-max-ziplist-value",
+        ..ZSET_MAX_LISTPACK_VALUE
+    },
     OptionSpec {
         name: "tier-reclaim-threshold",
         runtime: true,
@@ -536,6 +546,29 @@ const HASH_MAX_LISTPACK_VALUE: OptionSpec = OptionSpec {
         Ok(())
     }),
     get: |c| c.limits.hash_max_listpack_value.to_string(),
+};
+
+/// `zset-max-listpack-entries`, also `zset-max-ziplist-entries`.
+const ZSET_MAX_LISTPACK_ENTRIES: OptionSpec = OptionSpec {
+    name: "zset-max-listpack-entries",
+    runtime: true,
+    set: Setter::One(|c, v| {
+        c.limits.zset_max_listpack_entries = int(v, 0, i64::MAX)?;
+        Ok(())
+    }),
+    get: |c| c.limits.zset_max_listpack_entries.to_string(),
+};
+
+/// `zset-max-listpack-value` (a memory value), also `zset-max-ziplist-value`.
+const ZSET_MAX_LISTPACK_VALUE: OptionSpec = OptionSpec {
+    name: "zset-max-listpack-value",
+    runtime: true,
+    set: Setter::One(|c, v| {
+        let n = memory(v, 0, i64::MAX as u64)?;
+        c.limits.zset_max_listpack_value = usize::try_from(n).unwrap_or(usize::MAX);
+        Ok(())
+    }),
+    get: |c| c.limits.zset_max_listpack_value.to_string(),
 };
 
 /// Parses an integer as Redis's `string2ll` does (no sign but `-`, no leading zeros, no

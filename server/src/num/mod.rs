@@ -1,7 +1,7 @@
 //! Numbers as Redis reads and writes them: [`parse_i64`] is its `string2ll`, the rule
 //! every integer argument and every RESP length follows, and [`format_i64`] its
 //! `ll2string`; [`long_double`] is C's x87 `long double`, which INCRBYFLOAT computes
-//! and prints in.
+//! and prints in; [`strtod`] is C's, which reads every score of a sorted set.
 
 pub mod long_double;
 
@@ -36,6 +36,38 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     } else {
         i64::try_from(value).ok()
     }
+}
+
+/// C's `strtod` on `s` read as a C string (up to its first NUL byte, as Redis hands
+/// arguments to it): the value, how many bytes it read, and whether it set ERANGE.
+pub fn strtod(s: &[u8]) -> (f64, usize, bool) {
+    let text = s.split(|&b| b == 0).next().unwrap_or_default();
+    let Ok(c) = std::ffi::CString::new(text) else {
+        return (0.0, 0, false);
+    };
+    let mut end: *mut libc::c_char = std::ptr::null_mut();
+    // SAFETY: `c` is a NUL-terminated string that outlives the call; strtod writes
+    // `end` to a place within it, and errno is this thread's.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let value = libc::strtod(c.as_ptr(), &mut end);
+        let erange = *libc::__errno_location() == libc::ERANGE;
+        (value, end.offset_from(c.as_ptr()) as usize, erange)
+    }
+}
+
+/// A whole argument as a double, as Redis's `getDoubleFromObject`: no leading space,
+/// every byte read, no NaN, no overflow and no underflow to zero.
+pub fn parse_f64(s: &[u8]) -> Option<f64> {
+    if s.first()
+        .is_none_or(|&b| b == b' ' || (b'\t'..=b'\r').contains(&b))
+    {
+        return None;
+    }
+    let (value, read, erange) = strtod(s);
+    let refused =
+        read != s.len() || value.is_nan() || (erange && (value.is_infinite() || value == 0.0));
+    (!refused).then_some(value)
 }
 
 /// `n` in decimal (Redis's `ll2string`), built on the stack: the value INCR stores.

@@ -221,6 +221,12 @@ pub(super) fn put_double(out: &mut BytesMut, d: f64) {
 
 use crate::num::{Digits, HEADER_MAX};
 
+/// A double as [`ReplyWriter::double`] writes it, as text (ZSCAN's scores, which are
+/// bulk strings in either protocol).
+pub fn double_text(d: f64) -> Vec<u8> {
+    DoubleText::new().format(d).to_vec()
+}
+
 /// A stack buffer for a double formatted the way Redis 7.0 does: C's `%.17g` (17
 /// significant digits, fixed notation for exponents -4 to 16, trailing zeros
 /// dropped), with infinities spelled `inf`/`-inf` and NaN as glibc prints it.

@@ -8,5 +8,5 @@ mod encode;
 mod frame;
 
 pub use decode::{parse_command, Limits, ProtocolError};
-pub use encode::{Protocol, ReplyWriter};
+pub use encode::{double_text, Protocol, ReplyWriter};
 pub use frame::{decode_frame, Frame, FrameError, DEFAULT_MAX_DEPTH};

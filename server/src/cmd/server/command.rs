@@ -6,7 +6,7 @@
 //! COMMAND DOCS from the syntax string ([`command_docs`](super::command_docs)).
 
 use super::command_docs;
-use crate::cmd::table::{self, CommandSpec, Flags};
+use crate::cmd::table::{self, CommandSpec, Flags, KeySpec};
 use crate::cmd::{dispatch_subcommand, reply_help, Ctx};
 use crate::resp::ReplyWriter;
 use bytes::Bytes;
@@ -275,14 +275,40 @@ fn write_info(out: &mut ReplyWriter, full: &str, spec: &CommandSpec) {
     }
 }
 
-/// The key spec equivalent to the table's key range: keys from index `first` to
-/// `last`, every `step`.
+/// The key specs equivalent to the table's keys: from index `first` to `last`, every
+/// `step`, then those counted by the argument at `numkeys` (either may be absent).
 fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
     let keys = spec.keys;
     if !keys.has_keys() {
         return out.set_len(0);
     }
-    out.set_len(1);
+    let ranged = keys.first != 0;
+    let counted = keys.numkeys != 0;
+    out.set_len(usize::from(ranged) + usize::from(counted));
+    if ranged {
+        write_key_spec_flags(out, spec);
+        write_range_key_spec(out, keys);
+    }
+    if counted {
+        // The count, then the keys right after it.
+        write_key_spec_flags(out, spec);
+        write_key_spec_step(
+            out,
+            b"begin_search",
+            b"index",
+            &[(b"index", i64::from(keys.numkeys))],
+        );
+        write_key_spec_step(
+            out,
+            b"find_keys",
+            b"keynum",
+            &[(b"keynumidx", 0), (b"firstkey", 1), (b"keystep", 1)],
+        );
+    }
+}
+
+/// A key spec's map header and its flags.
+fn write_key_spec_flags(out: &mut ReplyWriter, spec: &CommandSpec) {
     out.map_len(3);
     out.bulk(b"flags");
     let flags = key_flags(spec.flags);
@@ -290,21 +316,10 @@ fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
     for flag in flags {
         out.simple(flag);
     }
-    if keys.numkeys != 0 {
-        // The count, then the keys right after it.
-        write_key_spec_step(
-            out,
-            b"begin_search",
-            b"index",
-            &[(b"index", i64::from(keys.numkeys))],
-        );
-        return write_key_spec_step(
-            out,
-            b"find_keys",
-            b"keynum",
-            &[(b"keynumidx", 0), (b"firstkey", 1), (b"keystep", 1)],
-        );
-    }
+}
+
+/// The steps of keys from index `first` to `last`, every `step`.
+fn write_range_key_spec(out: &mut ReplyWriter, keys: KeySpec) {
     write_key_spec_step(
         out,
         b"begin_search",

@@ -379,14 +379,14 @@ fn is_token(word: &str) -> bool {
 
 /// The type Redis gives arguments of this name.
 fn placeholder_type(name: &str, has_keys: bool) -> ArgType {
-    let is_key = name.ends_with("key") || matches!(name, "destination" | "source");
+    let is_key = name.ends_with("key") || matches!(name, "destination" | "source" | "dst" | "src");
     match name {
         _ if has_keys && is_key => ArgType::Key,
         "pattern" => ArgType::Pattern,
         _ if name.starts_with("unix-time") => ArgType::UnixTime,
         "count" | "cursor" | "seconds" | "milliseconds" | "offset" | "index" | "start" | "end"
         | "stop" | "numkeys" | "db" | "port" | "increment" | "decrement" | "numreplicas"
-        | "limit" => ArgType::Integer,
+        | "limit" | "weight" => ArgType::Integer,
         "score" | "min" | "max" | "timeout" | "latitude" | "longitude" | "radius" | "width"
         | "height" => ArgType::Double,
         _ => ArgType::String,
@@ -613,7 +613,7 @@ mod tests {
             Ok(vec![optional(multiple(token(
                 "weight",
                 "WEIGHTS",
-                ArgType::String
+                ArgType::Integer
             )))])
         );
         // The token comes back with every repetition.
