@@ -73,6 +73,21 @@ struct Inode {
 
 impl SimAofFs {
     /// An empty filesystem.
+    /// A file system for a crash test: its fsyncs take a millisecond if
+    /// `slow_sync` (so the power can go while one is in flight), and the power is
+    /// lost just before operation `power_loss_at` (the image torn with `seed`) if
+    /// given.
+    pub fn for_crash_test(slow_sync: bool, power_loss_at: Option<u64>, seed: u64) -> Arc<SimAofFs> {
+        let fs = Arc::new(SimAofFs::new());
+        if slow_sync {
+            fs.set_sync_delay(Duration::from_millis(1));
+        }
+        if let Some(at) = power_loss_at {
+            fs.power_loss_after(at, seed);
+        }
+        fs
+    }
+
     pub fn new() -> SimAofFs {
         SimAofFs::default()
     }

@@ -44,11 +44,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn policy() -> impl Strategy<Value = FsyncPolicy> {
-    prop_oneof![
-        Just(FsyncPolicy::Always),
-        Just(FsyncPolicy::EverySec),
-        Just(FsyncPolicy::No),
-    ]
+    proptest::sample::select(&FsyncPolicy::ALL[..])
 }
 
 fn config(fsync: FsyncPolicy) -> AofWriterConfig {
@@ -256,14 +252,7 @@ proptest! {
         slow_sync in any::<bool>(),
         seed in any::<u64>(),
     ) {
-        let fs = Arc::new(SimAofFs::new());
-        if slow_sync {
-            // fsyncs in flight while the run goes on: the power can go during one.
-            fs.set_sync_delay(Duration::from_millis(1));
-        }
-        if let Some(at) = power_loss_at {
-            fs.power_loss_after(at, seed);
-        }
+        let fs = SimAofFs::for_crash_test(slow_sync, power_loss_at, seed);
         let (mut log, writer) = run(&fs, fsync, &ops, power_off_after.map(|i| (i, seed)));
         if let Some(writer) = writer {
             if close_first && writer.close().is_ok() {

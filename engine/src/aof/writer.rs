@@ -61,6 +61,9 @@ pub enum FsyncPolicy {
 
 impl FsyncPolicy {
     /// The name `appendfsync` takes.
+    /// Every policy.
+    pub const ALL: [FsyncPolicy; 3] = [FsyncPolicy::Always, FsyncPolicy::EverySec, FsyncPolicy::No];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FsyncPolicy::Always => "always",
@@ -93,7 +96,7 @@ impl FromStr for FsyncPolicy {
 
     /// Case-insensitive, as Redis reads config values.
     fn from_str(s: &str) -> Result<FsyncPolicy, UnknownFsyncPolicy> {
-        [FsyncPolicy::Always, FsyncPolicy::EverySec, FsyncPolicy::No]
+        FsyncPolicy::ALL
             .into_iter()
             .find(|p| p.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| UnknownFsyncPolicy(s.to_owned()))
