@@ -202,7 +202,10 @@ fn write_and_swap(shared: &Shared, candidates: &[Candidate]) -> Result<usize, Co
             value: payload,
         })
         .collect();
-    let _installing = shared.installs.read();
+    // Recursive: a reader never queues behind the reclaimer waiting to write (it may
+    // be waiting for a batch stuck at the gate an EXEC holds, while the EXEC runs a
+    // DEBUG DEMOTE that comes here).
+    let _installing = shared.installs.read_recursive();
     let locations = shared.store.append(&records)?;
     let now = crate::now_ms();
     let guard = crossbeam_epoch::pin();

@@ -112,7 +112,7 @@ fn relocate_live(shared: &Shared, records: &[ColdRecord]) -> Result<usize, ColdE
     };
     let mut moved = 0;
     for chunk in live.chunks(BATCH) {
-        let _installing = shared.installs.read();
+        let _installing = shared.installs.read_recursive();
         let batch: Vec<NewRecord<'_>> = chunk
             .iter()
             .map(|(r, _)| NewRecord {
