@@ -187,6 +187,9 @@ fn collections_round_trip_and_a_bad_payload_is_a_bad_record() {
         Value::Hash(Arc::new(big)),
         Value::Set(Arc::new(ints)),
         Value::Set(Arc::new(words)),
+        Value::List(Arc::new(
+            ["head", "", "tail"].into_iter().map(Bytes::from).collect(),
+        )),
     ];
     let records: Vec<SnapshotRecord> = values
         .iter()
@@ -207,13 +210,17 @@ fn collections_round_trip_and_a_bad_payload_is_a_bad_record() {
         .map(|r| match &r.value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
             Value::Str(_) => "string",
         })
         .collect();
-    assert_eq!(encodings, ["listpack", "hashtable", "intset", "hashtable"]);
+    assert_eq!(
+        encodings,
+        ["listpack", "hashtable", "intset", "hashtable", "quicklist"]
+    );
     assert_eq!(
         summary.records_per_type.into_iter().collect::<Vec<_>>(),
-        [(2, 2), (4, 2)]
+        [(1, 1), (2, 2), (4, 2)]
     );
 
     let mut stream = record_header(4, 0, 1, 2);
