@@ -1,6 +1,7 @@
 //! Connected clients: the per-connection state a command may change ([`Client`]) and
 //! the registry behind CLIENT LIST / KILL / ID ([`Clients`], [`ClientHandle`]).
 
+use crate::blocking::Unblock;
 use crate::multi::{Queued, Watching};
 use crate::resp::Protocol;
 use parking_lot::Mutex;
@@ -38,6 +39,12 @@ pub struct Client {
     pub multi: Option<Queued>,
     /// The keys WATCHed.
     pub watching: Watching,
+    /// Waiting for keys, after a blocking command found them empty (see
+    /// [`crate::blocking`]).
+    pub blocked: Option<crate::blocking::Blocking>,
+    /// Blocking commands answer as if their timeout expired at once (while EXEC runs
+    /// the transaction's commands).
+    pub deny_blocking: bool,
     /// TIER TRACE ON: a reply to a command that read values from the cold tier is
     /// preceded by a RESP3 attribute saying how many (see [`crate::session`]).
     pub trace_cold: bool,
@@ -68,6 +75,11 @@ pub struct ClientHandle {
     pub multi: AtomicI64,
     /// Raised when a watched key changes (CLIENT LIST's flag `d`).
     pub watch_flag: WatchFlag,
+    /// Waiting for keys (CLIENT LIST's flag `b`).
+    pub blocked: AtomicBool,
+    /// A CLIENT UNBLOCK for the wait under way.
+    pub unblock: Mutex<Option<Unblock>>,
+    unblock_notify: Notify,
     killed: AtomicBool,
     kill: Notify,
 }
@@ -77,6 +89,28 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill.notify_one();
+    }
+
+    /// CLIENT UNBLOCK: ends the client's wait for keys with `reason`. Returns whether
+    /// it was waiting.
+    pub fn request_unblock(&self, reason: Unblock) -> bool {
+        if !self.blocked.load(Ordering::Acquire) {
+            return false;
+        }
+        *self.unblock.lock() = Some(reason);
+        self.unblock_notify.notify_one();
+        true
+    }
+
+    /// Resolves with the reason of a CLIENT UNBLOCK.
+    pub async fn unblocked(&self) -> Unblock {
+        loop {
+            let notified = self.unblock_notify.notified();
+            if let Some(reason) = self.unblock.lock().take() {
+                return reason;
+            }
+            notified.await;
+        }
     }
 
     pub fn is_killed(&self) -> bool {
@@ -157,6 +191,8 @@ impl Client {
             replaying: false,
             snapshot: None,
             multi: None,
+            blocked: None,
+            deny_blocking: false,
             watching: Watching::new(handle.watch_flag.clone()),
             trace_cold: false,
             handle,
@@ -223,6 +259,9 @@ fn new_handle(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Arc<
         query_buffer: AtomicUsize::new(0),
         multi: AtomicI64::new(-1),
         watch_flag: WatchFlag::default(),
+        blocked: AtomicBool::new(false),
+        unblock: Mutex::new(None),
+        unblock_notify: Notify::new(),
         killed: AtomicBool::new(false),
         kill: Notify::new(),
     })

@@ -3,6 +3,7 @@
 //! per-connection limits (query buffer, bulk length, idle timeout) and closes only
 //! this connection on a protocol error.
 
+use crate::blocking::{self, Unblock, Woken};
 use crate::client::Client;
 use crate::config::Config;
 use crate::persist::stream::{self, Piece, SnapshotStream};
@@ -175,6 +176,9 @@ impl Connection<'_> {
                 }
             }
             self.session.run_one(config).await;
+            while self.session.client.blocked.is_some() {
+                self.wait_blocked(config).await?;
+            }
             if let Some(snapshot) = self.session.client.snapshot.take() {
                 self.flush().await?;
                 self.send_snapshot(snapshot).await?;
@@ -189,6 +193,42 @@ impl Connection<'_> {
                 self.flush().await?;
             }
         }
+    }
+
+    /// The command blocked (see [`blocking`]): sends the replies before it, then
+    /// waits, reading (and keeping) what the client sends meanwhile so a disconnect
+    /// ends the wait. Woken, runs the command again; at the deadline or on CLIENT
+    /// UNBLOCK, answers for it.
+    async fn wait_blocked(&mut self, config: &Config) -> Result<(), String> {
+        self.flush().await?;
+        let handle = self.session.client.handle.clone();
+        let Some(waiting) = self.session.client.blocked.as_ref() else {
+            return Ok(());
+        };
+        let woken = loop {
+            tokio::select! {
+                biased;
+                _ = handle.killed() => return Err("killed".into()),
+                woken = blocking::wait(waiting) => break woken,
+                n = self.stream.read_buf(&mut self.input) => match n {
+                    Ok(0) => return Err("client closed the connection while blocked".into()),
+                    Ok(n) => self.session.shared.stats.net_input_bytes.add(n as u64),
+                    Err(e) => return Err(e.to_string()),
+                },
+            }
+        };
+        match woken {
+            Woken::Ready => self.session.run_one(config).await,
+            Woken::TimedOut | Woken::Unblocked(Unblock::Timeout) => {
+                self.session.client.blocked = None;
+                self.session.writer.null_array();
+            }
+            Woken::Unblocked(Unblock::Error) => {
+                self.session.client.blocked = None;
+                self.session.writer.error(blocking::UNBLOCKED_ERROR);
+            }
+        }
+        Ok(())
     }
 
     /// Sends a snapshot as it is written (see [`stream`]): each piece as it comes,

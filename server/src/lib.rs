@@ -6,6 +6,7 @@
 //! - `conn`: one connection's read / parse / write loop.
 //! - `session`: running one parsed command (cold loads, waiting for room, retries),
 //!   queueing inside MULTI, and EXEC.
+//! - [`blocking`]: a client blocked on keys (BLPOP...), as its connection waits.
 //! - [`multi`]: a client's transaction state (queued commands, watched keys).
 //! - [`cmd`]: the command table and the handlers, one file per family.
 //! - [`resp`]: the RESP2/RESP3 codec.
@@ -13,6 +14,7 @@
 //! - `num`: numbers as Redis reads and writes them (`string2ll`, `long double`).
 //! - [`persist`]: the AOF, snapshots, and loading them at start.
 
+pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod config;

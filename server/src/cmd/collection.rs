@@ -1,4 +1,4 @@
-//! What the hash and set families share: reading a key's collection with Redis's
+//! What the list, hash and set families share: reading a key's collection with Redis's
 //! type check (in RAM or loaded from the cold tier), writing it back (a new value:
 //! values never change in place), HSCAN/SSCAN's arguments, and the choice of members
 //! for HRANDFIELD and SRANDMEMBER with a count.
@@ -69,6 +69,7 @@ macro_rules! collection {
     };
 }
 
+collection!(List, tier_engine::value::List);
 collection!(Hash, tier_engine::value::Hash);
 collection!(Set, tier_engine::value::Set);
 

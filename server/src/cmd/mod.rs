@@ -10,6 +10,7 @@ mod connection;
 mod expire;
 mod hashes;
 mod keys;
+mod lists;
 mod server;
 mod sets;
 mod strings;
@@ -32,6 +33,7 @@ pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
+    lists::COMMANDS,
     server::COMMANDS,
     sets::COMMANDS,
     strings::COMMANDS,

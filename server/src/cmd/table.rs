@@ -42,7 +42,7 @@ impl Flags {
     pub const BLOCKING: Flags = Flags(1 << 11);
     /// Its keys are found from the arguments (a key count): COMMAND INFO's
     /// `movablekeys`. Set from the key spec, not in the table.
-    pub const MOVABLE_KEYS: Flags = Flags(1 << 13);
+    pub const MOVABLE_KEYS: Flags = Flags(1 << 14);
     /// Reads none of its keys' values (DEL, EXISTS, TTL, SET...): the connection
     /// loads no cold value before running it. Internal, not reported by COMMAND.
     pub const KEYS_ONLY: Flags = Flags(1 << 12);

@@ -1,0 +1,99 @@
+//! A client blocked by a blocking command (BLPOP and the rest; later BZPOPMIN):
+//! its place in the keyspace's lines of waiters ([`tier_engine::keyspace::blocking`]),
+//! its deadline, and what other connections see of it (CLIENT LIST's flag `b`,
+//! CLIENT UNBLOCK, INFO's `blocked_clients`).
+//!
+//! The handler that finds every key empty stores a [`Blocking`] in the client and
+//! replies nothing. The connection then flushes the replies before it and waits
+//! ([`wait`]) without holding anything: other connections go on. Woken, it runs the
+//! command again, which either serves it (and drops the [`Blocking`], leaving the
+//! lines) or keeps it in place. At the deadline, or unblocked by CLIENT UNBLOCK, it
+//! answers the timeout's null array (or CLIENT UNBLOCK's error); a client that
+//! disconnects or is killed meanwhile leaves the lines as it goes.
+
+use crate::client::ClientHandle;
+use crate::shared::Shared;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tier_engine::keyspace::Waiting;
+use tokio::time::Instant;
+
+/// Why CLIENT UNBLOCK ended a wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unblock {
+    /// As if the timeout expired.
+    Timeout,
+    /// With the error `-UNBLOCKED client unblocked via CLIENT UNBLOCK`.
+    Error,
+}
+
+/// The error a client unblocked with CLIENT UNBLOCK ... ERROR receives.
+pub const UNBLOCKED_ERROR: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+
+/// A client waiting for keys.
+pub struct Blocking {
+    waiting: Waiting,
+    /// None: forever.
+    deadline: Option<Instant>,
+    handle: Arc<ClientHandle>,
+}
+
+impl Blocking {
+    /// Starts waiting on `keys` of database `db`, for `timeout` (None: forever).
+    pub fn new(
+        shared: &Shared,
+        handle: &Arc<ClientHandle>,
+        db: usize,
+        keys: &[Bytes],
+        timeout: Option<Duration>,
+    ) -> Blocking {
+        handle.blocked.store(true, Ordering::Release);
+        Blocking {
+            waiting: shared.keyspace.wait_for(db, keys),
+            // A deadline past what a clock can say is none (Redis's overflows too).
+            deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
+            handle: handle.clone(),
+        }
+    }
+
+    /// The same wait, back in line where it was, after a run that found nothing.
+    pub fn rearmed(self) -> Blocking {
+        self.waiting.rearm();
+        self
+    }
+}
+
+impl Drop for Blocking {
+    fn drop(&mut self) {
+        self.handle.blocked.store(false, Ordering::Release);
+        self.handle.unblock.lock().take();
+    }
+}
+
+/// How a wait ended (a kill or a disconnect ends the connection instead).
+pub enum Woken {
+    /// A key waited on was given a value: run the command again.
+    Ready,
+    /// The deadline passed.
+    TimedOut,
+    /// CLIENT UNBLOCK.
+    Unblocked(Unblock),
+}
+
+/// Waits for `blocking` to be woken, its deadline, or CLIENT UNBLOCK.
+pub async fn wait(blocking: &Blocking) -> Woken {
+    let until = async {
+        match blocking.deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        biased;
+        reason = blocking.handle.unblocked() => Woken::Unblocked(reason),
+        _ = blocking.waiting.woken() => Woken::Ready,
+        _ = until => Woken::TimedOut,
+    }
+}
