@@ -202,6 +202,8 @@ impl Connection<'_> {
     async fn wait_blocked(&mut self, config: &Config) -> Result<(), String> {
         self.flush().await?;
         let handle = self.session.client.handle.clone();
+        // CLIENT LIST names the command a client is blocked in.
+        *handle.last_command.lock() = self.session.client.last_command;
         let Some(waiting) = self.session.client.blocked.as_ref() else {
             return Ok(());
         };

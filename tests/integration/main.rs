@@ -7,6 +7,7 @@ mod durability;
 mod harness;
 mod hashes;
 mod keys;
+mod lists;
 mod protocol;
 mod server;
 mod sets;
