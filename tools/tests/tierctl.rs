@@ -222,7 +222,10 @@ fn verify_and_inspect_count_lists_hashes_and_sets() {
         Value::Hash(Arc::new(hash)),
         Value::Set(Arc::new(set)),
         Value::List(Arc::new(
-            ["a", "bc"].into_iter().map(bytes::Bytes::from).collect::<List>(),
+            ["a", "bc"]
+                .into_iter()
+                .map(bytes::Bytes::from)
+                .collect::<List>(),
         )),
     ];
     for (i, value) in values.iter().enumerate() {

@@ -41,10 +41,13 @@ struct Waiter {
     woken: AtomicBool,
 }
 
+/// The waiters of each (database number, key), in arrival order.
+type Lines = HashMap<(usize, Bytes), VecDeque<Arc<Waiter>>>;
+
 /// Every blocked client, by key.
 #[derive(Default)]
 pub(crate) struct Blocking {
-    lines: Mutex<HashMap<(usize, Bytes), VecDeque<Arc<Waiter>>>>,
+    lines: Mutex<Lines>,
     /// Clients waiting (a [`Waiting`] each), for INFO's `blocked_clients`; none, and
     /// writes note nothing.
     clients: AtomicUsize,
@@ -97,7 +100,7 @@ impl Blocking {
 }
 
 /// Wakes the first waiter of `key`'s line not woken yet.
-fn wake_first(lines: &HashMap<(usize, Bytes), VecDeque<Arc<Waiter>>>, key: &(usize, Bytes)) {
+fn wake_first(lines: &Lines, key: &(usize, Bytes)) {
     let Some(line) = lines.get(key) else {
         return;
     };
