@@ -371,6 +371,56 @@ pub fn number(text: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no numeric {name} in {text}"))
 }
 
+/// Starts a BGREWRITEAOF and waits (at most 20 s) until it is done.
+pub fn rewrite_aof(raw: &mut RawClient) {
+    assert_eq!(
+        raw.cmd(&["BGREWRITEAOF"]),
+        Frame::Simple("Background append only file rewriting started".into())
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while field(&info(raw, &["persistence"]), "aof_rewrite_in_progress").as_deref() != Some("0") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rewrite never ends"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs `script` twice on `key`, each time after `setup` (which writes the key
+/// afresh): once as it is, once demoting the key before every command (checking it is
+/// the one cold key). Returns the replies of both runs, and `after` of each.
+pub fn hot_and_cold_runs(
+    raw: &mut RawClient,
+    key: &str,
+    setup: &[&[&str]],
+    script: &[&[&str]],
+    after: &[&str],
+) -> [Vec<Frame>; 2] {
+    [false, true].map(|cold| {
+        for cmd in setup {
+            raw.cmd(cmd);
+        }
+        let mut replies = Vec::new();
+        for cmd in script {
+            if cold {
+                raw.cmd(&["DEBUG", "DEMOTE", key]);
+                let tiering = info(raw, &["tiering"]);
+                assert_eq!(
+                    field(&tiering, "cold_keys").as_deref(),
+                    Some("1"),
+                    "{cmd:?}"
+                );
+            }
+            replies.push(raw.cmd(cmd));
+        }
+        if !after.is_empty() {
+            replies.push(raw.cmd(after));
+        }
+        replies
+    })
+}
+
 /// The last increment of the AOF in `dir`.
 pub fn last_incr(dir: &Path) -> PathBuf {
     let aof_dir = dir.join("appendonlydir");

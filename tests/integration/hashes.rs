@@ -357,26 +357,8 @@ fn commands_on_a_cold_hash_answer_as_on_a_hot_one() {
         &["OBJECT", "ENCODING", "h"],
         &["GET", "h"],
     ];
-    let mut runs = Vec::new();
-    for cold in [false, true] {
-        raw.cmd(&["DEL", "h"]);
-        raw.cmd(&["HSET", "h", "a", "1", "b", "2", "n", "10"]);
-        let mut replies = Vec::new();
-        for cmd in scripts {
-            if cold {
-                // 0 when a read left it cold.
-                raw.cmd(&["DEBUG", "DEMOTE", "h"]);
-                let tiering = info(&mut raw, &["tiering"]);
-                assert_eq!(
-                    field(&tiering, "cold_keys").as_deref(),
-                    Some("1"),
-                    "{cmd:?}"
-                );
-            }
-            replies.push(raw.cmd(cmd));
-        }
-        runs.push(replies);
-    }
+    let setup: &[&[&str]] = &[&["DEL", "h"], &["HSET", "h", "a", "1", "b", "2", "n", "10"]];
+    let runs = hot_and_cold_runs(&mut raw, "h", setup, scripts, &[]);
     assert_eq!(runs[0], runs[1]);
     let tiering = info(&mut raw, &["tiering"]);
     assert_ne!(field(&tiering, "cold_reads").as_deref(), Some("0"));
@@ -416,17 +398,7 @@ fn hashes_survive_an_aof_restart_and_a_rewrite() {
     assert_eq!(con.hlen::<_, usize>("big").unwrap(), 600);
     // Through a snapshot: the rewrite's base holds the hashes.
     let mut raw = again.raw();
-    assert_eq!(
-        raw.cmd(&["BGREWRITEAOF"]),
-        Frame::Simple("Background append only file rewriting started".into())
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while field(&info(&mut raw, &["persistence"]), "aof_rewrite_in_progress").as_deref()
-        != Some("0")
-    {
-        assert!(std::time::Instant::now() < deadline, "rewrite never ends");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    rewrite_aof(&mut raw);
     let dir = again.kill9();
     let third = TestServer::start_in(dir, &[]);
     let mut con = third.client();

@@ -285,26 +285,17 @@ fn commands_on_a_cold_list_answer_as_on_a_hot_one() {
         &["GET", "l"],
         &["LRANGE", "l", "0", "-1"],
     ];
-    let mut runs = Vec::new();
-    for cold in [false, true] {
-        raw.cmd(&["DEL", "l", "other"]);
-        raw.cmd(&["RPUSH", "l", "a", "b", "c", "b", "d", "e", "f", "g"]);
-        let mut replies = Vec::new();
-        for cmd in scripts {
-            if cold {
-                raw.cmd(&["DEBUG", "DEMOTE", "l"]);
-                let tiering = info(&mut raw, &["tiering"]);
-                assert_eq!(
-                    field(&tiering, "cold_keys").as_deref(),
-                    Some("1"),
-                    "{cmd:?}"
-                );
-            }
-            replies.push(raw.cmd(cmd));
-        }
-        replies.push(raw.cmd(&["LRANGE", "other", "0", "-1"]));
-        runs.push(replies);
-    }
+    let setup: &[&[&str]] = &[
+        &["DEL", "l", "other"],
+        &["RPUSH", "l", "a", "b", "c", "b", "d", "e", "f", "g"],
+    ];
+    let runs = hot_and_cold_runs(
+        &mut raw,
+        "l",
+        setup,
+        scripts,
+        &["LRANGE", "other", "0", "-1"],
+    );
     assert_eq!(runs[0], runs[1]);
     let tiering = info(&mut raw, &["tiering"]);
     assert_ne!(field(&tiering, "cold_reads").as_deref(), Some("0"));
@@ -679,17 +670,7 @@ fn lists_survive_an_aof_restart_and_a_rewrite() {
     assert_eq!(raw.cmd(&["LRANGE", "w", "0", "-1"]), bulks(&["3"]));
     assert_eq!(raw.cmd(&["EXISTS", "m"]), int(0));
     assert_eq!(raw.cmd(&["LLEN", "big"]), int(2001));
-    assert_eq!(
-        raw.cmd(&["BGREWRITEAOF"]),
-        Frame::Simple("Background append only file rewriting started".into())
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while field(&info(&mut raw, &["persistence"]), "aof_rewrite_in_progress").as_deref()
-        != Some("0")
-    {
-        assert!(Instant::now() < deadline, "rewrite never ends");
-        sleep(Duration::from_millis(20));
-    }
+    rewrite_aof(&mut raw);
     let dir = again.kill9();
     let third = TestServer::start_in(dir, &[]);
     let mut raw = third.raw();
