@@ -11,7 +11,7 @@
 //! non-blocking form, as Redis 7.0 propagates it: BLPOP as LPOP, BLMOVE as LMOVE,
 //! BRPOPLPUSH as RPOPLPUSH, LMPOP and BLMPOP as LPOP or RPOP with the count taken.
 
-use super::collection::{collection_of, modify_key, read, spec, store, Written};
+use super::collection::{collection_of, modify_key, move_between, read, spec, store, Written};
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::values::Replied;
 use super::{key_locks, Ctx};
@@ -465,37 +465,22 @@ fn move_element(
 ) {
     let args = ctx.args;
     let (src, dst) = (&args[1], &args[2]);
-    let db = ctx.db();
-    let guard = tier_engine::pin();
-    let mut txn = db.lock(
-        &key_locks(&args[1..3], LockMode::Exclusive),
-        ctx.now,
-        &guard,
-    );
-    let entry = txn.get(src);
-    let from = match collection_of::<List>(ctx, src, entry) {
-        Ok(Some(l)) => l,
-        Ok(None) => return on_empty(ctx),
-        Err(Replied) => return,
-    };
-    let entry = txn.get(dst);
-    let Ok(target) = collection_of::<List>(ctx, dst, entry) else {
-        return;
-    };
-    let mut from = (*from).clone();
-    let element = from.pop(end).unwrap_or_default();
-    if src == dst {
-        from.push(to, element.clone());
-        store(&mut txn, src, from, true, Written::Changed);
-    } else {
-        store(&mut txn, src, from, true, Written::Changed);
-        let existed = target.is_some();
-        let mut target = target.map(|l| (*l).clone()).unwrap_or_default();
-        target.push(to, element.clone());
-        store(&mut txn, dst, target, existed, Written::Changed);
-    }
-    ctx.log_as(logged);
-    ctx.out.bulk(&element);
+    move_between::<List>(ctx, on_empty, |ctx, txn, from, target| {
+        let mut from = (*from).clone();
+        let element = from.pop(end).unwrap_or_default();
+        if src == dst {
+            from.push(to, element.clone());
+            store(txn, src, from, true, Written::Changed);
+        } else {
+            store(txn, src, from, true, Written::Changed);
+            let existed = target.is_some();
+            let mut target = target.map(|l| (*l).clone()).unwrap_or_default();
+            target.push(to, element.clone());
+            store(txn, dst, target, existed, Written::Changed);
+        }
+        ctx.log_as(logged);
+        ctx.out.bulk(&element);
+    });
 }
 
 /// LMOVE's LEFT|RIGHT LEFT|RIGHT (syntax error otherwise).
