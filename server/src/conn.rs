@@ -218,6 +218,9 @@ impl Connection<'_> {
                     Err(e) => return Err(e.to_string()),
                 },
             }
+            if self.input.len() as u64 > config.client_query_buffer_limit {
+                return Err("query buffer limit while blocked".into());
+            }
         };
         match woken {
             Woken::Ready => self.session.run_one(config).await,
