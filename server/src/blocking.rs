@@ -1,7 +1,7 @@
 //! A client blocked by a blocking command (BLPOP and the rest; later BZPOPMIN):
 //! its place in the keyspace's lines of waiters ([`tier_engine::keyspace::blocking`]),
 //! its deadline, and what other connections see of it (CLIENT LIST's flag `b`,
-//! CLIENT UNBLOCK, INFO's `blocked_clients`).
+//! CLIENT UNBLOCK, INFO's `blocked_clients` and `clients_in_timeout_table`).
 //!
 //! The handler that finds every key empty stores a [`Blocking`] in the client and
 //! replies nothing. The connection then flushes the replies before it and waits
@@ -38,23 +38,32 @@ pub struct Blocking {
     /// None: forever.
     deadline: Option<Instant>,
     handle: Arc<ClientHandle>,
+    /// Counted in INFO's `clients_in_timeout_table` (a timeout was given).
+    timed: Option<Arc<Shared>>,
 }
 
 impl Blocking {
     /// Starts waiting on `keys` of database `db`, for `timeout` (None: forever).
     pub fn new(
-        shared: &Shared,
+        shared: &Arc<Shared>,
         handle: &Arc<ClientHandle>,
         db: usize,
         keys: &[Bytes],
         timeout: Option<Duration>,
     ) -> Blocking {
         handle.blocked.store(true, Ordering::Release);
+        if timeout.is_some() {
+            shared
+                .clients
+                .in_timeout_table
+                .fetch_add(1, Ordering::AcqRel);
+        }
         Blocking {
             waiting: shared.keyspace.wait_for(db, keys),
             // A deadline past what a clock can say is none (Redis's overflows too).
             deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
             handle: handle.clone(),
+            timed: timeout.map(|_| shared.clone()),
         }
     }
 
@@ -69,6 +78,12 @@ impl Drop for Blocking {
     fn drop(&mut self) {
         self.handle.blocked.store(false, Ordering::Release);
         self.handle.unblock.lock().take();
+        if let Some(shared) = &self.timed {
+            shared
+                .clients
+                .in_timeout_table
+                .fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 

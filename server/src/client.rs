@@ -142,6 +142,8 @@ pub struct Clients {
     pub total_received: AtomicU64,
     /// Connections refused by maxclients (INFO's rejected_connections).
     pub rejected: AtomicU64,
+    /// Clients blocked with a timeout (INFO's clients_in_timeout_table).
+    pub in_timeout_table: AtomicUsize,
 }
 
 impl Clients {

@@ -454,13 +454,16 @@ fn a_disconnect_while_blocked_leaves_the_line() {
     let server = TestServer::start();
     let mut control = server.raw();
     let mut gone = server.raw();
-    gone.send(&encode_command(&[b"BLPOP", b"k", b"0"]));
+    gone.send(&encode_command(&[b"BLPOP", b"k", b"100"]));
     wait_blocked(&mut control, 1);
     let mut next = server.raw();
     next.send(&encode_command(&[b"BLPOP", b"k", b"0"]));
     wait_blocked(&mut control, 2);
+    let timed = |raw: &mut RawClient| number(&info(raw, &["clients"]), "clients_in_timeout_table");
+    assert_eq!(timed(&mut control), 1);
     drop(gone);
     wait_blocked(&mut control, 1);
+    assert_eq!(timed(&mut control), 0);
     control.cmd(&["RPUSH", "k", "a", "b"]);
     assert_eq!(next.read_frame(), Some(bulks(&["k", "a"])));
     wait_blocked(&mut control, 0);
