@@ -10,8 +10,14 @@
 //! lines) or keeps it in place. At the deadline, or unblocked by CLIENT UNBLOCK, it
 //! answers the timeout's null array (or CLIENT UNBLOCK's error); a client that
 //! disconnects or is killed meanwhile leaves the lines as it goes.
+//!
+//! The handlers' side, for every blocking family: [`take_wake`] first, the timeout
+//! as Redis reads it ([`parse_timeout`]), and [`block_on`] where every key is empty; the connection then
+//! [`wait`]s.
 
 use crate::client::ClientHandle;
+use crate::cmd::Ctx;
+use crate::num::long_double;
 use crate::shared::Shared;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
@@ -68,7 +74,7 @@ impl Blocking {
     }
 
     /// The same wait, back in line where it was, after a run that found nothing.
-    pub fn rearmed(self) -> Blocking {
+    fn rearmed(self) -> Blocking {
         self.waiting.rearm();
         self
     }
@@ -111,4 +117,51 @@ pub async fn wait(blocking: &Blocking) -> Woken {
         _ = blocking.waiting.woken() => Woken::Ready,
         _ = until => Woken::TimedOut,
     }
+}
+
+/// Redis 7.0's `getTimeoutFromObjectOrReply` in seconds: a float made milliseconds
+/// and rounded up as C computes it in `long double`; a value beyond an i64 of
+/// milliseconds (an infinity too) converts to i64::MIN there, so it is negative. None
+/// for 0 (wait forever). Writes the error on failure.
+pub fn parse_timeout(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<Option<Duration>> {
+    let ms = match long_double::parse(arg) {
+        Some(long_double::Float::Finite(n)) => n.times_ceil(1000).unwrap_or(i64::MIN),
+        Some(long_double::Float::Infinite) => i64::MIN,
+        None => {
+            ctx.out.error("ERR timeout is not a float or out of range");
+            return None;
+        }
+    };
+    if ms < 0 {
+        ctx.out.error("ERR timeout is negative");
+        return None;
+    }
+    Some((ms > 0).then(|| Duration::from_millis(ms as u64)))
+}
+
+/// Where every key of a blocking command was empty: registers the client as waiting
+/// on `keys` (see [`Blocking`]) and replies nothing yet, or keeps the registration of
+/// the run that blocked first (its place in line and its deadline). Where the client
+/// may not block (inside MULTI, the AOF loader), answers with `refused` at once.
+pub fn block_on(
+    ctx: &mut Ctx<'_>,
+    keys: &[Bytes],
+    timeout: Option<Duration>,
+    held: Option<Blocking>,
+    refused: fn(&mut Ctx<'_>),
+) {
+    if ctx.client.deny_blocking || ctx.client.replaying {
+        return refused(ctx);
+    }
+    let blocking = match held {
+        Some(b) => b,
+        None => Blocking::new(ctx.shared, &ctx.client.handle, ctx.client.db, keys, timeout),
+    };
+    ctx.client.blocked = Some(blocking);
+}
+
+/// The wait of a client woken and running its command again, the wake taken (see
+/// [`Blocking::rearmed`]); None on a first run. A blocking handler calls it first.
+pub fn take_wake(ctx: &mut Ctx<'_>) -> Option<Blocking> {
+    ctx.client.blocked.take().map(Blocking::rearmed)
 }

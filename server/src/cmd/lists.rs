@@ -15,10 +15,9 @@ use super::collection::{collection_of, modify_key, move_between, read, spec, sto
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::values::Replied;
 use super::{key_locks, Ctx};
-use crate::blocking::Blocking;
-use crate::num::{long_double, parse_i64};
+use crate::blocking::{block_on, parse_timeout, take_wake};
+use crate::num::parse_i64;
 use bytes::Bytes;
-use std::time::Duration;
 use tier_engine::value::list::End;
 use tier_engine::value::List;
 use tier_engine::LockMode;
@@ -614,63 +613,16 @@ fn lmpop(ctx: &mut Ctx<'_>) {
     });
 }
 
-/// Redis 7.0's `getTimeoutFromObjectOrReply` in seconds: a float made milliseconds
-/// and rounded up as C computes it in `long double`; a value beyond an i64 of
-/// milliseconds (an infinity too) converts to i64::MIN there, so it is negative. None
-/// for 0 (wait forever). Writes the error on failure.
-fn parse_timeout(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<Option<Duration>> {
-    let ms = match long_double::parse(arg) {
-        Some(long_double::Float::Finite(n)) => n.times_ceil(1000).unwrap_or(i64::MIN),
-        Some(long_double::Float::Infinite) => i64::MIN,
-        None => {
-            ctx.out.error("ERR timeout is not a float or out of range");
-            return None;
-        }
-    };
-    if ms < 0 {
-        ctx.out.error("ERR timeout is negative");
-        return None;
-    }
-    Some((ms > 0).then(|| Duration::from_millis(ms as u64)))
-}
-
-/// Where every key of a blocking command was empty: registers the client as waiting
-/// on `keys` (see [`Blocking`]) and replies nothing yet, or keeps the registration of
-/// the run that blocked first (its place in line and its deadline). Where the client
-/// may not block (inside MULTI, the AOF loader), answers with `refused` at once.
-fn wait(
-    ctx: &mut Ctx<'_>,
-    keys: &[Bytes],
-    timeout: Option<Duration>,
-    held: Option<Blocking>,
-    refused: fn(&mut Ctx<'_>),
-) {
-    if ctx.client.deny_blocking || ctx.client.replaying {
-        return refused(ctx);
-    }
-    let blocking = match held {
-        Some(b) => b,
-        None => Blocking::new(ctx.shared, &ctx.client.handle, ctx.client.db, keys, timeout),
-    };
-    ctx.client.blocked = Some(blocking);
-}
-
-/// The wait of a client woken and running its command again, the wake taken (see
-/// [`Blocking::rearmed`]); None on a first run.
-fn woken(ctx: &mut Ctx<'_>) -> Option<Blocking> {
-    ctx.client.blocked.take().map(Blocking::rearmed)
-}
-
 /// BLPOP and BRPOP.
 fn blocking_pop(ctx: &mut Ctx<'_>, end: End) {
-    let held = woken(ctx);
+    let held = take_wake(ctx);
     let args = ctx.args;
     let Some(timeout) = parse_timeout(ctx, &args[args.len() - 1]) else {
         return;
     };
     let keys = &args[1..args.len() - 1];
     pop_first(ctx, keys, end, Shape::One, |ctx| {
-        wait(ctx, keys, timeout, held, |ctx| ctx.out.null_array())
+        block_on(ctx, keys, timeout, held, |ctx| ctx.out.null_array())
     });
 }
 
@@ -683,7 +635,7 @@ fn brpop(ctx: &mut Ctx<'_>) {
 }
 
 fn blmpop(ctx: &mut Ctx<'_>) {
-    let held = woken(ctx);
+    let held = take_wake(ctx);
     let Some(timeout) = parse_timeout(ctx, &ctx.args[1]) else {
         return;
     };
@@ -691,20 +643,20 @@ fn blmpop(ctx: &mut Ctx<'_>) {
         return;
     };
     pop_first(ctx, keys, end, Shape::Many(count), |ctx| {
-        wait(ctx, keys, timeout, held, |ctx| ctx.out.null_array())
+        block_on(ctx, keys, timeout, held, |ctx| ctx.out.null_array())
     });
 }
 
 /// BRPOPLPUSH and BLMOVE: LMOVE, or a wait on the source. Inside MULTI the empty
 /// source answers a null (not the null array of a timeout), as Redis.
 fn blocking_move(ctx: &mut Ctx<'_>, ends: (End, End), timeout_at: usize, logged: &[&[u8]]) {
-    let held = woken(ctx);
+    let held = take_wake(ctx);
     let args = ctx.args;
     let Some(timeout) = parse_timeout(ctx, &args[timeout_at]) else {
         return;
     };
     move_element(ctx, ends, logged, |ctx| {
-        wait(ctx, &args[1..2], timeout, held, |ctx| ctx.out.null())
+        block_on(ctx, &args[1..2], timeout, held, |ctx| ctx.out.null())
     });
 }
 
