@@ -3,6 +3,7 @@
 
 use crate::blocking::Unblock;
 use crate::multi::{Queued, Watching};
+use crate::pubsub::Subscriptions;
 use crate::resp::Protocol;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
@@ -45,6 +46,8 @@ pub struct Client {
     /// Blocking commands answer as if their timeout expired at once (while EXEC runs
     /// the transaction's commands).
     pub deny_blocking: bool,
+    /// The channels and patterns subscribed to, and the mailbox of their messages.
+    pub pubsub: Subscriptions,
     /// TIER TRACE ON: a reply to a command that read values from the cold tier is
     /// preceded by a RESP3 attribute saying how many (see [`crate::session`]).
     pub trace_cold: bool,
@@ -80,6 +83,9 @@ pub struct ClientHandle {
     /// A CLIENT UNBLOCK for the wait under way.
     pub unblock: Mutex<Option<Unblock>>,
     unblock_notify: Notify,
+    /// Channels, patterns and shard channels subscribed to, for CLIENT LIST's `sub=`,
+    /// `psub=` and `ssub=`.
+    pub subscribed: [AtomicUsize; 3],
     killed: AtomicBool,
     kill: Notify,
 }
@@ -196,6 +202,7 @@ impl Client {
             blocked: None,
             deny_blocking: false,
             watching: Watching::new(handle.watch_flag.clone()),
+            pubsub: Subscriptions::default(),
             trace_cold: false,
             handle,
         }
@@ -225,18 +232,38 @@ impl Client {
         self.multi.take()
     }
 
+    /// Shows the subscriptions' counts to other connections (CLIENT LIST).
+    pub fn count_subscriptions(&self) {
+        let lists = [
+            &self.pubsub.channels,
+            &self.pubsub.patterns,
+            &self.pubsub.shard_channels,
+        ];
+        for (count, list) in self.handle.subscribed.iter().zip(lists) {
+            count.store(list.len(), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the client is in RESP2's subscribed mode, where only (un)subscribing,
+    /// PING, QUIT and RESET may run.
+    pub fn in_pubsub_mode(&self) -> bool {
+        self.pubsub.any() && self.handle.protocol() == crate::resp::Protocol::Resp2
+    }
+
     /// Selects database `db` (SELECT, RESET), as other connections see it too.
     pub fn set_db(&mut self, db: usize) {
         self.db = db;
         self.handle.db.store(db, Ordering::Relaxed);
     }
 
-    /// RESET: back to a fresh connection's state (no transaction, no watched key,
-    /// database 0, RESP2, no name, no TIER TRACE), and
+    /// RESET: back to a fresh connection's state (no transaction, no watched key, no
+    /// subscription, database 0, RESP2, no name, no TIER TRACE), and
     /// unauthenticated unless `authenticated` (no password is set). The caller switches
     /// its reply writer back to RESP2.
     pub fn reset(&mut self, authenticated: bool) {
         self.end_multi();
+        self.pubsub.clear();
+        self.count_subscriptions();
         self.set_db(0);
         self.authenticated = authenticated;
         self.trace_cold = false;
@@ -264,6 +291,11 @@ fn new_handle(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Arc<
         blocked: AtomicBool::new(false),
         unblock: Mutex::new(None),
         unblock_notify: Notify::new(),
+        subscribed: [
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        ],
         killed: AtomicBool::new(false),
         kill: Notify::new(),
     })

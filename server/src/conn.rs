@@ -5,9 +5,10 @@
 
 use crate::blocking::{self, Unblock, Woken};
 use crate::client::Client;
-use crate::config::Config;
+use crate::config::{ClientClass, Config};
 use crate::persist::stream::{self, Piece, SnapshotStream};
 use crate::persist::Appended;
+use crate::pubsub::Kind;
 use crate::resp::{parse_command, Limits, Protocol, ReplyWriter};
 use crate::session::Session;
 use crate::shared::Shared;
@@ -15,7 +16,7 @@ use bytes::{Buf, BytesMut};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -52,6 +53,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
         stream: &mut stream,
         input: BytesMut::with_capacity(READ_CHUNK),
         session: Session::new(&shared, client, ReplyWriter::new(Protocol::Resp2)),
+        soft_over_since: None,
     }
     .run()
     .await;
@@ -95,6 +97,8 @@ struct Connection<'a> {
     stream: &'a mut TcpStream,
     input: BytesMut,
     session: Session<'a>,
+    /// Since when the replies waiting are over the normal soft output limit.
+    soft_over_since: Option<Instant>,
 }
 
 impl Connection<'_> {
@@ -145,9 +149,19 @@ impl Connection<'_> {
             }
             .map_err(|e| e.to_string())
         };
+        // A subscriber also wakes for its messages (written out by the flush that
+        // follows).
+        let mailbox = self.session.client.pubsub.mailbox.clone();
+        let messages = async {
+            match &mailbox {
+                Some(mailbox) => mailbox.ready().await,
+                None => std::future::pending().await,
+            }
+        };
         let n = tokio::select! {
             biased;
             _ = handle.killed() => return Err("killed".into()),
+            () = messages => return Ok(()),
             n = read => n?,
         };
         if n == 0 {
@@ -189,6 +203,7 @@ impl Connection<'_> {
             if self.session.client.close_after_reply {
                 return Ok(());
             }
+            self.check_output_limit(config)?;
             if self.session.writer.out.len() >= FLUSH_AT {
                 self.flush().await?;
             }
@@ -197,29 +212,45 @@ impl Connection<'_> {
 
     /// The command blocked (see [`blocking`]): sends the replies before it, then
     /// waits, reading (and keeping) what the client sends meanwhile so a disconnect
-    /// ends the wait. Woken, runs the command again; at the deadline or on CLIENT
+    /// ends the wait, and sending a subscriber's messages as they come. Woken, runs the command again; at the deadline or on CLIENT
     /// UNBLOCK, answers for it.
     async fn wait_blocked(&mut self, config: &Config) -> Result<(), String> {
         self.flush().await?;
         let handle = self.session.client.handle.clone();
         // CLIENT LIST names the command a client is blocked in.
         *handle.last_command.lock() = self.session.client.last_command;
-        let Some(waiting) = self.session.client.blocked.as_ref() else {
-            return Ok(());
-        };
         let woken = loop {
-            tokio::select! {
+            let Some(waiting) = self.session.client.blocked.as_ref() else {
+                return Ok(());
+            };
+            // A subscriber (RESP3) still gets its messages while blocked.
+            let mailbox = self.session.client.pubsub.mailbox.clone();
+            let messages = async {
+                match &mailbox {
+                    Some(mailbox) => mailbox.ready().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let woken = tokio::select! {
                 biased;
                 _ = handle.killed() => return Err("killed".into()),
-                woken = blocking::wait(waiting) => break woken,
+                woken = blocking::wait(waiting) => Some(woken),
+                () = messages => None,
                 n = self.stream.read_buf(&mut self.input) => match n {
                     Ok(0) => return Err("client closed the connection while blocked".into()),
-                    Ok(n) => self.session.shared.stats.net_input_bytes.add(n as u64),
+                    Ok(n) => {
+                        self.session.shared.stats.net_input_bytes.add(n as u64);
+                        if self.input.len() as u64 > config.client_query_buffer_limit {
+                            return Err("query buffer limit while blocked".into());
+                        }
+                        continue;
+                    }
                     Err(e) => return Err(e.to_string()),
                 },
-            }
-            if self.input.len() as u64 > config.client_query_buffer_limit {
-                return Err("query buffer limit while blocked".into());
+            };
+            match woken {
+                Some(woken) => break woken,
+                None => self.flush().await?,
             }
         };
         match woken {
@@ -281,10 +312,64 @@ impl Connection<'_> {
         }
     }
 
+    /// `client-output-buffer-limit normal`: a batch's replies that pass the hard
+    /// limit, or the soft one for its seconds, close the connection. (A subscriber's
+    /// messages are held to the pubsub class in its mailbox.)
+    fn check_output_limit(&mut self, config: &Config) -> Result<(), String> {
+        let limit = config.output_limit(ClientClass::Normal);
+        let pending = self.session.writer.out.len() as u64;
+        let soft_over = limit.soft > 0 && pending > limit.soft;
+        if !soft_over {
+            self.soft_over_since = None;
+        }
+        let since = *self.soft_over_since.get_or_insert_with(Instant::now);
+        let over = (limit.hard > 0 && pending > limit.hard)
+            || (soft_over && since.elapsed() >= Duration::from_secs(limit.soft_seconds));
+        if over {
+            let handle = &self.session.client.handle;
+            tracing::warn!(
+                id = handle.id,
+                addr = %handle.addr,
+                "Client scheduled to be closed ASAP for overcoming of output buffer limits."
+            );
+            return Err("output buffer limit".into());
+        }
+        Ok(())
+    }
+
+    /// Writes out the messages waiting for a subscriber, as its protocol shows them.
+    fn take_messages(&mut self) {
+        let Some(mailbox) = &self.session.client.pubsub.mailbox else {
+            return;
+        };
+        let out = &mut self.session.writer;
+        for message in mailbox.take() {
+            match (message.kind, &message.pattern) {
+                (Kind::Pattern, Some(pattern)) => {
+                    out.push_len(4);
+                    out.bulk(b"pmessage");
+                    out.bulk(pattern);
+                }
+                (Kind::Shard, _) => {
+                    out.push_len(3);
+                    out.bulk(b"smessage");
+                }
+                _ => {
+                    out.push_len(3);
+                    out.bulk(b"message");
+                }
+            }
+            out.bulk(&message.channel);
+            out.bulk(&message.payload);
+        }
+    }
+
     /// Sends the replies waiting, once the AOF holds the writes they acknowledge as
-    /// `appendfsync` promises. A write the AOF could not take is never acknowledged:
-    /// the connection closes instead.
+    /// `appendfsync` promises, and a subscriber's messages. A write the AOF could not
+    /// take is never acknowledged: the connection closes instead. A client that does
+    /// not read is left behind once it is killed (CLIENT KILL, an output limit).
     async fn flush(&mut self) -> Result<(), String> {
+        self.take_messages();
         match self.session.take_appended() {
             Appended::Nothing => {}
             Appended::Upto(lsn) => {
@@ -301,10 +386,14 @@ impl Connection<'_> {
             return Ok(());
         }
         *self.session.client.handle.last_command.lock() = self.session.client.last_command;
-        self.stream
-            .write_all(&self.session.writer.out)
-            .await
-            .map_err(|e| e.to_string())?;
+        let handle = self.session.client.handle.clone();
+        tokio::select! {
+            biased;
+            _ = handle.killed() => return Err("killed".into()),
+            written = self.stream.write_all(&self.session.writer.out) => {
+                written.map_err(|e| e.to_string())?;
+            }
+        }
         self.session
             .shared
             .stats

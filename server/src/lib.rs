@@ -13,6 +13,7 @@
 //! - [`config`]: redis.conf-style configuration, CONFIG GET/SET.
 //! - `num`: numbers as Redis reads and writes them (`string2ll`, `long double`).
 //! - [`persist`]: the AOF, snapshots, and loading them at start.
+//! - [`pubsub`]: channels, patterns and subscribers' mailboxes.
 
 pub mod blocking;
 pub mod client;
@@ -22,6 +23,7 @@ mod conn;
 pub mod multi;
 pub mod num;
 pub mod persist;
+pub mod pubsub;
 pub mod resp;
 pub mod server;
 mod session;

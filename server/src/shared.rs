@@ -76,6 +76,8 @@ pub struct Shared {
     pub tier: OnceLock<Tier>,
     pub config: SharedConfig,
     pub clients: Clients,
+    /// Pub/Sub channels and patterns.
+    pub pubsub: Arc<crate::pubsub::PubSub>,
     pub stats: ServerStats,
     pub slowlog: SlowLog,
     /// When the server started.
@@ -98,6 +100,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: Config, set_log_level: LogLevelSetter) -> Self {
         let keyspace = Arc::new(Keyspace::new(config.databases as usize));
+        tier_engine::keyspace::set_lfu_params(config.lfu_log_factor, config.lfu_decay_time);
         let (shutdown_tx, _) = watch::channel(false);
         let now_secs = tier_engine::now_ms() / 1000;
         Shared {
@@ -107,6 +110,7 @@ impl Shared {
             slowlog: SlowLog::default(),
             config: SharedConfig::new(config),
             clients: Clients::default(),
+            pubsub: Arc::default(),
             stats: ServerStats::default(),
             started: Instant::now(),
             lastsave: AtomicU64::new(now_secs),
@@ -137,11 +141,14 @@ impl Shared {
         self.shutdown_tx.subscribe()
     }
 
-    /// Hands the tier's run-time knobs (maxmemory, tier-min-value-size, ...) from the
-    /// live configuration to the running tier, after CONFIG SET.
+    /// Hands the engine's run-time knobs (maxmemory, tier-min-value-size, the LFU
+    /// counter's ...) from the live configuration to the keyspace and the running
+    /// tier, at start and after CONFIG SET.
     pub fn sync_tier_settings(&self) {
+        let config = self.config.load();
+        tier_engine::keyspace::set_lfu_params(config.lfu_log_factor, config.lfu_decay_time);
         if let Some(tier) = self.tier.get() {
-            tier.configure(&self.config.load().tier_knobs());
+            tier.configure(&config.tier_knobs());
         }
     }
 

@@ -797,3 +797,49 @@ fn wrongtype_between_lists_and_other_families() {
         &["TYPE", "l"],
     ]);
 }
+
+/// A RESP3 subscriber blocked in BLPOP still receives its messages, then its pop, as
+/// from redis-server.
+#[test]
+fn a_blocked_resp3_subscriber_gets_its_messages() {
+    let server = TestServer::start();
+    let reference = ReferenceRedis::start();
+    for port in [server.port, reference.port] {
+        let mut control = RawClient::connect(port);
+        let mut sub = RawClient::connect(port);
+        sub.cmd(&["HELLO", "3"]);
+        assert_eq!(
+            sub.cmd(&["SUBSCRIBE", "ch"]),
+            Frame::Push(vec![bulk("subscribe"), bulk("ch"), int(1)])
+        );
+        sub.send(&encode_command(&[b"BLPOP", b"k", b"0"]));
+        wait_blocked(&mut control, 1);
+        assert_eq!(control.cmd(&["PUBLISH", "ch", "hi"]), int(1));
+        assert_eq!(
+            sub.read_frame(),
+            Some(Frame::Push(vec![bulk("message"), bulk("ch"), bulk("hi")])),
+            "port {port}"
+        );
+        control.cmd(&["RPUSH", "k", "v"]);
+        assert_eq!(sub.read_frame(), Some(bulks(&["k", "v"])), "port {port}");
+    }
+}
+
+/// A list's DUMP restores to the same list, and a RESTORE into a key a client waits
+/// on wakes it.
+#[test]
+fn dump_and_restore_a_list() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.cmd(&["RPUSH", "l", "a", "", "c"]);
+    let Frame::Bulk(payload) = raw.cmd(&["DUMP", "l"]) else {
+        panic!("DUMP of a list is a bulk string");
+    };
+    let mut waiter = server.raw();
+    waiter.send(&encode_command(&[b"BRPOP", b"copy", b"0"]));
+    wait_blocked(&mut raw, 1);
+    assert_eq!(raw.cmd_bytes(&[b"RESTORE", b"copy", b"0", &payload]), ok());
+    assert_eq!(waiter.read_frame(), Some(bulks(&["copy", "c"])));
+    assert_eq!(raw.cmd(&["LRANGE", "copy", "0", "-1"]), bulks(&["a", ""]));
+    assert_eq!(raw.cmd(&["OBJECT", "ENCODING", "copy"]), bulk("quicklist"));
+}

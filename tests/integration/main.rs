@@ -3,12 +3,15 @@
 
 mod connection;
 mod differential;
+mod dump;
 mod durability;
 mod harness;
 mod hashes;
 mod keys;
 mod lists;
+mod patterns;
 mod protocol;
+mod pubsub;
 mod server;
 mod sets;
 mod strings;

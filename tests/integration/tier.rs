@@ -655,3 +655,63 @@ fn collections_beyond_ram_are_demoted_and_read_back() {
     let back: usize = con.hlen("huge").unwrap();
     assert_eq!(back, 400);
 }
+
+/// `allkeys-lfu` evicts by access frequency: keys read many times survive a flood of
+/// keys written after them, which `allkeys-lru` (by recency) would keep instead.
+/// Nothing can be demoted (every value is below `tier-min-value-size`), so RAM is
+/// made by eviction alone.
+#[test]
+fn lfu_eviction_keeps_the_frequently_read_keys() {
+    const HOT: u64 = 2_000;
+    const FLOOD: u64 = 40_000;
+    const VALUE: usize = 200;
+    let server = TestServer::start_with(&[
+        "--maxmemory",
+        "8mb",
+        "--tier-min-value-size",
+        "100000",
+        "--maxmemory-policy",
+        "allkeys-lfu",
+    ]);
+    let mut con = server.client();
+    let mut raw = server.raw();
+    write_values(&mut con, HOT, VALUE);
+    for _ in 0..20 {
+        let names: Vec<String> = (0..HOT).map(key_of).collect();
+        let _: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+            .arg(&names)
+            .query(&mut con)
+            .expect("MGET");
+    }
+    let hot_freq: i64 = redis::cmd("OBJECT")
+        .arg("FREQ")
+        .arg(key_of(0))
+        .query(&mut con)
+        .expect("OBJECT FREQ");
+    assert!(hot_freq > 5, "read keys count their reads: {hot_freq}");
+    // The flood: keys HOT.. written once.
+    let mut pipe = redis::pipe();
+    for i in HOT..HOT + FLOOD {
+        pipe.set(key_of(i), value_of(i, VALUE)).ignore();
+        if i % 1000 == 0 {
+            pipe.query::<()>(&mut con).expect("SET batch");
+            pipe = redis::pipe();
+        }
+    }
+    pipe.query::<()>(&mut con).expect("SET batch");
+    let evicted = number(&info(&mut raw, &["stats"]), "evicted_keys");
+    assert!(evicted > FLOOD / 4, "RAM was made by eviction: {evicted}");
+    let names: Vec<String> = (0..HOT).map(key_of).collect();
+    let hot_left = redis::cmd("MGET")
+        .arg(&names)
+        .query::<Vec<Option<Vec<u8>>>>(&mut con)
+        .expect("MGET")
+        .iter()
+        .filter(|v| v.is_some())
+        .count() as u64;
+    let flood_left = FLOOD - evicted.min(FLOOD);
+    assert!(
+        hot_left * 100 / HOT >= 90 && hot_left * FLOOD > flood_left * HOT,
+        "{hot_left} of {HOT} frequently read keys left, {flood_left} of {FLOOD} others"
+    );
+}

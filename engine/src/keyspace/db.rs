@@ -487,7 +487,12 @@ impl<'a, 'g> Txn<'a, 'g> {
 
     /// Sets `key` to `value` with the given deadline (None: persistent).
     pub fn set(&mut self, key: &[u8], value: Value, expire_at: Option<u64>) {
-        self.put(key, Entry::new(value, expire_at, self.now));
+        let entry = Entry::new(value, expire_at, self.now);
+        let hash = self.db.index.hash(key);
+        if let Some(old) = self.db.index.get(key, hash, self.guard) {
+            entry.inherit_frequency(old.value());
+        }
+        self.put(key, entry);
     }
 
     /// Sets `key` to `value`, keeping the TTL the key has (if it exists).

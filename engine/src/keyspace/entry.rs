@@ -15,16 +15,35 @@ compile_error!("an entry packs a pointer and a cold location into one 64-bit wor
 /// The access word's second-chance bit: set by every access, cleared by the demoter
 /// when it passes the entry over once.
 const REFERENCED: u32 = 1 << 31;
-/// The access word's clock bits (seconds, wrapping).
-const CLOCK_MASK: u32 = REFERENCED - 1;
+/// The access word's LFU counter: 8 bits below the second-chance bit, Redis's
+/// logarithmic access counter.
+const COUNTER_SHIFT: u32 = 23;
+const COUNTER_MASK: u32 = 0xff << COUNTER_SHIFT;
+/// The access word's clock bits: seconds of the last access, wrapping every 97 days.
+const CLOCK_MASK: u32 = (1 << COUNTER_SHIFT) - 1;
+/// Redis's LFU_INIT_VAL: the counter of a key just written.
+pub const LFU_INIT_VAL: u8 = 5;
+
+/// `lfu-log-factor` and `lfu-decay-time`, as Redis keeps them: for every keyspace of
+/// the process (see [`set_lfu_params`]).
+static LFU_LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
+static LFU_DECAY_TIME: AtomicU32 = AtomicU32::new(1);
+
+/// Sets `lfu-log-factor` (how many accesses each step of the counter takes, growing
+/// with the counter) and `lfu-decay-time` (minutes of idleness per step down; 0:
+/// never).
+pub fn set_lfu_params(log_factor: u32, decay_minutes: u32) {
+    LFU_LOG_FACTOR.store(log_factor, Ordering::Relaxed);
+    LFU_DECAY_TIME.store(decay_minutes, Ordering::Relaxed);
+}
 
 /// One key's entry: 12 bytes aligned to 4, so the index node that holds it and its
 /// key's length takes 24 bytes before the key.
 #[derive(Debug)]
 pub struct Entry {
     slot: Slot,
-    /// The second-chance bit and a seconds-resolution clock of the last access, for
-    /// LRU and OBJECT IDLETIME.
+    /// The second-chance bit, the LFU counter (OBJECT FREQ, LFU policies) and a
+    /// seconds-resolution clock of the last access (LRU, OBJECT IDLETIME).
     access: AtomicU32,
 }
 
@@ -48,7 +67,7 @@ impl Entry {
     pub fn new(value: Value, expire_at: Option<u64>, now_ms: u64) -> Self {
         Entry {
             slot: Slot::new(Place::Hot(value), expire_at),
-            access: AtomicU32::new(access_clock(now_ms) | REFERENCED),
+            access: AtomicU32::new(access_word(now_ms, LFU_INIT_VAL)),
         }
     }
 
@@ -137,19 +156,50 @@ impl Entry {
         self.expire_at().is_some_and(|at| at < now_ms)
     }
 
-    /// Records an access: sets the clock and the second-chance bit (a relaxed store,
-    /// skipped when neither would change).
+    /// Records an access: sets the clock and the second-chance bit, and counts it in
+    /// the LFU counter as Redis's `updateLFU` does (decayed for the idle time, then
+    /// incremented with a probability that falls as it grows). A relaxed store,
+    /// skipped when nothing would change; racing accesses may count once.
     pub fn touch(&self, now_ms: u64) {
-        let word = access_clock(now_ms) | REFERENCED;
-        if self.access.load(Ordering::Relaxed) != word {
+        let old = self.access.load(Ordering::Relaxed);
+        let word = access_word(now_ms, log_increment(decayed(old, now_ms)));
+        if old != word {
             self.access.store(word, Ordering::Relaxed);
         }
     }
 
+    /// Takes `old`'s LFU counter: a value that overwrites another keeps the key's
+    /// access frequency, as Redis's `dbOverwrite` does.
+    pub(crate) fn inherit_frequency(&self, old: &Entry) {
+        let counter = old.access.load(Ordering::Relaxed) & COUNTER_MASK;
+        let word = self.access.load(Ordering::Relaxed);
+        self.access
+            .store((word & !COUNTER_MASK) | counter, Ordering::Relaxed);
+    }
+
+    /// RESTORE's IDLETIME and FREQ: the last access `idle_secs` before `now_ms`,
+    /// and the LFU counter `frequency`, where given.
+    pub fn restore_access(&self, now_ms: u64, idle_secs: Option<u64>, frequency: Option<u8>) {
+        let mut word = self.access.load(Ordering::Relaxed);
+        if let Some(idle) = idle_secs {
+            let clock = access_clock(now_ms).wrapping_sub(idle as u32) & CLOCK_MASK;
+            word = (word & !CLOCK_MASK) | clock;
+        }
+        if let Some(counter) = frequency {
+            word = (word & !COUNTER_MASK) | (u32::from(counter) << COUNTER_SHIFT);
+        }
+        self.access.store(word, Ordering::Relaxed);
+    }
+
     /// Seconds since the last access.
     pub fn idle_seconds(&self, now_ms: u64) -> u64 {
-        let last = self.access.load(Ordering::Relaxed);
-        u64::from(access_clock(now_ms).wrapping_sub(last) & CLOCK_MASK)
+        idle_seconds(self.access.load(Ordering::Relaxed), now_ms)
+    }
+
+    /// The LFU counter as of `now_ms` (decayed for the idle time, not stored): Redis's
+    /// `LFUDecrAndReturn`, what OBJECT FREQ reports.
+    pub fn frequency(&self, now_ms: u64) -> u8 {
+        decayed(self.access.load(Ordering::Relaxed), now_ms)
     }
 
     /// Whether the value was read since it was last demoted or written, no more than
@@ -169,6 +219,42 @@ impl Entry {
 
 fn access_clock(now_ms: u64) -> u32 {
     (now_ms / 1000) as u32 & CLOCK_MASK
+}
+
+/// An access word for an access at `now_ms` with LFU counter `counter`.
+fn access_word(now_ms: u64, counter: u8) -> u32 {
+    access_clock(now_ms) | (u32::from(counter) << COUNTER_SHIFT) | REFERENCED
+}
+
+fn idle_seconds(word: u32, now_ms: u64) -> u64 {
+    u64::from(access_clock(now_ms).wrapping_sub(word) & CLOCK_MASK)
+}
+
+/// The counter of `word` less one step per `lfu-decay-time` minutes idle.
+fn decayed(word: u32, now_ms: u64) -> u8 {
+    let counter = ((word & COUNTER_MASK) >> COUNTER_SHIFT) as u8;
+    let decay = u64::from(LFU_DECAY_TIME.load(Ordering::Relaxed));
+    if decay == 0 {
+        return counter;
+    }
+    let periods = idle_seconds(word, now_ms) / 60 / decay;
+    counter.saturating_sub(periods.min(255) as u8)
+}
+
+/// Redis's `LFULogIncr`: one more, with probability 1 / ((counter - LFU_INIT_VAL) *
+/// lfu-log-factor + 1); saturates at 255.
+fn log_increment(counter: u8) -> u8 {
+    if counter == u8::MAX {
+        return counter;
+    }
+    let base = f64::from(counter.saturating_sub(LFU_INIT_VAL));
+    let factor = f64::from(LFU_LOG_FACTOR.load(Ordering::Relaxed));
+    let p = 1.0 / (base * factor + 1.0);
+    if p >= 1.0 || rand::random::<f64>() < p {
+        counter + 1
+    } else {
+        counter
+    }
 }
 
 /// Where a value is, owned: what a [`Slot`] is built from.
@@ -371,5 +457,44 @@ mod tests {
         e.touch(15_000);
         assert_eq!(e.idle_seconds(15_000), 0);
         assert!(e.take_second_chance());
+    }
+
+    /// The LFU counter as Redis keeps it: 5 when written, 6 after the first read, then
+    /// steps ever less likely; one step down per idle minute; an overwrite keeps it;
+    /// the LRU clock and the second-chance bit are apart from it. Then the settings.
+    #[test]
+    fn lfu_counter() {
+        let e = Entry::new(Value::string(b"v"), None, 60_000);
+        assert_eq!(e.frequency(60_000), LFU_INIT_VAL);
+        e.touch(60_000);
+        assert_eq!(e.frequency(60_000), LFU_INIT_VAL + 1);
+        // A counter above the start grows with probability 1 / ((c - 5) * 10 + 1):
+        // a thousand reads take it far above 6, far below 255.
+        for _ in 0..1000 {
+            e.touch(60_000);
+        }
+        let after = e.frequency(60_000);
+        assert!((8..40).contains(&after), "{after}");
+        // Decay: a step per idle minute, without changing what is stored.
+        assert_eq!(e.frequency(60_000 + 3 * 60_000), after - 3);
+        assert_eq!(e.frequency(60_000 + 1000 * 60_000), 0);
+        assert_eq!(e.idle_seconds(60_000 + 3 * 60_000), 180);
+        // An overwrite keeps the counter (set through the keyspace: Txn::set).
+        let fresh = Entry::new(Value::string(b"w"), None, 60_000);
+        fresh.inherit_frequency(&e);
+        assert_eq!(fresh.frequency(60_000), after);
+        assert!(fresh.take_second_chance());
+
+        // With lfu-log-factor 0 every read counts, up to 255; lfu-decay-time 0 never
+        // decays. (Process-wide settings: only this test changes them, and puts
+        // Redis's defaults back.)
+        set_lfu_params(0, 0);
+        let e = Entry::new(Value::string(b"v"), None, 0);
+        for _ in 0..300 {
+            e.touch(0);
+        }
+        assert_eq!(e.frequency(0), 255);
+        assert_eq!(e.frequency(100 * 24 * 3_600_000), 255);
+        set_lfu_params(10, 1);
     }
 }

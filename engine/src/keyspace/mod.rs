@@ -15,7 +15,7 @@ mod watch;
 pub use blocking::Waiting;
 pub use capture::{Capture, CapturedEntry, CapturedValue};
 pub use db::{Db, Txn};
-pub use entry::{Entry, SlotRef};
+pub use entry::{set_lfu_params, Entry, SlotRef, LFU_INIT_VAL};
 pub use gate::{ExclusivePass, Gate, SharedPass};
 pub use log::CommandLog;
 pub use watch::WatchFlag;

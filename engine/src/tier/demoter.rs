@@ -2,7 +2,8 @@
 //! tier, in bounded batches, beside client traffic.
 //!
 //! Above the high watermark it samples random entries (databases weighted by their
-//! size) and picks the least recently used among them, LRU as Redis approximates it.
+//! size) and picks the coldest among them: the least recently used, LRU as Redis
+//! approximates it, or under an LFU `maxmemory-policy` the least frequently used.
 //! An entry accessed since the demoter last looked at it gets a second chance: its
 //! access bit is cleared and it is passed over once, so a value touched a moment ago
 //! is not demoted by the next sample. Values below `tier-min-value-size` (demoting them
@@ -14,7 +15,7 @@
 //! allocation (the write path replaced nothing meanwhile). A changed entry wins and
 //! its new record is dead at once.
 
-use super::evictor::evict_batch;
+use super::evictor::{evict_batch, MaxmemoryPolicy};
 use super::sample::Sampler;
 use super::Shared;
 use crate::cold::{record_len, ColdError, NewRecord, MAX_RECORD_LEN};
@@ -231,6 +232,7 @@ fn pick(
     now: u64,
     sizes: RangeInclusive<usize>,
 ) -> (Vec<Candidate>, bool) {
+    let policy = MaxmemoryPolicy::from_u8(shared.settings.policy.load(Ordering::Relaxed));
     let sampler = Sampler::new(&shared.keyspace);
     let mut chosen: Vec<Candidate> = Vec::new();
     let mut bytes = 0;
@@ -257,9 +259,9 @@ fn pick(
                 spared = true;
                 return;
             }
-            let idle = entry.idle_seconds(now);
-            if best.is_none_or(|(most, _, _)| idle > most) {
-                best = Some((idle, key, entry));
+            let coldness = policy.coldness(entry, now);
+            if best.is_none_or(|(most, _, _)| coldness > most) {
+                best = Some((coldness, key, entry));
             }
         });
         let (Some(db), Some((_, key, entry))) = (drawn, best) else {

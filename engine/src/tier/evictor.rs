@@ -10,10 +10,9 @@
 //!   log-structured cache; deleting keys one by one across all segments would free
 //!   no disk until whole segments emptied.
 //! - Otherwise (RAM holds only values too small to demote) keys are sampled (like
-//!   Redis's `maxmemory-samples`): LRU uses the entries' access clock; LFU, which
-//!   keeps no separate frequency counter yet, uses the same clock (least recently
-//!   used as the least frequently used); TTL takes the nearest deadline; random is
-//!   random.
+//!   Redis's `maxmemory-samples`): LRU uses the entries' access clock; LFU their
+//!   logarithmic access counter, decayed by idle time (`lfu-log-factor`,
+//!   `lfu-decay-time`, as Redis's); TTL takes the nearest deadline; random is random.
 
 use super::reclaimer::{for_each_window, reclaim};
 use super::sample::Sampler;
@@ -105,7 +104,27 @@ impl MaxmemoryPolicy {
         match self {
             MaxmemoryPolicy::VolatileTtl => u64::MAX - entry.expire_at().unwrap_or(u64::MAX),
             MaxmemoryPolicy::VolatileRandom | MaxmemoryPolicy::AllkeysRandom => rand::random(),
-            _ => entry.idle_seconds(now),
+            _ => self.coldness(entry, now),
+        }
+    }
+
+    /// Whether the policy goes by access frequency (Redis's MAXMEMORY_FLAG_LFU).
+    pub fn is_lfu(self) -> bool {
+        matches!(
+            self,
+            MaxmemoryPolicy::AllkeysLfu | MaxmemoryPolicy::VolatileLfu
+        )
+    }
+
+    /// How cold `entry` is, the first to leave RAM (demotion) or the keyspace
+    /// (eviction) being the coldest: under an LFU policy the least frequently used
+    /// (255 less the counter, as Redis's eviction pool ranks), else the least recently
+    /// used (idle seconds).
+    pub fn coldness(self, entry: &Entry, now: u64) -> u64 {
+        if self.is_lfu() {
+            255 - u64::from(entry.frequency(now))
+        } else {
+            entry.idle_seconds(now)
         }
     }
 }

@@ -7,10 +7,12 @@
 //! [`Value::from_record`]).
 //!
 //! - [`list`]: a persistent deque, a quicklist as Redis 7.0 reports it.
+//! - [`dump`]: DUMP payloads (RESTORE's input).
 //! - [`hash`]: listpack or hashtable, as Redis 7.0.
 //! - [`set`]: intset or hashtable, as Redis 7.0.
 //! - [`table`]: the persistent table both use when large.
 
+pub mod dump;
 pub mod hash;
 pub mod list;
 #[cfg(test)]

@@ -253,10 +253,18 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
 ];
 
 fn ping(ctx: &mut Ctx<'_>) {
+    if ctx.args.len() > 2 {
+        return ctx.wrong_arity("ping");
+    }
+    // In RESP2's subscribed mode a reply must look like a message: `[pong, message]`.
+    if ctx.client.in_pubsub_mode() {
+        ctx.out.array_len(2);
+        ctx.out.bulk(b"pong");
+        return ctx.out.bulk(ctx.args.get(1).map_or(&b""[..], |m| &m[..]));
+    }
     match ctx.args {
-        [_] => ctx.out.simple("PONG"),
         [_, message] => ctx.out.bulk(message),
-        _ => ctx.wrong_arity("ping"),
+        _ => ctx.out.simple("PONG"),
     }
 }
 
@@ -559,6 +567,10 @@ impl Current {
 fn client_line(text: &mut String, client: &ClientHandle, current: &Current, now: u64) {
     let me = client.id == current.id;
     let mut flags = String::new();
+    let [sub, psub, ssub] = [0, 1, 2].map(|i| client.subscribed[i].load(Ordering::Relaxed));
+    if sub + psub + ssub > 0 {
+        flags.push('P');
+    }
     let multi = client.multi.load(Ordering::Relaxed);
     if multi >= 0 {
         flags.push('x');
@@ -597,7 +609,7 @@ fn client_line(text: &mut String, client: &ClientHandle, current: &Current, now:
     let _ = write!(
         text,
         "id={} addr={} laddr={} fd={} name={name} age={} idle={idle} flags={flags} db={} \
-         sub=0 psub=0 ssub=0 multi={multi} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} \
+         sub={sub} psub={psub} ssub={ssub} multi={multi} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} \
          multi-mem=0 rbs={rbs} rbp={rbs} obl={output} oll=0 omem=0 tot-mem={tot_mem} \
          events=r cmd={command} user=default redir=-1 resp={}",
         client.id,

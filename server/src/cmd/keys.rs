@@ -12,6 +12,7 @@ use crate::num::parse_i64;
 use bytes::Bytes;
 use std::collections::HashSet;
 use tier_engine::glob::glob_match;
+use tier_engine::value::dump::{decode_dump, encode_dump};
 use tier_engine::{Entry, LockMode, Txn, Value};
 
 const W: Flags = Flags::WRITE;
@@ -267,6 +268,32 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         complexity: "O(1)",
         syntax: "key newkey",
         handler: renamenx,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "dump",
+        arity: 2,
+        flags: Flags::READONLY.union(Flags::NONDETERMINISTIC),
+        keys: KeySpec::ONE,
+        group: "generic",
+        summary: "Return a serialized version of the value stored at the specified key.",
+        since: "2.6.0",
+        complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
+        syntax: "key",
+        handler: dump,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "restore",
+        arity: -4,
+        flags: Flags::WRITE.union(Flags::DENYOOM).union(Flags::KEYS_ONLY),
+        keys: KeySpec::ONE,
+        group: "generic",
+        summary: "Create a key using the provided serialized value, previously obtained using DUMP.",
+        since: "2.6.0",
+        complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+        syntax: "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]",
+        handler: restore,
         subcommands: &[],
     },
     CommandSpec {
@@ -918,6 +945,136 @@ fn swapdb(ctx: &mut Ctx<'_>) {
 
 /// Runs an OBJECT subcommand on the entry of its key, or replies null for no key.
 /// OBJECT looks at a key without touching it.
+/// DUMP key: the value's DUMP payload (see `tier_engine::value::dump`), or nil.
+fn dump(ctx: &mut Ctx<'_>) {
+    let db = ctx.db();
+    let guard = tier_engine::pin();
+    let key = &ctx.args[1];
+    let Some(entry) = db.lookup_read(key, ctx.now, &guard) else {
+        return ctx.out.null();
+    };
+    if let Ok(value) = ctx.value_of(key, entry) {
+        let payload = encode_dump(&value);
+        ctx.out.bulk(&payload);
+    }
+}
+
+/// RESTORE's options after the payload.
+#[derive(Default)]
+struct RestoreOptions {
+    replace: bool,
+    absttl: bool,
+    idle_seconds: Option<u64>,
+    frequency: Option<u8>,
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], checked in
+/// Redis's order: the options, an existing key, the TTL, the payload.
+fn restore(ctx: &mut Ctx<'_>) {
+    let args = ctx.args;
+    let Some(options) = restore_options(ctx, &args[4..]) else {
+        return;
+    };
+    let (key, now) = (&args[1], ctx.now);
+    let db = ctx.db();
+    let guard = tier_engine::pin();
+    let mut txn = db.lock_key(key, now, &guard);
+    if !options.replace && txn.get(key).is_some() {
+        return ctx.out.error("BUSYKEY Target key name already exists.");
+    }
+    let Some(ttl) = parse_i64(&args[2]) else {
+        return ctx.not_integer();
+    };
+    let Ok(ttl) = u64::try_from(ttl) else {
+        return ctx.out.error("ERR Invalid TTL value, must be >= 0");
+    };
+    let value = match decode_dump(&args[3]) {
+        Ok(value) => value.fitted(&ctx.config.limits),
+        Err(e) => return ctx.out.error(format!("ERR {e}")),
+    };
+    let deleted = options.replace && txn.remove(key);
+    let expire_at = match (ttl, options.absttl) {
+        (0, _) => None,
+        (at, true) => Some(at),
+        (ttl, false) => Some(now.saturating_add(ttl)),
+    };
+    // Already expired (not while the AOF loads, whose clock is 0): no key, and a
+    // key it replaced is logged as deleted.
+    if expire_at.is_some_and(|at| at <= now) {
+        if deleted {
+            ctx.log_as(&[b"DEL", key]);
+        }
+        return ctx.out.ok();
+    }
+    txn.set(key, value, expire_at);
+    if let Some(entry) = txn.get(key) {
+        let policy = ctx.config.maxmemory_policy;
+        let frequency = options.frequency.filter(|_| is_lfu(policy));
+        let idle = options.idle_seconds.filter(|_| is_lru(policy));
+        entry.restore_access(now, idle, frequency);
+    }
+    if let (Some(at), false) = (expire_at, options.absttl) {
+        // Logged with its deadline absolute, as Redis propagates it.
+        let at = at.to_string();
+        let mut logged: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        logged[2] = at.as_bytes();
+        logged.push(b"ABSTTL");
+        ctx.log_as(&logged);
+    }
+    ctx.out.ok();
+}
+
+/// RESTORE's options, or None with the error written.
+fn restore_options(ctx: &mut Ctx<'_>, words: &[Bytes]) -> Option<RestoreOptions> {
+    let mut options = RestoreOptions::default();
+    let mut i = 0;
+    while i < words.len() {
+        let word = &words[i];
+        let value = words.get(i + 1);
+        if word.eq_ignore_ascii_case(b"replace") {
+            options.replace = true;
+        } else if word.eq_ignore_ascii_case(b"absttl") {
+            options.absttl = true;
+        } else if let (true, Some(n), None) = (
+            word.eq_ignore_ascii_case(b"idletime"),
+            value,
+            options.frequency,
+        ) {
+            let Some(n) = parse_i64(n) else {
+                ctx.not_integer();
+                return None;
+            };
+            let Ok(n) = u64::try_from(n) else {
+                ctx.out.error("ERR Invalid IDLETIME value, must be >= 0");
+                return None;
+            };
+            options.idle_seconds = Some(n);
+            i += 1;
+        } else if let (true, Some(n), None) = (
+            word.eq_ignore_ascii_case(b"freq"),
+            value,
+            options.idle_seconds,
+        ) {
+            let Some(n) = parse_i64(n) else {
+                ctx.not_integer();
+                return None;
+            };
+            let Ok(n) = u8::try_from(n) else {
+                ctx.out
+                    .error("ERR Invalid FREQ value, must be >= 0 and <= 255");
+                return None;
+            };
+            options.frequency = Some(n);
+            i += 1;
+        } else {
+            ctx.syntax_error();
+            return None;
+        }
+        i += 1;
+    }
+    Some(options)
+}
+
 fn with_object(ctx: &mut Ctx<'_>, f: impl FnOnce(&mut Ctx<'_>, &Entry)) {
     let db = ctx.db();
     let guard = tier_engine::pin();
@@ -931,8 +1088,6 @@ fn with_object(ctx: &mut Ctx<'_>, f: impl FnOnce(&mut Ctx<'_>, &Entry)) {
 const SHARED_INTEGERS: i64 = 10_000;
 /// Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
 const EMBSTR_SIZE_LIMIT: usize = 44;
-/// Redis's LFU_INIT_VAL: the counter of a key never read.
-const LFU_INIT_VAL: u64 = 5;
 
 /// Whether `policy` evicts by frequency (Redis's MAXMEMORY_FLAG_LFU).
 fn is_lfu(policy: MaxmemoryPolicy) -> bool {
@@ -1008,11 +1163,7 @@ fn object_freq(ctx: &mut Ctx<'_>) {
         if !is_lfu(ctx.config.maxmemory_policy) {
             return ctx.out.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         }
-        // Entries keep a last-access time but no access counter yet: this is Redis's
-        // counter for a key not read since written, decayed one step per idle minute
-        // (lfu-decay-time 1).
-        ctx.out
-            .integer(LFU_INIT_VAL.saturating_sub(entry.idle_seconds(ctx.now) / 60) as i64);
+        ctx.out.integer(i64::from(entry.frequency(ctx.now)));
     });
 }
 

@@ -11,6 +11,7 @@ mod expire;
 mod hashes;
 mod keys;
 mod lists;
+mod pubsub;
 mod server;
 mod sets;
 mod strings;
@@ -34,6 +35,7 @@ pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
     hashes::COMMANDS,
     keys::COMMANDS,
     lists::COMMANDS,
+    pubsub::COMMANDS,
     server::COMMANDS,
     sets::COMMANDS,
     strings::COMMANDS,
@@ -215,6 +217,17 @@ fn admit(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static str)
     }
     if !ctx.client.authenticated && !spec.flags.contains(Flags::NO_AUTH) {
         ctx.out.error("NOAUTH Authentication required.");
+        return false;
+    }
+    // A container is judged by its subcommand (named `pubsub|channels`).
+    if ctx.client.in_pubsub_mode()
+        && spec.subcommands.is_empty()
+        && !pubsub::allowed_when_subscribed(spec.name)
+    {
+        ctx.out.error(format!(
+            "ERR Can't execute '{full_name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / \
+             QUIT / RESET are allowed in this context"
+        ));
         return false;
     }
     let persistence = &ctx.shared.persistence;

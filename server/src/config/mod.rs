@@ -138,10 +138,52 @@ pub struct Config {
     /// dataset mostly on disk, which every snapshot reads whole, Tier saves on demand
     /// only).
     pub save: Vec<(u64, u64)>,
+    /// `lfu-log-factor`: how many accesses a step of a key's LFU counter takes (it
+    /// grows with the counter). Default: 10.
+    pub lfu_log_factor: u32,
+    /// `lfu-decay-time`: minutes of idleness per step down of the LFU counter; 0:
+    /// never. Default: 1.
+    pub lfu_decay_time: u32,
+    /// `client-output-buffer-limit`: per client class (normal, replica, pubsub), the
+    /// replies and messages that may wait for a client before it is disconnected.
+    /// Default: none for normal clients, Redis's for the others.
+    pub client_output_buffer_limit: [OutputLimit; 3],
     /// `key-load-delay`: microseconds to wait after loading each snapshot record at
     /// start (negative: one microsecond once in `-n` records), as Redis's debugging
     /// option. Default: 0.
     pub key_load_delay: i64,
+}
+
+/// A client class of `client-output-buffer-limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientClass {
+    Normal = 0,
+    Replica = 1,
+    Pubsub = 2,
+}
+
+/// One class's `client-output-buffer-limit`: disconnect a client once more than `hard`
+/// bytes wait for it, or more than `soft` for `soft_seconds`; 0 is no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+impl OutputLimit {
+    pub const NONE: OutputLimit = OutputLimit {
+        hard: 0,
+        soft: 0,
+        soft_seconds: 0,
+    };
+}
+
+impl Config {
+    /// The output buffer limit of clients of `class`.
+    pub fn output_limit(&self, class: ClientClass) -> OutputLimit {
+        self.client_output_buffer_limit[class as usize]
+    }
 }
 
 impl Default for Config {
@@ -186,6 +228,21 @@ impl Default for Config {
             dbfilename: "dump.tsnap".to_owned(),
             save: Vec::new(),
             key_load_delay: 0,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
+            client_output_buffer_limit: [
+                OutputLimit::NONE,
+                OutputLimit {
+                    hard: 256 << 20,
+                    soft: 64 << 20,
+                    soft_seconds: 60,
+                },
+                OutputLimit {
+                    hard: 32 << 20,
+                    soft: 8 << 20,
+                    soft_seconds: 60,
+                },
+            ],
         }
     }
 }
@@ -387,6 +444,7 @@ impl SharedConfig {
     /// set-max-intset-entries, maxclients,
     /// timeout, tcp-keepalive, proto-max-bulk-len, client-query-buffer-limit, loglevel,
     /// requirepass, protected-mode, appendfsync, aof-load-truncated, key-load-delay,
+    /// lfu-log-factor, lfu-decay-time, client-output-buffer-limit,
     /// auto-aof-rewrite-*, dbfilename, save, slowlog-log-slower-than, slowlog-max-len,
     /// hz).
     ///
@@ -471,6 +529,12 @@ mod tests {
             ("auto-aof-rewrite-min-size", "67108864"),
             ("dbfilename", "dump.tsnap"),
             ("save", ""),
+            ("lfu-log-factor", "10"),
+            ("lfu-decay-time", "1"),
+            (
+                "client-output-buffer-limit",
+                "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+            ),
             ("databases", "16"),
             ("slowlog-log-slower-than", "10000"),
             ("slowlog-max-len", "128"),
@@ -890,6 +954,9 @@ mod tests {
                 "auto-aof-rewrite-min-size",
                 "dbfilename",
                 "save",
+                "lfu-log-factor",
+                "lfu-decay-time",
+                "client-output-buffer-limit",
                 "slowlog-log-slower-than",
                 "slowlog-max-len",
                 "hz",

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use tier_engine::cold::MAX_SEGMENT_SIZE;
 use tier_engine::io::{IoEngineKind, ALIGN};
 
-use super::{Config, LogLevel, MaxmemoryPolicy};
+use super::{ClientClass, Config, LogLevel, MaxmemoryPolicy, OutputLimit};
 use tier_engine::splitargs::split_args;
 
 /// Redis's limit on the number of `bind` addresses (`CONFIG_BINDADDR_MAX`).
@@ -436,6 +436,43 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
         },
     },
     OptionSpec {
+        name: "lfu-log-factor",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.lfu_log_factor = int(v, 0, i32::MAX.into())?;
+            Ok(())
+        }),
+        get: |c| c.lfu_log_factor.to_string(),
+    },
+    OptionSpec {
+        name: "lfu-decay-time",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.lfu_decay_time = int(v, 0, i32::MAX.into())?;
+            Ok(())
+        }),
+        get: |c| c.lfu_decay_time.to_string(),
+    },
+    OptionSpec {
+        name: "client-output-buffer-limit",
+        runtime: true,
+        set: Setter::Many(|c, args| {
+            for (class, limit) in output_limits(args)? {
+                c.client_output_buffer_limit[class as usize] = limit;
+            }
+            Ok(())
+        }),
+        get: |c| {
+            let classes = ["normal", "slave", "pubsub"];
+            let words: Vec<String> = classes
+                .iter()
+                .zip(&c.client_output_buffer_limit)
+                .map(|(class, l)| format!("{class} {} {} {}", l.hard, l.soft, l.soft_seconds))
+                .collect();
+            words.join(" ")
+        },
+    },
+    OptionSpec {
         name: "databases",
         runtime: false,
         set: Setter::One(|c, v| {
@@ -573,6 +610,47 @@ fn save_points(args: &[Vec<u8>]) -> Result<Vec<(u64, u64)>, Reason> {
         .map(|pair| Ok((int(pair[0], 1, i64::MAX)?, int(pair[1], 1, i64::MAX)?)))
         .collect::<Result<Vec<_>, Reason>>()
         .map_err(|_| invalid())
+}
+
+/// `client-output-buffer-limit` words: groups of `<class> <hard> <soft> <seconds>`.
+fn output_limits(args: &[Vec<u8>]) -> Result<Vec<(ClientClass, OutputLimit)>, Reason> {
+    let words: Vec<&Vec<u8>> = args.iter().filter(|a| !a.is_empty()).collect();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".to_owned());
+    }
+    words
+        .chunks(4)
+        .map(|group| {
+            let class = match group[0].to_ascii_lowercase().as_slice() {
+                b"normal" => ClientClass::Normal,
+                b"slave" | b"replica" => ClientClass::Replica,
+                b"pubsub" => ClientClass::Pubsub,
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".to_owned(),
+                    )
+                }
+            };
+            let bad = || {
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                    .to_owned()
+            };
+            let seconds = std::str::from_utf8(group[3])
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok());
+            match (memtoull(group[1]), memtoull(group[2]), seconds) {
+                (Some(hard), Some(soft), Some(soft_seconds)) => Ok((
+                    class,
+                    OutputLimit {
+                        hard,
+                        soft,
+                        soft_seconds,
+                    },
+                )),
+                _ => Err(bad()),
+            }
+        })
+        .collect()
 }
 
 fn yes_no(v: &[u8]) -> Result<bool, Reason> {

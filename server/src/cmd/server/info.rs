@@ -6,6 +6,7 @@
 use super::config_file;
 use crate::cmd::connection::REDIS_VERSION;
 use crate::cmd::Ctx;
+use crate::pubsub::Kind;
 use crate::shared::Shared;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -328,9 +329,10 @@ fn stats(lines: &mut Lines<'_>, shared: &Shared) {
     lines.field("evicted_clients", 0);
     lines.field("keyspace_hits", keyspace.keyspace_hits.get());
     lines.field("keyspace_misses", keyspace.keyspace_misses.get());
-    lines.field("pubsub_channels", 0);
-    lines.field("pubsub_patterns", 0);
-    lines.field("pubsubshard_channels", 0);
+    let pubsub = &shared.pubsub;
+    lines.field("pubsub_channels", pubsub.count(Kind::Channel));
+    lines.field("pubsub_patterns", pubsub.count(Kind::Pattern));
+    lines.field("pubsubshard_channels", pubsub.count(Kind::Shard));
     lines.field("latest_fork_usec", 0);
     lines.field("total_forks", 0);
 }
