@@ -1,6 +1,7 @@
 //! Connected clients: the per-connection state a command may change ([`Client`]) and
 //! the registry behind CLIENT LIST / KILL / ID ([`Clients`], [`ClientHandle`]).
 
+use crate::blocking::Unblock;
 use crate::multi::{Queued, Watching};
 use crate::pubsub::Subscriptions;
 use crate::resp::Protocol;
@@ -39,6 +40,12 @@ pub struct Client {
     pub multi: Option<Queued>,
     /// The keys WATCHed.
     pub watching: Watching,
+    /// Waiting for keys, after a blocking command found them empty (see
+    /// [`crate::blocking`]).
+    pub blocked: Option<crate::blocking::Blocking>,
+    /// Blocking commands answer as if their timeout expired at once (while EXEC runs
+    /// the transaction's commands).
+    pub deny_blocking: bool,
     /// The channels and patterns subscribed to, and the mailbox of their messages.
     pub pubsub: Subscriptions,
     /// TIER TRACE ON: a reply to a command that read values from the cold tier is
@@ -71,6 +78,11 @@ pub struct ClientHandle {
     pub multi: AtomicI64,
     /// Raised when a watched key changes (CLIENT LIST's flag `d`).
     pub watch_flag: WatchFlag,
+    /// Waiting for keys (CLIENT LIST's flag `b`).
+    pub blocked: AtomicBool,
+    /// A CLIENT UNBLOCK for the wait under way.
+    pub unblock: Mutex<Option<Unblock>>,
+    unblock_notify: Notify,
     /// Channels, patterns and shard channels subscribed to, for CLIENT LIST's `sub=`,
     /// `psub=` and `ssub=`.
     pub subscribed: [AtomicUsize; 3],
@@ -83,6 +95,28 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill.notify_one();
+    }
+
+    /// CLIENT UNBLOCK: ends the client's wait for keys with `reason`. Returns whether
+    /// it was waiting.
+    pub fn request_unblock(&self, reason: Unblock) -> bool {
+        if !self.blocked.load(Ordering::Acquire) {
+            return false;
+        }
+        *self.unblock.lock() = Some(reason);
+        self.unblock_notify.notify_one();
+        true
+    }
+
+    /// Resolves with the reason of a CLIENT UNBLOCK.
+    pub async fn unblocked(&self) -> Unblock {
+        loop {
+            let notified = self.unblock_notify.notified();
+            if let Some(reason) = self.unblock.lock().take() {
+                return reason;
+            }
+            notified.await;
+        }
     }
 
     pub fn is_killed(&self) -> bool {
@@ -114,6 +148,8 @@ pub struct Clients {
     pub total_received: AtomicU64,
     /// Connections refused by maxclients (INFO's rejected_connections).
     pub rejected: AtomicU64,
+    /// Clients blocked with a timeout (INFO's clients_in_timeout_table).
+    pub in_timeout_table: AtomicUsize,
 }
 
 impl Clients {
@@ -163,6 +199,8 @@ impl Client {
             replaying: false,
             snapshot: None,
             multi: None,
+            blocked: None,
+            deny_blocking: false,
             watching: Watching::new(handle.watch_flag.clone()),
             pubsub: Subscriptions::default(),
             trace_cold: false,
@@ -250,6 +288,9 @@ fn new_handle(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Arc<
         query_buffer: AtomicUsize::new(0),
         multi: AtomicI64::new(-1),
         watch_flag: WatchFlag::default(),
+        blocked: AtomicBool::new(false),
+        unblock: Mutex::new(None),
+        unblock_notify: Notify::new(),
         subscribed: [
             AtomicUsize::new(0),
             AtomicUsize::new(0),

@@ -3,6 +3,7 @@
 //! per-connection limits (query buffer, bulk length, idle timeout) and closes only
 //! this connection on a protocol error.
 
+use crate::blocking::{self, Unblock, Woken};
 use crate::client::Client;
 use crate::config::{ClientClass, Config};
 use crate::persist::stream::{self, Piece, SnapshotStream};
@@ -189,6 +190,9 @@ impl Connection<'_> {
                 }
             }
             self.session.run_one(config).await;
+            while self.session.client.blocked.is_some() {
+                self.wait_blocked(config).await?;
+            }
             if let Some(snapshot) = self.session.client.snapshot.take() {
                 self.flush().await?;
                 self.send_snapshot(snapshot).await?;
@@ -204,6 +208,63 @@ impl Connection<'_> {
                 self.flush().await?;
             }
         }
+    }
+
+    /// The command blocked (see [`blocking`]): sends the replies before it, then
+    /// waits, reading (and keeping) what the client sends meanwhile so a disconnect
+    /// ends the wait, and sending a subscriber's messages as they come. Woken, runs the command again; at the deadline or on CLIENT
+    /// UNBLOCK, answers for it.
+    async fn wait_blocked(&mut self, config: &Config) -> Result<(), String> {
+        self.flush().await?;
+        let handle = self.session.client.handle.clone();
+        // CLIENT LIST names the command a client is blocked in.
+        *handle.last_command.lock() = self.session.client.last_command;
+        let woken = loop {
+            let Some(waiting) = self.session.client.blocked.as_ref() else {
+                return Ok(());
+            };
+            // A subscriber (RESP3) still gets its messages while blocked.
+            let mailbox = self.session.client.pubsub.mailbox.clone();
+            let messages = async {
+                match &mailbox {
+                    Some(mailbox) => mailbox.ready().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let woken = tokio::select! {
+                biased;
+                _ = handle.killed() => return Err("killed".into()),
+                woken = blocking::wait(waiting) => Some(woken),
+                () = messages => None,
+                n = self.stream.read_buf(&mut self.input) => match n {
+                    Ok(0) => return Err("client closed the connection while blocked".into()),
+                    Ok(n) => {
+                        self.session.shared.stats.net_input_bytes.add(n as u64);
+                        if self.input.len() as u64 > config.client_query_buffer_limit {
+                            return Err("query buffer limit while blocked".into());
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(e.to_string()),
+                },
+            };
+            match woken {
+                Some(woken) => break woken,
+                None => self.flush().await?,
+            }
+        };
+        match woken {
+            Woken::Ready => self.session.run_one(config).await,
+            Woken::TimedOut | Woken::Unblocked(Unblock::Timeout) => {
+                self.session.client.blocked = None;
+                self.session.writer.null_array();
+            }
+            Woken::Unblocked(Unblock::Error) => {
+                self.session.client.blocked = None;
+                self.session.writer.error(blocking::UNBLOCKED_ERROR);
+            }
+        }
+        Ok(())
     }
 
     /// Sends a snapshot as it is written (see [`stream`]): each piece as it comes,

@@ -6,6 +6,7 @@
 //! - `conn`: one connection's read / parse / write loop.
 //! - `session`: running one parsed command (cold loads, waiting for room, retries),
 //!   queueing inside MULTI, and EXEC.
+//! - [`blocking`]: a client blocked on keys (BLPOP...), as its connection waits.
 //! - [`multi`]: a client's transaction state (queued commands, watched keys).
 //! - [`cmd`]: the command table and the handlers, one file per family.
 //! - [`resp`]: the RESP2/RESP3 codec.
@@ -14,6 +15,7 @@
 //! - [`persist`]: the AOF, snapshots, and loading them at start.
 //! - [`pubsub`]: channels, patterns and subscribers' mailboxes.
 
+pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod config;

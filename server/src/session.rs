@@ -241,6 +241,8 @@ impl<'s> Session<'s> {
         };
         persist::begin_transaction();
         self.writer.array_len(queued.commands.len());
+        // Inside a transaction a blocking command answers as if it timed out.
+        self.client.deny_blocking = true;
         for args in queued.commands {
             self.args = args;
             let now = self.now();
@@ -257,6 +259,7 @@ impl<'s> Session<'s> {
             }
             self.shared.stats.commands_processed.incr();
         }
+        self.client.deny_blocking = false;
         persist::end_transaction(&shared.persistence);
         self.cold.clear();
         self.account(now, started);
@@ -420,12 +423,14 @@ impl<'s> Session<'s> {
         self.refused.take()
     }
 
-    /// Runs the command (passing the keyspace's gate: not while a transaction runs).
+    /// Runs the command (passing the keyspace's gate: not while a transaction runs),
+    /// then wakes the clients blocked on the keys it gave a list to.
     fn execute(&mut self, config: &Config, now: u64) {
         let shared: &'s Shared = self.shared;
         let _pass = shared.keyspace.gate().shared();
         self.with_ctx(config, now, cmd::execute);
         self.appended = self.appended.and(persist::take_appended());
+        shared.keyspace.wake_ready();
     }
 
     /// Calls `f` with the command's context.

@@ -53,6 +53,19 @@ const TTLS: &[&str] = &[
     "-9223372036854775808",
 ];
 const FIELDS: &[&str] = &["f1", "f2", "f3", "", "n"];
+/// List indexes, ranges and counts.
+const INDEXES: &[&str] = &[
+    "0",
+    "1",
+    "2",
+    "-1",
+    "-2",
+    "5",
+    "-100",
+    "abc",
+    "9223372036854775807",
+    "-9223372036854775808",
+];
 const FLOATS: &[&str] = &[
     "1.5", "-0.1", "abc", "1e308", "inf", "10", "0.1", "-3e-5", "",
 ];
@@ -288,9 +301,80 @@ impl Gen {
             .collect()
     }
 
-    /// A command of the hash, set or sorted set family. Only deterministic ones: the
-    /// random commands (SPOP, SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) appear with a count
-    /// that takes the whole collection.
+    fn index(&mut self) -> String {
+        self.pick(INDEXES)
+    }
+
+    fn end(&mut self) -> String {
+        self.pick(&["LEFT", "RIGHT", "left", "UP"])
+    }
+
+    /// A command of the list family, the blocking ones left out (a stream has one
+    /// client: they would answer after their timeout, or never).
+    fn list_command(&mut self) -> Vec<String> {
+        let name = |s: &str| vec![s.to_string()];
+        match self.0.gen_range(0..10) {
+            0 | 1 => [
+                name(&self.pick(&["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"])),
+                vec![self.key()],
+                (0..self.0.gen_range(1..4)).map(|_| self.value()).collect(),
+            ]
+            .concat(),
+            2 => {
+                let mut c = vec![self.pick(&["LPOP", "RPOP"]), self.key()];
+                c.extend(self.one_of(&[&[], &["0"], &["1"], &["3"], &["-1"], &["x"]]));
+                c
+            }
+            3 => vec![
+                self.pick(&["LRANGE", "LTRIM"]),
+                self.key(),
+                self.index(),
+                self.index(),
+            ],
+            4 => vec!["LINDEX".into(), self.key(), self.index()],
+            5 => vec!["LSET".into(), self.key(), self.index(), self.value()],
+            6 => match self.0.gen_bool(0.5) {
+                true => vec![
+                    "LINSERT".into(),
+                    self.key(),
+                    self.pick(&["BEFORE", "AFTER", "after", "MIDDLE"]),
+                    self.value(),
+                    self.value(),
+                ],
+                false => vec!["LREM".into(), self.key(), self.index(), self.value()],
+            },
+            7 => {
+                let mut c = vec!["LPOS".into(), self.key(), self.value()];
+                for _ in 0..self.0.gen_range(0..3) {
+                    c.push(self.pick(&["RANK", "COUNT", "MAXLEN", "FOO"]));
+                    c.push(self.index());
+                }
+                c
+            }
+            8 => match self.0.gen_bool(0.5) {
+                true => vec![
+                    "LMOVE".into(),
+                    self.key(),
+                    self.key(),
+                    self.end(),
+                    self.end(),
+                ],
+                false => vec!["RPOPLPUSH".into(), self.key(), self.key()],
+            },
+            _ => {
+                let keys = self.keys(3);
+                let mut c = vec!["LMPOP".into(), self.pick(&["1", "2", "3", "0"])];
+                c.extend(keys);
+                c.push(self.end());
+                c.extend(self.one_of(&[&[], &["COUNT", "2"], &["COUNT", "0"], &["COUNT"]]));
+                c
+            }
+        }
+    }
+
+    /// A command of the list, hash, set or sorted set family. Only deterministic ones:
+    /// the random commands (SPOP, SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) appear with a
+    /// count that takes the whole collection.
     fn collection_command(&mut self) -> Vec<String> {
         let name = |s: &str| vec![s.to_string()];
         if self.0.gen_ratio(2, 5) {
@@ -300,7 +384,8 @@ impl Gen {
             }
             return c;
         }
-        let mut c = match self.0.gen_range(0..18) {
+        let mut c = match self.0.gen_range(0..24) {
+            18..=23 => self.list_command(),
             0 => [
                 name(&self.pick(&["HSET", "HMSET"])),
                 vec![self.key()],
@@ -320,7 +405,9 @@ impl Gen {
             ]
             .concat(),
             4 => vec![
-                self.pick(&["HGETALL", "HKEYS", "HVALS", "HLEN", "SMEMBERS", "SCARD"]),
+                self.pick(&[
+                    "HGETALL", "HKEYS", "HVALS", "HLEN", "SMEMBERS", "SCARD", "LLEN",
+                ]),
                 self.key(),
             ],
             5 => vec![
@@ -705,7 +792,7 @@ fn compare(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>)
     run(seed, commands, resp3, demote_every, false);
 }
 
-/// Streams of hash, set and sorted set commands only, with OBJECT ENCODING among them, on both
+/// Streams of list, hash, set and sorted set commands only, with OBJECT ENCODING among them, on both
 /// servers set to tiny compact-encoding thresholds, so the conversions (listpack and
 /// intset to hashtable) happen all the time and must happen at the same command.
 fn compare_collections(seed: u64, commands: usize, resp3: bool, demote_every: Option<usize>) {

@@ -245,17 +245,7 @@ fn rewrites_beside_writes_lose_nothing() {
     let mut raw = server.raw();
     for _ in 0..4 {
         std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(
-            raw.cmd(&["BGREWRITEAOF"]),
-            Frame::Simple("Background append only file rewriting started".into())
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while field(&info(&mut raw, &["persistence"]), "aof_rewrite_in_progress").as_deref()
-            != Some("0")
-        {
-            assert!(Instant::now() < deadline, "the rewrite never ends");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        rewrite_aof(&mut raw);
     }
     stop.store(true, Ordering::Relaxed);
     let acked = writer.join().expect("writer");

@@ -351,26 +351,8 @@ fn commands_on_a_cold_hash_answer_as_on_a_hot_one() {
         &["OBJECT", "ENCODING", "h"],
         &["GET", "h"],
     ];
-    let mut runs = Vec::new();
-    for cold in [false, true] {
-        raw.cmd(&["DEL", "h"]);
-        raw.cmd(&["HSET", "h", "a", "1", "b", "2", "n", "10"]);
-        let mut replies = Vec::new();
-        for cmd in scripts {
-            if cold {
-                // 0 when a read left it cold.
-                raw.cmd(&["DEBUG", "DEMOTE", "h"]);
-                let tiering = info(&mut raw, &["tiering"]);
-                assert_eq!(
-                    field(&tiering, "cold_keys").as_deref(),
-                    Some("1"),
-                    "{cmd:?}"
-                );
-            }
-            replies.push(raw.cmd(cmd));
-        }
-        runs.push(replies);
-    }
+    let setup: &[&[&str]] = &[&["DEL", "h"], &["HSET", "h", "a", "1", "b", "2", "n", "10"]];
+    let runs = hot_and_cold_replies(&mut raw, setup, &["h"], scripts, |_, r| r);
     assert_eq!(runs[0], runs[1]);
     let tiering = info(&mut raw, &["tiering"]);
     assert_ne!(field(&tiering, "cold_reads").as_deref(), Some("0"));

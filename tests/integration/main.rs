@@ -8,6 +8,7 @@ mod durability;
 mod harness;
 mod hashes;
 mod keys;
+mod lists;
 mod patterns;
 mod protocol;
 mod pubsub;

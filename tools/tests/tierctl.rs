@@ -205,11 +205,11 @@ fn inspect_reports_counts_sizes_ttls_and_the_biggest_keys() {
     }
 }
 
-/// Hashes, sets and sorted sets are verified and counted by type.
+/// Lists, hashes, sets and sorted sets are verified and counted by type.
 #[test]
-fn verify_and_inspect_count_hashes_and_sets() {
+fn verify_and_inspect_count_lists_hashes_and_sets() {
     use std::sync::Arc;
-    use tier_engine::value::{Hash, Limits, Set, ZSet};
+    use tier_engine::value::{Hash, Limits, List, Set, ZSet};
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("collections.snap");
     let mut w = SnapshotWriter::new(std::fs::File::create(&path).unwrap(), CREATED).unwrap();
@@ -224,6 +224,12 @@ fn verify_and_inspect_count_hashes_and_sets() {
         Value::Hash(Arc::new(hash)),
         Value::Set(Arc::new(set)),
         Value::ZSet(Arc::new(zset)),
+        Value::List(Arc::new(
+            ["a", "bc"]
+                .into_iter()
+                .map(bytes::Bytes::from)
+                .collect::<List>(),
+        )),
     ];
     for (i, value) in values.iter().enumerate() {
         w.write_record(0, format!("k{i}").as_bytes(), value, None)
@@ -233,7 +239,7 @@ fn verify_and_inspect_count_hashes_and_sets() {
     let out = tierctl(&["verify", path_str(&path)]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert!(
-        stdout(&out).contains("types      string 1, set 1, zset 1, hash 1"),
+        stdout(&out).contains("types      string 1, list 1, set 1, zset 1, hash 1"),
         "{}",
         stdout(&out)
     );
@@ -251,6 +257,11 @@ fn verify_and_inspect_count_hashes_and_sets() {
     // A sorted set's: 5 + 4 + 1 + 8 bytes.
     assert!(
         text.contains("  zset         1 keys, 2 key bytes, 18 value bytes"),
+        "{text}"
+    );
+    // A list's: 5 + 4 + 1 + 4 + 2 bytes.
+    assert!(
+        text.contains("  list         1 keys, 2 key bytes, 16 value bytes"),
         "{text}"
     );
 }

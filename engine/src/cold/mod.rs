@@ -40,7 +40,8 @@ pub use location::{ColdLocation, MAX_RECORD_LEN, MAX_SEGMENT_ID, MAX_SEGMENT_SIZ
 pub use record::{
     decode_record, encode_record, record_len, record_start, records_in_block_run,
     records_in_block_run_from, BlockRunRecords, RecordError, RecordRef, KIND_VALUE,
-    RECORD_HEADER_LEN, VALUE_TYPE_HASH, VALUE_TYPE_SET, VALUE_TYPE_STRING, VALUE_TYPE_ZSET,
+    RECORD_HEADER_LEN, VALUE_TYPE_HASH, VALUE_TYPE_LIST, VALUE_TYPE_SET, VALUE_TYPE_STRING,
+    VALUE_TYPE_ZSET,
 };
 pub use segment::{file_name as segment_file_name, parse_file_name as parse_segment_file_name};
 pub use store::{

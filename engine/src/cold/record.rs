@@ -4,16 +4,16 @@
 //! A record is a 24-byte header followed by the key bytes and the value bytes (all
 //! integers little-endian; `docs/FORMAT.md` has the table):
 //!
-//! | offset | size | field                                                  |
-//! |--------|------|--------------------------------------------------------|
-//! | 0      | 4    | crc32 (IEEE) of bytes 4..end of the record             |
-//! | 4      | 1    | kind: [`KIND_VALUE`] (0 is never a record: padding)    |
-//! | 5      | 1    | value type: string 0, set 2, zset 3, hash 4 (`VALUE_TYPE_*`)|
-//! | 6      | 2    | reserved, zero                                         |
-//! | 8      | 4    | key length (u32)                                       |
-//! | 12     | 4    | value length (u32)                                     |
-//! | 16     | 8    | key hash (u64, the index's hash)                       |
-//! | 24     | ..   | key bytes, then value bytes                            |
+//! | offset | size | field                                                         |
+//! |--------|------|---------------------------------------------------------------|
+//! | 0      | 4    | crc32 (IEEE) of bytes 4..end of the record                    |
+//! | 4      | 1    | kind: [`KIND_VALUE`] (0 is never a record: padding)           |
+//! | 5      | 1    | value type: string 0, list 1, set 2, zset 3, hash 4 (`VALUE_*`)|
+//! | 6      | 2    | reserved, zero                                                |
+//! | 8      | 4    | key length (u32)                                              |
+//! | 12     | 4    | value length (u32)                                            |
+//! | 16     | 8    | key hash (u64, the index's hash)                              |
+//! | 24     | ..   | key bytes, then value bytes                                   |
 //!
 //! In a segment, records follow one another with no gap; a record may run across block
 //! boundaries. A record never starts in the last `RECORD_HEADER_LEN - 1` bytes of a
@@ -33,6 +33,8 @@ pub const KIND_VALUE: u8 = 1;
 
 /// The value type byte of a string value.
 pub const VALUE_TYPE_STRING: u8 = 0;
+/// The value type byte of a list (Redis's RDB type number for lists).
+pub const VALUE_TYPE_LIST: u8 = 1;
 /// The value type byte of a set (Redis's RDB type number for sets).
 pub const VALUE_TYPE_SET: u8 = 2;
 /// The value type byte of a sorted set (Redis's type number for sorted sets).

@@ -89,6 +89,18 @@ impl Db {
         self.watches.swap(&other.watches);
     }
 
+    /// Whether `key` holds a live value clients may wait for (see
+    /// [`super::blocking`]), for a caller holding its stripe.
+    pub(crate) fn wakes_waiters_at(&self, key: &[u8]) -> bool {
+        let guard = crossbeam_epoch::pin();
+        self.index
+            .get(key, self.index.hash(key), &guard)
+            .map(|node| node.value())
+            .is_some_and(|e| {
+                !e.is_expired(crate::now_ms()) && super::blocking::wakes_waiters(e.record_type())
+            })
+    }
+
     /// Whether `key` exists and has not expired, for a caller holding its stripe.
     pub(crate) fn exists_now(&self, key: &[u8]) -> bool {
         let guard = crossbeam_epoch::pin();
@@ -504,6 +516,9 @@ impl<'a, 'g> Txn<'a, 'g> {
         self.changed = true;
         self.db
             .before_change(key, self.db.index.hash(key), self.guard);
+        if super::blocking::wakes_waiters(entry.record_type()) {
+            self.db.shared.blocking.note_ready(self.db.number(), key);
+        }
         self.store(key, entry);
     }
 

@@ -135,9 +135,14 @@ impl Entry {
 
     /// The name `TYPE` reports (known for a cold value too, from its location).
     pub fn type_name(&self) -> &'static str {
+        Value::type_name_of_record(self.record_type())
+    }
+
+    /// The record type byte of the value, hot or cold.
+    pub fn record_type(&self) -> u8 {
         match self.slot() {
-            SlotRef::Hot(v) => v.type_name(),
-            SlotRef::Cold(loc) => Value::type_name_of_record(loc.value_type()),
+            SlotRef::Hot(v) => v.record_type(),
+            SlotRef::Cold(loc) => loc.value_type(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The keyspace: the numbered databases, the statistics they share, and the background
 //! work that keeps them tidy (active expiry, incremental resizing).
 
+pub mod blocking;
 mod capture;
 mod db;
 mod entry;
@@ -11,6 +12,7 @@ pub mod log;
 mod model_tests;
 mod watch;
 
+pub use blocking::Waiting;
 pub use capture::{Capture, CapturedEntry, CapturedValue};
 pub use db::{Db, Txn};
 pub use entry::{set_lfu_params, Entry, SlotRef, LFU_INIT_VAL};
@@ -46,6 +48,8 @@ pub(crate) struct KeyspaceShared {
     pub(crate) gate: Gate,
     /// Watches registered in all databases: none, and a change looks no further.
     pub(crate) watches: std::sync::atomic::AtomicUsize,
+    /// Clients blocked on keys.
+    pub(crate) blocking: blocking::Blocking,
 }
 
 /// What an entry holds in each tier, for keeping the gauges and the cold tier's
@@ -138,6 +142,7 @@ impl Keyspace {
             command_log: OnceLock::new(),
             gate: Gate::default(),
             watches: std::sync::atomic::AtomicUsize::new(0),
+            blocking: blocking::Blocking::default(),
         });
         Keyspace {
             dbs: ArcSwap::from_pointee(
@@ -178,6 +183,23 @@ impl Keyspace {
     /// Keys and bytes by tier.
     pub fn gauges(&self) -> &TierGauges {
         &self.shared.gauges
+    }
+
+    /// Registers a client blocked on `keys` of database `db` (see [`blocking`]); the
+    /// caller holds the keys' stripes and found them empty.
+    pub fn wait_for(&self, db: usize, keys: &[bytes::Bytes]) -> Waiting {
+        Waiting::new(self.shared.clone(), db, keys)
+    }
+
+    /// Wakes the clients waiting on the keys the commands just run on this thread
+    /// gave a value to (see [`blocking`]). Call it once a command is over.
+    pub fn wake_ready(&self) {
+        self.shared.blocking.wake_ready();
+    }
+
+    /// Clients blocked on keys (INFO's `blocked_clients`).
+    pub fn waiting_clients(&self) -> usize {
+        self.shared.blocking.clients()
     }
 
     /// Names where dead cold-tier records are reported; set once, before any value is
@@ -222,6 +244,17 @@ impl Keyspace {
         self.dbs.store(Arc::new(table.into_boxed_slice()));
         da.set_number(b);
         db.set_number(a);
+        // Clients wait by number: a key that now holds a value they wait for wakes
+        // them, as Redis's scanDatabaseForReadyKeys after a swap.
+        if self.shared.blocking.any() {
+            for (number, now) in [(a, &db), (b, &da)] {
+                for key in self.shared.blocking.keys_of(number) {
+                    if now.wakes_waiters_at(&key) {
+                        self.shared.blocking.note_ready(number, &key);
+                    }
+                }
+            }
+        }
         let (a, b) = (a.to_string(), b.to_string());
         self.shared
             .log(db.number(), &[b"SWAPDB", a.as_bytes(), b.as_bytes()]);

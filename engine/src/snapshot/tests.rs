@@ -196,6 +196,9 @@ fn collections_round_trip_and_a_bad_payload_is_a_bad_record() {
         Value::Set(Arc::new(words)),
         Value::ZSet(Arc::new(small_zset)),
         Value::ZSet(Arc::new(big_zset)),
+        Value::List(Arc::new(
+            ["head", "", "tail"].into_iter().map(Bytes::from).collect(),
+        )),
     ];
     let records: Vec<SnapshotRecord> = values
         .iter()
@@ -217,6 +220,7 @@ fn collections_round_trip_and_a_bad_payload_is_a_bad_record() {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::List(l) => l.encoding(),
             Value::Str(_) => "string",
         })
         .collect();
@@ -228,12 +232,13 @@ fn collections_round_trip_and_a_bad_payload_is_a_bad_record() {
             "intset",
             "hashtable",
             "listpack",
-            "skiplist"
+            "skiplist",
+            "quicklist"
         ]
     );
     assert_eq!(
         summary.records_per_type.into_iter().collect::<Vec<_>>(),
-        [(2, 2), (3, 2), (4, 2)]
+        [(1, 1), (2, 2), (3, 2), (4, 2)]
     );
 
     let mut stream = record_header(4, 0, 1, 2);

@@ -1,4 +1,4 @@
-//! The values a key can hold: strings, hashes, sets and sorted sets. A value is cheap to clone
+//! The values a key can hold: strings, lists, hashes, sets and sorted sets. A value is cheap to clone
 //! (reference-counted bytes or collection), because the index copies entries when it
 //! replaces or moves them, and it never changes once stored: lock-free readers may be
 //! reading it, so a write stores a new value (collections share their unchanged parts,
@@ -6,6 +6,7 @@
 //! type byte and a payload ([`Value::record_type`], [`Value::record_payload`],
 //! [`Value::from_record`]).
 //!
+//! - [`list`]: a persistent deque, a quicklist as Redis 7.0 reports it.
 //! - [`dump`]: DUMP payloads (RESTORE's input).
 //! - [`hash`]: listpack or hashtable, as Redis 7.0.
 //! - [`set`]: intset or hashtable, as Redis 7.0.
@@ -15,6 +16,7 @@
 
 pub mod dump;
 pub mod hash;
+pub mod list;
 #[cfg(test)]
 mod model_tests;
 mod payload;
@@ -23,10 +25,13 @@ pub mod table;
 pub mod zset;
 
 pub use hash::Hash;
+pub use list::List;
 pub use set::Set;
 pub use zset::ZSet;
 
-use crate::cold::{VALUE_TYPE_HASH, VALUE_TYPE_SET, VALUE_TYPE_STRING, VALUE_TYPE_ZSET};
+use crate::cold::{
+    VALUE_TYPE_HASH, VALUE_TYPE_LIST, VALUE_TYPE_SET, VALUE_TYPE_STRING, VALUE_TYPE_ZSET,
+};
 use bytes::Bytes;
 use std::sync::Arc;
 use thiserror::Error;
@@ -37,6 +42,7 @@ pub enum Value {
     /// A binary-safe string. Build it with [`Value::string`]: a `Bytes` sliced from a
     /// connection's read buffer would keep that whole buffer alive.
     Str(Bytes),
+    List(Arc<List>),
     Hash(Arc<Hash>),
     Set(Arc<Set>),
     ZSet(Arc<ZSet>),
@@ -115,6 +121,7 @@ impl Value {
     pub fn type_name_of_record(record_type: u8) -> &'static str {
         match record_type {
             VALUE_TYPE_STRING => "string",
+            VALUE_TYPE_LIST => "list",
             VALUE_TYPE_HASH => "hash",
             VALUE_TYPE_SET => "set",
             VALUE_TYPE_ZSET => "zset",
@@ -127,6 +134,7 @@ impl Value {
     pub fn payload_len(&self) -> usize {
         match self {
             Value::Str(b) => b.len(),
+            Value::List(l) => l.payload_len(),
             Value::Hash(h) => h.payload_len(),
             Value::Set(s) => s.payload_len(),
             Value::ZSet(z) => z.payload_len(),
@@ -139,6 +147,7 @@ impl Value {
     pub fn same_allocation(&self, other: &Value) -> bool {
         match (self, other) {
             (Value::Str(a), Value::Str(b)) => a.as_ptr() == b.as_ptr() && a.len() == b.len(),
+            (Value::List(a), Value::List(b)) => Arc::ptr_eq(a, b),
             (Value::Hash(a), Value::Hash(b)) => Arc::ptr_eq(a, b),
             (Value::Set(a), Value::Set(b)) => Arc::ptr_eq(a, b),
             (Value::ZSet(a), Value::ZSet(b)) => Arc::ptr_eq(a, b),
@@ -151,6 +160,7 @@ impl Value {
     pub fn allocation_id(&self) -> usize {
         match self {
             Value::Str(b) => b.as_ptr() as usize,
+            Value::List(l) => Arc::as_ptr(l) as usize,
             Value::Hash(h) => Arc::as_ptr(h) as usize,
             Value::Set(s) => Arc::as_ptr(s) as usize,
             Value::ZSet(z) => Arc::as_ptr(z) as usize,
@@ -161,6 +171,7 @@ impl Value {
     pub fn record_type(&self) -> u8 {
         match self {
             Value::Str(_) => VALUE_TYPE_STRING,
+            Value::List(_) => VALUE_TYPE_LIST,
             Value::Hash(_) => VALUE_TYPE_HASH,
             Value::Set(_) => VALUE_TYPE_SET,
             Value::ZSet(_) => VALUE_TYPE_ZSET,
@@ -172,6 +183,11 @@ impl Value {
     pub fn record_payload(&self) -> Bytes {
         match self {
             Value::Str(b) => b.clone(),
+            Value::List(l) => {
+                let mut out = Vec::with_capacity(l.payload_len());
+                l.write_payload(&mut out);
+                out.into()
+            }
             Value::Hash(h) => {
                 let mut out = Vec::with_capacity(h.payload_len());
                 h.write_payload(&mut out);
@@ -191,12 +207,13 @@ impl Value {
     }
 
     /// This value as Redis encodes it when it loads it from an RDB file: each
-    /// collection in the compact encoding if it fits `limits`, else a hashtable. A
+    /// collection in the compact encoding if it fits `limits`, else a hashtable (a
+    /// list is a quicklist whatever its size). A
     /// snapshot being loaded goes through this; a cold read does not (a value comes
     /// back from the tier as it went).
     pub fn fitted(self, limits: &Limits) -> Value {
         match self {
-            Value::Str(_) => self,
+            Value::Str(_) | Value::List(_) => self,
             Value::Hash(h) => Value::Hash(h.fitted(limits)),
             Value::Set(s) => Value::Set(s.fitted(limits)),
             Value::ZSet(z) => Value::ZSet(z.fitted(limits)),
@@ -211,6 +228,9 @@ impl Value {
         };
         match record_type {
             VALUE_TYPE_STRING => Ok(Value::Str(payload)),
+            VALUE_TYPE_LIST => Ok(Value::List(Arc::new(
+                List::from_payload(&payload).map_err(malformed)?,
+            ))),
             VALUE_TYPE_HASH => Ok(Value::Hash(Arc::new(
                 Hash::from_payload(&payload).map_err(malformed)?,
             ))),

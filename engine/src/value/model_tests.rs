@@ -1,12 +1,16 @@
 //! Proptest models of the collection types: random operations on a [`Hash`], a
-//! [`Set`] and a [`ZSet`] with small thresholds (so both encodings and the conversion are exercised)
-//! against a `HashMap` / `BTreeSet` / `BTreeMap` in (score, member) order, checking contents, length, payload length, the
-//! payload round trip, a full scan and that a copy taken before a write never changes.
+//! [`Set`] and a [`ZSet`] with small thresholds (so both encodings and the conversion
+//! are exercised) against a `HashMap` / `BTreeSet` / `BTreeMap` in (score, member)
+//! order, and on a [`List`] against a `VecDeque`, checking contents, length, payload
+//! length, the payload round trip, a full scan and that a copy taken before a write
+//! never changes.
 
+use super::list::End;
 use super::zset::{LexBound, ScoreBound};
-use super::{Hash, Limits, Set, Value, ZSet};
+use super::{Hash, Limits, List, Set, Value, ZSet};
+use bytes::Bytes;
 use proptest::prelude::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 fn limits() -> Limits {
@@ -250,13 +254,91 @@ proptest! {
     }
 }
 
+#[derive(Debug, Clone)]
+enum ListOp {
+    Push(bool, String),
+    Pop(bool),
+    Set(usize, String),
+}
+
+fn list_ops() -> impl Strategy<Value = Vec<ListOp>> {
+    prop::collection::vec(
+        prop_oneof![
+            3 => (any::<bool>(), "[a-d]{0,4}").prop_map(|(h, e)| ListOp::Push(h, e)),
+            2 => any::<bool>().prop_map(ListOp::Pop),
+            1 => (0..40usize, "[x-z]{0,3}").prop_map(|(i, e)| ListOp::Set(i, e)),
+        ],
+        0..200,
+    )
+}
+
+fn end(head: bool) -> End {
+    match head {
+        true => End::Head,
+        false => End::Tail,
+    }
+}
+
+proptest! {
+    /// Pushes, pops (crossing the middle of the deque both ways) and sets against a
+    /// `VecDeque`: contents, every index, length, payload length, a copy taken before
+    /// each write unchanged, and the payload round trip.
+    #[test]
+    fn list_matches_a_deque(ops in list_ops()) {
+        let mut l = List::new();
+        let mut model: VecDeque<Bytes> = VecDeque::new();
+        for op in ops {
+            let before = l.clone();
+            let model_before = model.clone();
+            match op {
+                ListOp::Push(head, e) => {
+                    let e = Bytes::from(e);
+                    l.push(end(head), e.clone());
+                    match head {
+                        true => model.push_front(e),
+                        false => model.push_back(e),
+                    }
+                }
+                ListOp::Pop(head) => {
+                    let want = match head {
+                        true => model.pop_front(),
+                        false => model.pop_back(),
+                    };
+                    prop_assert_eq!(l.pop(end(head)), want);
+                }
+                ListOp::Set(i, e) => {
+                    let e = Bytes::from(e);
+                    let want = i < model.len();
+                    if want {
+                        model[i] = e.clone();
+                    }
+                    prop_assert_eq!(l.set(i, e), want);
+                }
+            }
+            prop_assert!(before.iter().eq(model_before.iter()), "a copy changed");
+            prop_assert_eq!(l.len(), model.len());
+            prop_assert!(l.iter().eq(model.iter()));
+            prop_assert!(l.iter().rev().eq(model.iter().rev()));
+            for (i, e) in model.iter().enumerate() {
+                prop_assert_eq!(l.get(i), Some(e));
+            }
+            prop_assert_eq!(l.get(model.len()), None);
+            let mut payload = Vec::new();
+            l.write_payload(&mut payload);
+            prop_assert_eq!(l.payload_len(), payload.len());
+        }
+        let v = Value::List(Arc::new(l));
+        prop_assert_eq!(round_trip(&v), v);
+    }
+}
+
 proptest! {
     /// Payload bytes from anywhere (a damaged record whose crc still matched, a
     /// hand-made snapshot) never panic the decoder: a value or an error. A value that
     /// decodes encodes to a payload that decodes to it again.
     #[test]
     fn any_payload_decodes_or_is_refused(
-        value_type in prop_oneof![Just(2u8), Just(3u8), Just(4u8)],
+        value_type in prop_oneof![Just(1u8), Just(2u8), Just(3u8), Just(4u8)],
         bytes in prop::collection::vec(any::<u8>(), 0..64),
         flip in any::<prop::sample::Index>(),
         from_valid in any::<bool>(),
@@ -269,10 +351,12 @@ proptest! {
             s.add(b"12", &limits());
             let mut z = ZSet::default();
             z.insert(&bytes, 1.5, &limits());
+            let l: List = [Bytes::from(bytes.clone()), Bytes::from_static(b"x")].into_iter().collect();
             let v = match value_type {
                 4 => Value::Hash(Arc::new(h)),
                 3 => Value::ZSet(Arc::new(z)),
-                _ => Value::Set(Arc::new(s)),
+                2 => Value::Set(Arc::new(s)),
+                _ => Value::List(Arc::new(l)),
             };
             let mut p = v.record_payload().to_vec();
             let i = flip.index(p.len());

@@ -1,7 +1,7 @@
-//! What the hash, set and sorted set families share: reading a key's collection with
-//! type check (in RAM or loaded from the cold tier), writing it back (a new value:
-//! values never change in place), HSCAN/SSCAN's arguments, and the choice of members
-//! for HRANDFIELD, SRANDMEMBER and ZRANDMEMBER with a count.
+//! What the list, hash, set and sorted set families share: reading a key's collection
+//! with Redis's type check (in RAM or loaded from the cold tier), writing it back (a
+//! new value: values never change in place), HSCAN/SSCAN's arguments, and the choice
+//! of members for HRANDFIELD, SRANDMEMBER and ZRANDMEMBER with a count.
 
 use super::table::{CommandSpec, Flags, Handler, KeySpec};
 use super::values::{Replied, ValueRef};
@@ -74,6 +74,7 @@ macro_rules! collection {
     };
 }
 
+collection!(List, tier_engine::value::List);
 collection!(Hash, tier_engine::value::Hash);
 collection!(Set, tier_engine::value::Set);
 collection!(ZSet, tier_engine::value::ZSet);
@@ -191,6 +192,37 @@ pub(super) fn modify_key<C: Collection>(
     let guard = tier_engine::pin();
     let mut txn = db.lock_key(key, ctx.now, &guard);
     let _ = modify(ctx, &mut txn, key, f);
+}
+
+/// SMOVE, LMOVE and the like: locks the source and the destination (`ctx.args[1]`
+/// and `[2]`, maybe the same key), then reads the source, and the destination only
+/// if the source exists, as Redis checks them; either of another type is WRONGTYPE.
+/// Calls `missing` for no source (the stripes still held), else `f` with the
+/// transaction, the source and the destination (None: no key).
+pub(super) fn move_between<C: Collection>(
+    ctx: &mut Ctx<'_>,
+    missing: impl FnOnce(&mut Ctx<'_>),
+    f: impl FnOnce(&mut Ctx<'_>, &mut Txn<'_, '_>, Arc<C>, Option<Arc<C>>),
+) {
+    let args = ctx.args;
+    let (src, dst) = (&args[1], &args[2]);
+    let db = ctx.db();
+    let guard = tier_engine::pin();
+    let mut txn = db.lock(
+        &super::key_locks(&args[1..3], tier_engine::LockMode::Exclusive),
+        ctx.now,
+        &guard,
+    );
+    let entry = txn.get(src);
+    let from = match collection_of::<C>(ctx, src, entry) {
+        Ok(Some(c)) => c,
+        Ok(None) => return missing(ctx),
+        Err(Replied) => return,
+    };
+    let entry = txn.get(dst);
+    if let Ok(to) = collection_of::<C>(ctx, dst, entry) {
+        f(ctx, &mut txn, from, to);
+    }
 }
 
 /// HSCAN and SSCAN's options after the cursor: COUNT (default 10) and MATCH.

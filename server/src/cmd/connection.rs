@@ -4,6 +4,7 @@
 
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::{dispatch_subcommand, reply_help, Ctx};
+use crate::blocking::Unblock;
 use crate::client::ClientHandle;
 use crate::num::parse_i64;
 use crate::resp::Protocol;
@@ -236,6 +237,19 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         handler: client_setname,
         subcommands: &[],
     },
+    CommandSpec {
+        name: "unblock",
+        arity: -3,
+        flags: CLIENT_ADMIN,
+        keys: KeySpec::NONE,
+        group: "connection",
+        summary: "Unblock a client blocked in a blocking command from a different connection",
+        since: "5.0.0",
+        complexity: "O(log N) where N is the number of client connections",
+        syntax: "client-id [TIMEOUT | ERROR]",
+        handler: client_unblock,
+        subcommands: &[],
+    },
 ];
 
 fn ping(ctx: &mut Ctx<'_>) {
@@ -458,6 +472,33 @@ fn client_no_evict(ctx: &mut Ctx<'_>) {
     ctx.out.ok();
 }
 
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends the wait of a client blocked on keys, as
+/// if its timeout expired (or with an error). Replies 1 if it was blocked, else 0.
+fn client_unblock(ctx: &mut Ctx<'_>) {
+    let args = ctx.args;
+    if args.len() > 4 {
+        return ctx.subcommand_syntax_error();
+    }
+    let reason = match args.get(3) {
+        None => Unblock::Timeout,
+        Some(r) if r.eq_ignore_ascii_case(b"timeout") => Unblock::Timeout,
+        Some(r) if r.eq_ignore_ascii_case(b"error") => Unblock::Error,
+        Some(_) => {
+            return ctx
+                .out
+                .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        }
+    };
+    let Some(id) = parse_i64(&args[2]) else {
+        return ctx.not_integer();
+    };
+    let target = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.shared.clients.get(id));
+    let unblocked = target.is_some_and(|t| t.request_unblock(reason));
+    ctx.out.integer(i64::from(unblocked));
+}
+
 /// Redis's client types (`TYPE` of CLIENT LIST and CLIENT KILL). Every tierd connection
 /// is a normal one until pub/sub and replication exist.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -533,6 +574,9 @@ fn client_line(text: &mut String, client: &ClientHandle, current: &Current, now:
     let multi = client.multi.load(Ordering::Relaxed);
     if multi >= 0 {
         flags.push('x');
+    }
+    if client.blocked.load(Ordering::Relaxed) {
+        flags.push('b');
     }
     if client.watch_flag.load(Ordering::Relaxed) {
         flags.push('d');
@@ -758,6 +802,8 @@ fn client_help(ctx: &mut Ctx<'_>) {
             "      Return clients of specified type.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
         ],

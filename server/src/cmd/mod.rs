@@ -10,6 +10,7 @@ mod connection;
 mod expire;
 mod hashes;
 mod keys;
+mod lists;
 mod pubsub;
 mod server;
 mod sets;
@@ -34,6 +35,7 @@ pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
+    lists::COMMANDS,
     pubsub::COMMANDS,
     server::COMMANDS,
     sets::COMMANDS,

@@ -6,8 +6,8 @@
 //! them.
 
 use super::collection::{
-    collection_of, count_changes, distinct, draw, modify_key, read, scan_command, spec,
-    store_result, Written,
+    collection_of, count_changes, distinct, draw, modify_key, move_between, read, scan_command,
+    spec, store, store_result, Written,
 };
 use super::hashes::parse_count;
 use super::table::{CommandSpec, Flags, KeySpec};
@@ -195,41 +195,23 @@ fn srandmember(ctx: &mut Ctx<'_>) {
 fn smove(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
     let (src, dst, member) = (&args[1], &args[2], &args[3]);
-    let db = ctx.db();
-    let guard = tier_engine::pin();
-    let mut txn = db.lock(
-        &key_locks(&args[1..3], LockMode::Exclusive),
-        ctx.now,
-        &guard,
-    );
-    let Ok(Some(from)) = ({
-        let entry = txn.get(src);
-        collection_of::<Set>(ctx, src, entry).inspect(|s| {
-            if s.is_none() {
-                ctx.out.integer(0);
-            }
-        })
-    }) else {
-        return;
-    };
-    let entry = txn.get(dst);
-    let Ok(to) = collection_of::<Set>(ctx, dst, entry) else {
-        return;
-    };
-    if src == dst {
-        return ctx.out.integer(i64::from(from.contains(member)));
-    }
-    let mut from = (*from).clone();
-    if !from.remove(member) {
-        return ctx.out.integer(0);
-    }
-    let limits = ctx.config.limits;
-    super::collection::store(&mut txn, src, from, true, Written::Changed);
-    let existed = to.is_some();
-    let mut to = to.map_or_else(|| Set::for_member(member), |s| (*s).clone());
-    to.add(member, &limits);
-    super::collection::store(&mut txn, dst, to, existed, Written::Changed);
-    ctx.out.integer(1);
+    let missing = |ctx: &mut Ctx<'_>| ctx.out.integer(0);
+    move_between::<Set>(ctx, missing, |ctx, txn, from, to| {
+        if src == dst {
+            return ctx.out.integer(i64::from(from.contains(member)));
+        }
+        let mut from = (*from).clone();
+        if !from.remove(member) {
+            return ctx.out.integer(0);
+        }
+        let limits = ctx.config.limits;
+        store(txn, src, from, true, Written::Changed);
+        let existed = to.is_some();
+        let mut to = to.map_or_else(|| Set::for_member(member), |s| (*s).clone());
+        to.add(member, &limits);
+        store(txn, dst, to, existed, Written::Changed);
+        ctx.out.integer(1);
+    });
 }
 
 /// The sets of `keys`, each type-checked (Redis checks every key before it uses any).

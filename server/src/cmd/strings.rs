@@ -308,7 +308,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
 fn as_str(value: &Value) -> Option<&Bytes> {
     match value {
         Value::Str(s) => Some(s),
-        Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => None,
+        Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => None,
     }
 }
 

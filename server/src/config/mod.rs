@@ -71,6 +71,14 @@ pub struct Config {
     /// `zset-max-listpack-value` (alias `zset-max-ziplist-value`, default 64),
     /// the defaults of the redis-server 7.0.15 Tier is measured against.
     pub limits: tier_engine::value::Limits,
+    /// `list-max-listpack-size` (alias `list-max-ziplist-size`): the size of a
+    /// quicklist node in Redis (-2: 8 KB). Accepted and reported as Redis does; a
+    /// Tier list has no nodes, so it changes nothing (docs/COMMANDS.md). Default: -2.
+    pub list_max_listpack_size: i32,
+    /// `list-compress-depth`: quicklist nodes Redis leaves uncompressed at each end
+    /// (0: none compressed). Accepted and reported; Tier compresses lists only in
+    /// snapshots. Default: 0.
+    pub list_compress_depth: u32,
     /// `tier-reclaim-threshold`: a segment whose live bytes fall below this percentage
     /// (1..=100) of the bytes written to it is rewritten and freed. Default: 50.
     pub tier_reclaim_threshold: u32,
@@ -197,6 +205,8 @@ impl Default for Config {
             tier_min_value_size: 64,
             tier_max_value_size: 128 * 1024 * 1024,
             limits: tier_engine::value::Limits::default(),
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
             tier_reclaim_threshold: 50,
             tier_promote_window: 60,
             maxclients: 10_000,
@@ -431,9 +441,9 @@ impl SharedConfig {
     /// CONFIG SET of one or more `(name, value)` pairs, all or none. Only options that
     /// may change at run time are accepted (maxmemory, maxmemory-policy, tier-max-size,
     /// tier-min-value-size, tier-max-value-size, tier-reclaim-threshold,
-    /// tier-promote-window, hash-max-listpack-entries, hash-max-listpack-value (and
-    /// their ziplist aliases), set-max-intset-entries, zset-max-listpack-entries,
-    /// zset-max-listpack-value (and their ziplist aliases), maxclients,
+    /// tier-promote-window, hash-max-listpack-entries, hash-max-listpack-value,
+    /// list-max-listpack-size, zset-max-listpack-entries, zset-max-listpack-value (and
+    /// their ziplist aliases), list-compress-depth, set-max-intset-entries, maxclients,
     /// timeout, tcp-keepalive, proto-max-bulk-len, client-query-buffer-limit, loglevel,
     /// requirepass, protected-mode, appendfsync, aof-load-truncated, key-load-delay,
     /// lfu-log-factor, lfu-decay-time, client-output-buffer-limit,
@@ -498,6 +508,9 @@ mod tests {
             ("hash-max-ziplist-entries", "512"),
             ("hash-max-listpack-value", "64"),
             ("hash-max-ziplist-value", "64"),
+            ("list-max-listpack-size", "-2"),
+            ("list-max-ziplist-size", "-2"),
+            ("list-compress-depth", "0"),
             ("set-max-intset-entries", "512"),
             ("zset-max-listpack-entries", "128"),
             ("zset-max-ziplist-entries", "128"),
@@ -928,6 +941,9 @@ mod tests {
                 "hash-max-ziplist-entries",
                 "hash-max-listpack-value",
                 "hash-max-ziplist-value",
+                "list-max-listpack-size",
+                "list-max-ziplist-size",
+                "list-compress-depth",
                 "set-max-intset-entries",
                 "zset-max-listpack-entries",
                 "zset-max-ziplist-entries",

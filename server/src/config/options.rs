@@ -228,6 +228,20 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
         name: "hash-max-ziplist-value",
         ..HASH_MAX_LISTPACK_VALUE
     },
+    LIST_MAX_LISTPACK_SIZE,
+    OptionSpec {
+        name: "list-max-ziplist-size",
+        ..LIST_MAX_LISTPACK_SIZE
+    },
+    OptionSpec {
+        name: "list-compress-depth",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.list_compress_depth = int(v, 0, i64::from(i32::MAX))?;
+            Ok(())
+        }),
+        get: |c| c.list_compress_depth.to_string(),
+    },
     OptionSpec {
         name: "set-max-intset-entries",
         runtime: true,
@@ -534,6 +548,17 @@ const HASH_MAX_LISTPACK_ENTRIES: OptionSpec = OptionSpec {
         Ok(())
     }),
     get: |c| c.limits.hash_max_listpack_entries.to_string(),
+};
+
+/// `list-max-listpack-size`, also `list-max-ziplist-size`.
+const LIST_MAX_LISTPACK_SIZE: OptionSpec = OptionSpec {
+    name: "list-max-listpack-size",
+    runtime: true,
+    set: Setter::One(|c, v| {
+        c.list_max_listpack_size = int(v, i64::from(i32::MIN), i64::from(i32::MAX))?;
+        Ok(())
+    }),
+    get: |c| c.list_max_listpack_size.to_string(),
 };
 
 /// `hash-max-listpack-value` (a memory value), also `hash-max-ziplist-value`.

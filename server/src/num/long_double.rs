@@ -52,6 +52,47 @@ impl LongDouble {
         exp: 0,
     };
 
+    /// `ceill(self * factor)` as C computes it on x86-64 (the product rounded to
+    /// nearest-even in 64 bits of significand, then rounded up to an integer), when
+    /// it fits in an i64: a timeout in seconds made milliseconds, as Redis's
+    /// `getTimeoutFromObjectOrReply` does. None when it does not fit (C's conversion
+    /// then gives i64::MIN).
+    pub fn times_ceil(self, factor: u64) -> Option<i64> {
+        let mut m = u128::from(self.mant) * u128::from(factor);
+        if m == 0 {
+            return Some(0);
+        }
+        let mut exp = self.exp;
+        let bits = 128 - m.leading_zeros() as i64;
+        if bits > 64 {
+            let shift = (bits - 64) as u32;
+            let rem = m & ((1u128 << shift) - 1);
+            let half = 1u128 << (shift - 1);
+            m >>= shift;
+            exp += i64::from(shift);
+            if rem > half || (rem == half && m & 1 == 1) {
+                m += 1;
+            }
+        }
+        // The magnitude's integer part and whether a fraction remains.
+        let (int, frac) = if exp >= 0 {
+            if exp >= 64 || m.leading_zeros() < exp as u32 + 64 {
+                return None;
+            }
+            (m << exp, false)
+        } else if -exp >= 128 {
+            (0, true)
+        } else {
+            let shift = (-exp) as u32;
+            (m >> shift, m & ((1u128 << shift) - 1) != 0)
+        };
+        let ceil = match self.neg {
+            true => -i128::try_from(int).ok()?,
+            false => i128::try_from(int).ok()? + i128::from(frac),
+        };
+        i64::try_from(ceil).ok()
+    }
+
     /// The sum, rounded to nearest-even; None when it overflows.
     fn add(self, other: LongDouble) -> Option<LongDouble> {
         // A zero's sign never shows: Redis prints "-0" as "0".
@@ -443,6 +484,29 @@ mod tests {
     fn sum(a: &str, b: &str) -> Option<String> {
         let (a, b) = (parse(a.as_bytes())?, parse(b.as_bytes())?);
         a.checked_add(b).map(LongDouble::to_human)
+    }
+
+    /// Timeouts in seconds made milliseconds as redis-server 7.0.15 takes them (its
+    /// replies for these: blocked, timed out at once, or "timeout is negative").
+    #[test]
+    fn times_ceil_as_x87() {
+        let ms = |s: &str| match parse(s.as_bytes()) {
+            Some(Float::Finite(v)) => v.times_ceil(1000),
+            other => panic!("{s}: {other:?}"),
+        };
+        assert_eq!(ms("0.0001"), Some(1));
+        assert_eq!(ms("1e-400"), Some(1));
+        assert_eq!(ms("1.5"), Some(1500));
+        assert_eq!(ms("0x10"), Some(16000));
+        assert_eq!(ms("0"), Some(0));
+        // 0.001 in 64 bits of significand is a hair below it: the product rounds to
+        // just above -1, and up to 0 (Redis blocks forever on "-0.001").
+        assert_eq!(ms("-0.001"), Some(0));
+        assert_eq!(ms("-0.0001"), Some(0));
+        assert_eq!(ms("-0.5"), Some(-500));
+        assert_eq!(ms("9223372036854775"), Some(9223372036854775000));
+        assert_eq!(ms("9223372036854776"), None);
+        assert_eq!(ms("1e30"), None);
     }
 
     #[test]

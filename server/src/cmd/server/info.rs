@@ -167,9 +167,12 @@ fn clients(lines: &mut Lines<'_>, shared: &Shared) {
     lines.field("connected_clients", shared.clients.count());
     lines.field("cluster_connections", 0);
     lines.field("maxclients", shared.config.load().maxclients);
-    lines.field("blocked_clients", 0);
+    lines.field("blocked_clients", shared.keyspace.waiting_clients());
     lines.field("tracking_clients", 0);
-    lines.field("clients_in_timeout_table", 0);
+    lines.field(
+        "clients_in_timeout_table",
+        shared.clients.in_timeout_table.load(Ordering::Acquire),
+    );
 }
 
 fn memory(lines: &mut Lines<'_>, shared: &Shared) {
