@@ -646,3 +646,69 @@ fn store_commands_name_their_destination_and_sources() {
         ])
     );
 }
+
+/// BZPOPMIN, BZPOPMAX and BZMPOP answer as Redis's: at once when a key holds a
+/// sorted set, the null array after a timeout or inside MULTI, Redis's errors; a
+/// blocked client is woken by another's ZADD, the first blocked first; and the pops
+/// are logged so that a restart finds what was left.
+#[test]
+fn blocking_pops_match_redis_and_wake_in_order() {
+    let tierd = TestServer::start_with(&["--appendfsync", "always"]);
+    let redis = ReferenceRedis::start();
+    let script: &[&[&str]] = &[
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+        &["BZPOPMIN", "z", "0"],
+        &["BZPOPMAX", "nokey", "z", "0"],
+        &["BZPOPMIN", "none", "0.05"],
+        &["BZMPOP", "0", "2", "none", "z", "MIN"],
+        &["BZMPOP", "0.05", "1", "none", "MAX", "COUNT", "2"],
+        &["BZPOPMIN", "z"],
+        &["BZPOPMIN", "z", "-1"],
+        &["BZPOPMIN", "z", "abc"],
+        &["SET", "s", "x"],
+        &["BZPOPMIN", "s", "0"],
+        &["BZMPOP", "0", "0", "z", "MIN"],
+        &["BZMPOP", "0", "1", "z", "FOO"],
+        &["MULTI"],
+        &["BZPOPMIN", "none", "0"],
+        &["BZMPOP", "0", "1", "none", "MIN"],
+        &["EXEC"],
+    ];
+    for resp3 in [false, true] {
+        let (mut t, mut r) = (tierd.raw(), redis.raw());
+        for raw in [&mut t, &mut r] {
+            raw.cmd(&["FLUSHALL"]);
+            if resp3 {
+                raw.cmd(&["HELLO", "3"]);
+            }
+        }
+        for cmd in script {
+            assert_eq!(t.cmd(cmd), r.cmd(cmd), "resp3 {resp3}: {cmd:?}");
+        }
+    }
+    // Two clients blocked on one key: a ZADD of one member serves the first, the
+    // next ZADD the second.
+    let mut first = tierd.raw();
+    let mut second = tierd.raw();
+    let mut writer = tierd.raw();
+    first.send(&encode_command(&[b"BZPOPMAX", b"w", b"0"]));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    second.send(&encode_command(&[b"BZPOPMIN", b"w", b"0"]));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(writer.cmd(&["ZADD", "w", "9", "x"]), int(1));
+    assert_eq!(
+        first.read_frame(),
+        Some(array(vec![bulk("w"), bulk("x"), bulk("9")]))
+    );
+    assert_eq!(writer.cmd(&["ZADD", "w", "5", "y", "7", "q"]), int(2));
+    assert_eq!(
+        second.read_frame(),
+        Some(array(vec![bulk("w"), bulk("y"), bulk("5")]))
+    );
+    let dir = tierd.kill9();
+    let again = TestServer::start_in(dir, &["--appendfsync", "always"]);
+    assert_eq!(
+        again.raw().cmd(&["ZRANGE", "w", "0", "-1", "WITHSCORES"]),
+        array(vec![bulk("q"), bulk("7")])
+    );
+}

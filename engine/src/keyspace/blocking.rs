@@ -19,7 +19,7 @@
 //!   it ran again (a disconnect, a timeout), passes the wake on to the next waiter.
 
 use super::KeyspaceShared;
-use crate::cold::VALUE_TYPE_LIST;
+use crate::cold::{VALUE_TYPE_LIST, VALUE_TYPE_ZSET};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::cell::RefCell;
@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 
 /// Whether a client may wait for a value of this record type to appear under a key.
 pub fn wakes_waiters(record_type: u8) -> bool {
-    record_type == VALUE_TYPE_LIST
+    record_type == VALUE_TYPE_LIST || record_type == VALUE_TYPE_ZSET
 }
 
 /// One blocked client, in the line of each key it waits on.

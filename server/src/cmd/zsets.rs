@@ -15,6 +15,7 @@ use super::collection::{
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::values::Replied;
 use super::{key_locks, Ctx};
+use crate::blocking::{block_on, parse_timeout, take_wake};
 use crate::num::{parse_f64, parse_i64, strtod};
 use crate::resp::Protocol;
 use bytes::Bytes;
@@ -68,6 +69,9 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     spec("sorted-set", "zpopmin", -2, WF, ONE, zpopmin, ["Remove and return members with the lowest scores in a sorted set", "5.0.0", POP_COMPLEXITY, "key [count]"]),
     spec("sorted-set", "zpopmax", -2, WF, ONE, zpopmax, ["Remove and return members with the highest scores in a sorted set", "5.0.0", POP_COMPLEXITY, "key [count]"]),
     spec("sorted-set", "zmpop", -4, W, COUNTED, zmpop, ["Remove and return members with scores in a sorted set", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "numkeys key [key ...] <MIN | MAX> [COUNT count]"]),
+    spec("sorted-set", "bzpopmin", -3, WF.union(Flags::BLOCKING), KeySpec::new(1, -2, 1), bzpopmin, ["Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "key [key ...] timeout"]),
+    spec("sorted-set", "bzpopmax", -3, WF.union(Flags::BLOCKING), KeySpec::new(1, -2, 1), bzpopmax, ["Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "key [key ...] timeout"]),
+    spec("sorted-set", "bzmpop", -5, W.union(Flags::BLOCKING), KeySpec::counted_at(2), bzmpop, ["Remove and return members with scores in a sorted set or block until one is available", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]"]),
     spec("sorted-set", "zrandmember", -2, R.union(ND), ONE, zrandmember, ["Get one or multiple random elements from a sorted set", "6.2.0", "O(N) where N is the number of elements returned", "key [count [WITHSCORES]]"]),
     spec("sorted-set", "zunion", -3, R, COUNTED, zunion, ["Add multiple sorted sets", "6.2.0", "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>] [WITHSCORES]"]),
     spec("sorted-set", "zinter", -3, R, COUNTED, zinter, ["Intersect multiple sorted sets", "6.2.0", INTER_COMPLEXITY, "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>] [WITHSCORES]"]),
@@ -626,34 +630,66 @@ fn positive(ctx: &mut Ctx<'_>, arg: &[u8], msg: &str) -> Option<u64> {
     }
 }
 
-fn zmpop(ctx: &mut Ctx<'_>) {
+/// ZMPOP's (and BZMPOP's) arguments after `numkeys_at`: where the keys end, MIN or
+/// MAX, and the count. None with the error written.
+fn parse_mpop(ctx: &mut Ctx<'_>, numkeys_at: usize) -> Option<(usize, bool, u64)> {
     let args = ctx.args;
-    let Some(numkeys) = positive(ctx, &args[1], "ERR numkeys should be greater than 0") else {
-        return;
-    };
-    let where_at = 2 + numkeys.min(args.len() as u64) as usize;
+    let numkeys = positive(
+        ctx,
+        &args[numkeys_at],
+        "ERR numkeys should be greater than 0",
+    )?;
+    let where_at = numkeys_at + 1 + numkeys.min(args.len() as u64) as usize;
     let Some(side) = args.get(where_at) else {
-        return ctx.syntax_error();
+        ctx.syntax_error();
+        return None;
     };
     let max = match side.to_ascii_uppercase().as_slice() {
         b"MIN" => false,
         b"MAX" => true,
-        _ => return ctx.syntax_error(),
+        _ => {
+            ctx.syntax_error();
+            return None;
+        }
     };
     let mut count = None;
     let mut at = where_at + 1;
     while at < args.len() {
         if count.is_none() && args[at].eq_ignore_ascii_case(b"COUNT") && at + 1 < args.len() {
-            let Some(n) = positive(ctx, &args[at + 1], "ERR count should be greater than 0") else {
-                return;
-            };
-            count = Some(n);
+            count = Some(positive(
+                ctx,
+                &args[at + 1],
+                "ERR count should be greater than 0",
+            )?);
             at += 2;
         } else {
-            return ctx.syntax_error();
+            ctx.syntax_error();
+            return None;
         }
     }
-    let keys = &args[2..where_at];
+    Some((where_at, max, count.unwrap_or(1)))
+}
+
+/// How a pop from the first non-empty of several sorted sets replies.
+#[derive(Clone, Copy)]
+enum PopReply {
+    /// ZMPOP, BZMPOP: `[key, [[member, score] ...]]`.
+    Many,
+    /// BZPOPMIN, BZPOPMAX: `[key, member, score]`.
+    One,
+}
+
+/// Pops `count` members from the first of `keys` that holds a sorted set, replies,
+/// and logs it as ZPOPMIN or ZPOPMAX of that key (as Redis propagates every pop of
+/// this family). With every key empty, calls `empty` instead.
+fn pop_first(
+    ctx: &mut Ctx<'_>,
+    keys: &[Bytes],
+    max: bool,
+    count: u64,
+    reply: PopReply,
+    empty: impl FnOnce(&mut Ctx<'_>),
+) {
     let db = ctx.db();
     let guard = tier_engine::pin();
     let mut txn = db.lock(&key_locks(keys, LockMode::Exclusive), ctx.now, &guard);
@@ -666,22 +702,82 @@ fn zmpop(ctx: &mut Ctx<'_>) {
             continue;
         };
         let mut z = (*z).clone();
-        let popped = pop(&mut z, max, count.unwrap_or(1));
+        let popped = pop(&mut z, max, count);
         store(&mut txn, key, z, true, Written::Changed);
-        ctx.out.array_len(2);
-        ctx.out.bulk(key);
-        ctx.out.array_len(popped.len());
-        for (m, s) in &popped {
-            ctx.out.array_len(2);
-            ctx.out.bulk(m);
-            ctx.out.double(*s);
+        match reply {
+            PopReply::Many => {
+                ctx.out.array_len(2);
+                ctx.out.bulk(key);
+                ctx.out.array_len(popped.len());
+                for (m, s) in &popped {
+                    ctx.out.array_len(2);
+                    ctx.out.bulk(m);
+                    ctx.out.double(*s);
+                }
+            }
+            PopReply::One => {
+                let (m, s) = &popped[0];
+                ctx.out.array_len(3);
+                ctx.out.bulk(key);
+                ctx.out.bulk(m);
+                ctx.out.double(*s);
+            }
         }
         let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
         let n = popped.len().to_string();
-        ctx.log_as(&[name, key, n.as_bytes()]);
+        match reply {
+            PopReply::Many => ctx.log_as(&[name, key, n.as_bytes()]),
+            PopReply::One => ctx.log_as(&[name, key]),
+        }
         return;
     }
-    ctx.out.null_array();
+    drop(txn);
+    empty(ctx);
+}
+
+fn zmpop(ctx: &mut Ctx<'_>) {
+    let Some((keys_end, max, count)) = parse_mpop(ctx, 1) else {
+        return;
+    };
+    let keys = &ctx.args[2..keys_end];
+    pop_first(ctx, keys, max, count, PopReply::Many, |ctx| {
+        ctx.out.null_array()
+    });
+}
+
+/// BZPOPMIN and BZPOPMAX: ZPOPMIN/ZPOPMAX of the first non-empty key, or a wait.
+fn blocking_pop(ctx: &mut Ctx<'_>, max: bool) {
+    let held = take_wake(ctx);
+    let args = ctx.args;
+    let Some(timeout) = parse_timeout(ctx, &args[args.len() - 1]) else {
+        return;
+    };
+    let keys = &args[1..args.len() - 1];
+    pop_first(ctx, keys, max, 1, PopReply::One, |ctx| {
+        block_on(ctx, keys, timeout, held, |ctx| ctx.out.null_array())
+    });
+}
+
+fn bzpopmin(ctx: &mut Ctx<'_>) {
+    blocking_pop(ctx, false);
+}
+
+fn bzpopmax(ctx: &mut Ctx<'_>) {
+    blocking_pop(ctx, true);
+}
+
+fn bzmpop(ctx: &mut Ctx<'_>) {
+    let held = take_wake(ctx);
+    let Some(timeout) = parse_timeout(ctx, &ctx.args[1]) else {
+        return;
+    };
+    let Some((keys_end, max, count)) = parse_mpop(ctx, 2) else {
+        return;
+    };
+    let keys = &ctx.args[3..keys_end];
+    pop_first(ctx, keys, max, count, PopReply::Many, |ctx| {
+        block_on(ctx, keys, timeout, held, |ctx| ctx.out.null_array())
+    });
 }
 
 fn zrandmember(ctx: &mut Ctx<'_>) {
