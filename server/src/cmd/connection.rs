@@ -41,7 +41,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "auth",
         arity: -2,
-        flags: HANDSHAKE.union(Flags::NO_SLOWLOG_ARGS),
+        flags: HANDSHAKE.union(Flags::NO_SLOWLOG_ARGS).union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Authenticate to the server",
@@ -80,7 +80,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hello",
         arity: -1,
-        flags: HANDSHAKE.union(Flags::NO_SLOWLOG_ARGS),
+        flags: HANDSHAKE.union(Flags::NO_SLOWLOG_ARGS).union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Handshake with Redis",
@@ -106,7 +106,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         arity: -1,
-        flags: HANDSHAKE,
+        flags: HANDSHAKE.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Close the connection",
@@ -119,7 +119,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         arity: 1,
-        flags: HANDSHAKE,
+        flags: HANDSHAKE.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Reset the connection",
@@ -148,7 +148,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getname",
         arity: 2,
-        flags: CLIENT_SUB,
+        flags: CLIENT_SUB.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Get the current connection name",
@@ -162,7 +162,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "id",
         arity: 2,
-        flags: CLIENT_SUB,
+        flags: CLIENT_SUB.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Returns the client ID for the current connection",
@@ -175,7 +175,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "info",
         arity: 2,
-        flags: CLIENT_SUB.union(Flags::NONDETERMINISTIC),
+        flags: CLIENT_SUB.union(Flags::NONDETERMINISTIC).union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Returns information about the current client connection.",
@@ -188,7 +188,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "kill",
         arity: -3,
-        flags: CLIENT_ADMIN,
+        flags: CLIENT_ADMIN.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Kill the connection of a client",
@@ -201,7 +201,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "list",
         arity: -2,
-        flags: CLIENT_ADMIN.union(Flags::NONDETERMINISTIC),
+        flags: CLIENT_ADMIN.union(Flags::NONDETERMINISTIC).union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Get the list of client connections",
@@ -214,7 +214,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "no-evict",
         arity: 3,
-        flags: CLIENT_ADMIN,
+        flags: CLIENT_ADMIN.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Set client eviction mode for the current connection",
@@ -227,7 +227,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setname",
         arity: 3,
-        flags: CLIENT_SUB,
+        flags: CLIENT_SUB.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Set the current connection name",
@@ -240,7 +240,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unblock",
         arity: -3,
-        flags: CLIENT_ADMIN,
+        flags: CLIENT_ADMIN.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Unblock a client blocked in a blocking command from a different connection",

@@ -12,12 +12,14 @@ mod hashes;
 mod keys;
 mod lists;
 mod pubsub;
+mod scripting;
 mod server;
 mod sets;
 mod strings;
 mod transactions;
 mod zsets;
 
+pub(crate) use connection::REDIS_VERSION;
 pub(crate) use transactions::runs_inside_multi;
 
 use crate::client::Client;
@@ -37,6 +39,7 @@ pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     lists::COMMANDS,
     pubsub::COMMANDS,
+    scripting::COMMANDS,
     server::COMMANDS,
     sets::COMMANDS,
     strings::COMMANDS,

@@ -109,6 +109,10 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// `slowlog-max-len`: how many entries the slow log keeps. Default: 128.
     pub slowlog_max_len: u64,
+    /// `busy-reply-threshold` (alias `lua-time-limit`): once a script has run this
+    /// many milliseconds, other clients get `-BUSY` and SCRIPT KILL may stop it; 0
+    /// means at once. Default: 5000.
+    pub busy_reply_threshold: u64,
     /// `hz`: how many times a second background tasks (active expiry, timeouts) run;
     /// values outside 1..=500 are clamped into it, as Redis does. Default: 10.
     pub hz: u32,
@@ -219,6 +223,7 @@ impl Default for Config {
             databases: 16,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
+            busy_reply_threshold: 5000,
             hz: 10,
             appendonly: true,
             appendfsync: FsyncPolicy::EverySec,
@@ -448,6 +453,7 @@ impl SharedConfig {
     /// requirepass, protected-mode, appendfsync, aof-load-truncated, key-load-delay,
     /// lfu-log-factor, lfu-decay-time, client-output-buffer-limit,
     /// auto-aof-rewrite-*, dbfilename, save, slowlog-log-slower-than, slowlog-max-len,
+    /// busy-reply-threshold (and its alias lua-time-limit),
     /// hz).
     ///
     /// On success returns the canonical names of the options whose value changed, so
