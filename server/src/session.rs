@@ -215,11 +215,21 @@ impl<'s> Session<'s> {
         if !busy || script::allowed_while_busy(&self.args) {
             return false;
         }
-        self.writer.error(BUSY_ERROR);
+        self.answer_busy();
         if let Some(multi) = &mut self.client.multi {
             multi.aborted = true;
         }
         true
+    }
+
+    /// Answers `-BUSY`; to EXEC (in MULTI or not), as Redis: the transaction is
+    /// discarded, and the error says why.
+    fn answer_busy(&mut self) {
+        if self.args[0].eq_ignore_ascii_case(b"exec") {
+            self.abort_exec(BUSY_ERROR);
+        } else {
+            self.writer.error(BUSY_ERROR);
+        }
     }
 
     /// How long to wait for the gate before looking again, while someone holds it
@@ -258,7 +268,7 @@ impl<'s> Session<'s> {
                     }
                     return true;
                 }
-                self.writer.error(BUSY_ERROR);
+                self.answer_busy();
                 return false;
             };
             tokio::select! {
@@ -281,7 +291,7 @@ impl<'s> Session<'s> {
                 }
             }
             let Some(wait) = self.gate_wait() else {
-                self.writer.error(BUSY_ERROR);
+                self.answer_busy();
                 return None;
             };
             tokio::select! {

@@ -975,3 +975,123 @@ fn random_streams_match_redis_resp3() {
         compare(seed, 2500, true, None);
     }
 }
+
+/// Scripts whose replies (conversions both ways, the sandbox, error texts with the
+/// script's SHA1 and line) are the same on tierd and redis-server, in RESP2 and RESP3.
+const SCRIPTS: &[&[&str]] = &[
+    &["SET", "str", "abc"],
+    &["HSET", "h", "a", "1"],
+    &["SADD", "s", "x"],
+    &["ZADD", "z", "1.5", "m"],
+    &["EVAL", "return x", "0"],
+    &["EVAL", "x = 1", "0"],
+    &["EVAL", "rawset(_G, 'x', 1) return x", "0"],
+    &["EVAL", "string.x = 1 return 1", "0"],
+    &["EVAL", "redis.call = nil return 1", "0"],
+    &["EVAL", "return type(os) .. type(io)", "0"],
+    &["EVAL", "return type(print)", "0"],
+    &["EVAL", "return {type(load), type(loadstring), type(setmetatable), type(bit)}", "0"],
+    &["EVAL", "return loadstring('return 7')()", "0"],
+    &["EVAL", "return redis.call('nosuch')", "0"],
+    &["EVAL", "return redis.pcall('nosuch')", "0"],
+    &["EVAL", "return redis.call('multi')", "0"],
+    &["EVAL", "return redis.call('blpop', 'l', 0)", "0"],
+    &["EVAL", "return redis.call('blmpop', '0', '1', 'nolist', 'LEFT')", "0"],
+    &["EVAL", "return redis.call('client', 'id')", "0"],
+    &["EVAL", "return redis.call('object', 'nosuch')", "0"],
+    &["EVAL", "return redis.call('get')", "0"],
+    &["EVAL", "return redis.pcall('set', 'a')", "0"],
+    &["EVAL", "return redis.call()", "0"],
+    &["EVAL", "return redis.call(1)", "0"],
+    &["EVAL", "return redis.call('set', {}, 'x')", "0"],
+    &["EVAL", "return redis.call('set', 'a', 1.5)", "0"],
+    &["EVAL", "return redis.call('get', 'a')", "0"],
+    &["EVAL", "return redis.call('incr', 'str')", "0"],
+    &["EVAL", "local e = redis.pcall('incr', 'str') return {type(e), e.err}", "0"],
+    &["EVAL", "local ok, e = pcall(redis.call, 'incr', 'str') return {tostring(ok), e}", "0"],
+    &["EVAL", "local ok, e = pcall(error, {err = 'X'}) return e", "0"],
+    &["EVAL", "error('boom')", "0"],
+    &["EVAL", "\n\nerror({err = 'MINE on line 3'})", "0"],
+    &["EVAL", "return redis.error_reply('oops')", "0"],
+    &["EVAL", "return redis.error_reply('-CODE text')", "0"],
+    &["EVAL", "return redis.status_reply('FINE')", "0"],
+    &["EVAL", "return {err = 'raw'}", "0"],
+    &["EVAL", "return {1, 2, 3.99, -3.99, 'x', true, false, nil, 4}", "0"],
+    &["EVAL", "return {1, {2, {3}}, {ok = 'a'}, {err = 'e'}}", "0"],
+    &["EVAL", "return 3.7", "0"],
+    &["EVAL", "return true", "0"],
+    &["EVAL", "return false", "0"],
+    &["EVAL", "return nil", "0"],
+    &["EVAL", "return {}", "0"],
+    &["EVAL", "return {double = 1.5}", "0"],
+    &["EVAL", "return {map = {a = 1}}", "0"],
+    &["EVAL", "return {set = {a = true}}", "0"],
+    &["EVAL", "return {big_number = '123'}", "0"],
+    &["EVAL", "return {verbatim_string = {format = 'txt', string = 'hi'}}", "0"],
+    &["EVAL", "return type(redis.call('get', 'nokey'))", "0"],
+    &["EVAL", "return redis.call('set', 's2', 'v')", "0"],
+    &["EVAL", "return redis.call('hgetall', 'h')", "0"],
+    &["EVAL", "redis.setresp(3) return redis.call('hgetall', 'h')", "0"],
+    &["EVAL", "redis.setresp(3) return redis.call('smembers', 's')", "0"],
+    &["EVAL", "redis.setresp(3) return redis.call('zscore', 'z', 'm')", "0"],
+    &["EVAL", "redis.setresp(3) local r = redis.call('zscore', 'z', 'm') return r.double * 2", "0"],
+    &["EVAL", "redis.setresp(3) return redis.call('get', 'nokey')", "0"],
+    &["EVAL", "redis.setresp(3) return {true, false}", "0"],
+    &["EVAL", "return redis.setresp(4)", "0"],
+    &["EVAL", "return redis.sha1hex('abc')", "0"],
+    &["EVAL", "return {redis.replicate_commands(), redis.set_repl(redis.REPL_ALL), redis.breakpoint()}", "0"],
+    &["EVAL", "return {redis.REPL_NONE, redis.REPL_AOF, redis.REPL_REPLICA, redis.REPL_ALL, redis.LOG_WARNING}", "0"],
+    &["EVAL", "return redis.log(redis.LOG_NOTICE, 'from a test')", "0"],
+    &["EVAL", "return redis.log(99, 'x')", "0"],
+    &["EVAL", "return redis.log(1)", "0"],
+    &["EVAL", "return {bit.band(255, 15), bit.bor(1, 2, 4), bit.bxor(5, 3), bit.bnot(0), bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4), bit.tohex(255), bit.tohex(-1, -4), bit.tobit(4294967297), bit.rol(1, 33), bit.bswap(1)}", "0"],
+    &["EVAL", "local t = {} for k in pairs(redis) do t[#t + 1] = k end table.sort(t) return t", "0"],
+    &["EVAL", "local t = {} for k in pairs(string) do t[#t + 1] = k end table.sort(t) return t", "0"],
+    &["EVAL", "return KEYS[1] .. ARGV[1] .. #KEYS .. #ARGV", "1", "k", "a", "b"],
+    &["EVAL", "redis.call('select', '1') return redis.call('set', 'indb1', 'x')", "0"],
+    &["GET", "indb1"],
+    &["EVAL", "return 1", "-1"],
+    &["EVAL", "return 1", "2", "a"],
+    &["EVAL", "return 1", "x"],
+    &["EVAL", "return +", "0"],
+    &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+    &["EVALSHA", "nosuch", "-1"],
+    &["EVAL_RO", "return redis.call('set', KEYS[1], 'b')", "1", "a"],
+    &["SCRIPT", "LOAD", "return 'loaded'"],
+    &["EVALSHA", "B534286061D4B9E4026607613B95C06C06015AE8", "0"],
+    &["SCRIPT", "EXISTS", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
+    &["SCRIPT", "FLUSH", "x"],
+    &["SCRIPT", "FLUSH", "SYNC"],
+    &["SCRIPT", "EXISTS", "b534286061d4b9e4026607613b95c06c06015ae8"],
+    &["SCRIPT", "KILL"],
+    &["SCRIPT", "LOAD"],
+    &["SCRIPT", "nosuch"],
+    &["MULTI"],
+    &["EVAL", "return redis.call('set', KEYS[1], ARGV[1])", "1", "m", "v"],
+    &["EVAL", "return redis.call('get', KEYS[1])", "1", "m"],
+    &["EXEC"],
+];
+
+#[test]
+fn scripts_match_redis() {
+    let server = TestServer::start();
+    let reference = ReferenceRedis::start();
+    for resp3 in [false, true] {
+        let mut tierd = server.raw();
+        let mut redis = reference.raw();
+        for raw in [&mut tierd, &mut redis] {
+            if resp3 {
+                raw.cmd(&["HELLO", "3"]);
+            }
+            raw.cmd(&["FLUSHALL"]);
+            raw.cmd(&["SCRIPT", "FLUSH"]);
+        }
+        for cmd in SCRIPTS {
+            assert_eq!(
+                tierd.cmd(cmd),
+                redis.cmd(cmd),
+                "resp3 {resp3}: replies differ for {cmd:?}"
+            );
+        }
+    }
+}

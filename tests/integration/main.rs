@@ -12,6 +12,7 @@ mod lists;
 mod patterns;
 mod protocol;
 mod pubsub;
+mod scripting;
 mod server;
 mod sets;
 mod strings;

@@ -1,8 +1,8 @@
 //! The client patterns Tier's users run on ElastiCache, written as they write them
 //! with the `redis` crate: cache-aside with JSON and a TTL, a fixed-window rate
 //! limiter (a pipeline of INCR and EXPIRE), sessions in hashes with a sliding expiry,
-//! a lock taken with SET NX PX and released under WATCH/MULTI, and events over
-//! pub/sub. Each runs on keys in RAM and again after they went to the cold tier.
+//! a lock taken with SET NX PX and released under WATCH/MULTI or by a Lua
+//! check-and-delete, and events over pub/sub. Each runs on keys in RAM and again after they went to the cold tier.
 
 use crate::harness::*;
 use redis::Commands;
@@ -150,6 +150,50 @@ fn lock_with_set_nx_px_and_watch_release() {
     assert!(release(&mut con, "token-a"));
     assert!(take(&mut other, "token-b"), "free again");
     std::thread::sleep(Duration::from_millis(600));
+    assert!(take(&mut con, "token-c"), "an abandoned lock expires");
+}
+
+/// The lock of Redis's documentation: SET NX PX takes it, a Lua script deletes it only
+/// if it still holds the caller's token (one atomic step), also when the lock's value
+/// was moved to the cold tier.
+#[test]
+fn lock_with_set_nx_px_and_lua_release() {
+    let server = node();
+    let mut con = server.client();
+    let mut other = server.client();
+    let release_script = redis::Script::new(
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) \
+         else return 0 end",
+    );
+    let take = |con: &mut redis::Connection, token: &str| -> bool {
+        redis::cmd("SET")
+            .arg("lock:job")
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(500)
+            .query::<Option<String>>(con)
+            .expect("SET NX PX")
+            .is_some()
+    };
+    let release = |con: &mut redis::Connection, token: &str| -> bool {
+        let deleted: i64 = release_script
+            .key("lock:job")
+            .arg(token)
+            .invoke(con)
+            .expect("release script");
+        deleted == 1
+    };
+    assert!(take(&mut con, "token-a"));
+    assert!(!take(&mut other, "token-b"), "held");
+    assert!(!release(&mut other, "token-b"), "not the owner");
+    demote(&mut con, &["lock:job"]);
+    assert!(!release(&mut other, "token-b"), "not the owner, cold");
+    assert!(release(&mut con, "token-a"));
+    assert!(!release(&mut con, "token-a"), "released already");
+    assert!(take(&mut other, "token-b"), "free again");
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(!release(&mut other, "token-b"), "expired meanwhile");
     assert!(take(&mut con, "token-c"), "an abandoned lock expires");
 }
 

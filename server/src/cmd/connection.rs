@@ -41,7 +41,9 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "auth",
         arity: -2,
-        flags: HANDSHAKE.union(Flags::NO_SLOWLOG_ARGS).union(Flags::NO_SCRIPT),
+        flags: HANDSHAKE
+            .union(Flags::NO_SLOWLOG_ARGS)
+            .union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Authenticate to the server",
@@ -80,7 +82,9 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hello",
         arity: -1,
-        flags: HANDSHAKE.union(Flags::NO_SLOWLOG_ARGS).union(Flags::NO_SCRIPT),
+        flags: HANDSHAKE
+            .union(Flags::NO_SLOWLOG_ARGS)
+            .union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Handshake with Redis",

@@ -65,7 +65,14 @@ const fn script_spec(
 }
 
 pub(super) const COMMANDS: &[CommandSpec] = &[
-    eval_spec("eval", EVAL, "Execute a Lua script server side", "2.6.0", EVAL_SYNTAX, eval),
+    eval_spec(
+        "eval",
+        EVAL,
+        "Execute a Lua script server side",
+        "2.6.0",
+        EVAL_SYNTAX,
+        eval,
+    ),
     eval_spec(
         "eval_ro",
         EVAL_RO,
@@ -74,7 +81,14 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         EVAL_SYNTAX,
         eval_ro,
     ),
-    eval_spec("evalsha", EVAL, "Execute a Lua script server side", "2.6.0", EVALSHA_SYNTAX, evalsha),
+    eval_spec(
+        "evalsha",
+        EVAL,
+        "Execute a Lua script server side",
+        "2.6.0",
+        EVALSHA_SYNTAX,
+        evalsha,
+    ),
     eval_spec(
         "evalsha_ro",
         EVAL_RO,
@@ -162,7 +176,11 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) {
     let known = match by_sha {
         true => match scripts.body(&ctx.args[1]) {
             Some(body) => Some(body),
-            None => return ctx.out.error("NOSCRIPT No matching script. Please use EVAL."),
+            None => {
+                return ctx
+                    .out
+                    .error("NOSCRIPT No matching script. Please use EVAL.")
+            }
         },
         false => None,
     };

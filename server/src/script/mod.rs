@@ -92,9 +92,9 @@ impl Scripts {
     /// INFO's `used_memory_lua`: the Lua state's heap (Redis counts an empty state's,
     /// about 30 KB, before any script).
     pub fn lua_memory(&self) -> usize {
-        self.vm.try_lock().map_or(0, |vm| {
-            vm.as_ref().map_or(0, |vm| vm.lua.used_memory())
-        })
+        self.vm
+            .try_lock()
+            .map_or(0, |vm| vm.as_ref().map_or(0, |vm| vm.lua.used_memory()))
     }
 
     /// Whether a script has been running for `threshold` or longer; and if one runs
@@ -164,11 +164,16 @@ pub fn sha1hex(body: &[u8]) -> String {
 /// too, to be answered as unknown.
 pub fn allowed_while_busy(args: &[Bytes]) -> bool {
     let is = |name: &str| args[0].eq_ignore_ascii_case(name.as_bytes());
-    let sub = |name: &str| args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(name.as_bytes()));
+    let sub = |name: &str| {
+        args.get(1)
+            .is_some_and(|a| a.eq_ignore_ascii_case(name.as_bytes()))
+    };
     table::lookup(&args[0]).is_none()
-        || ["auth", "discard", "hello", "multi", "quit", "reset", "unwatch", "watch"]
-            .iter()
-            .any(|n| is(n))
+        || [
+            "auth", "discard", "hello", "multi", "quit", "reset", "unwatch", "watch",
+        ]
+        .iter()
+        .any(|n| is(n))
         || (is("script") && sub("kill"))
         || (is("shutdown") && args[1..].iter().any(|a| a.eq_ignore_ascii_case(b"nosave")))
 }
@@ -222,7 +227,9 @@ pub fn run(ctx: &mut Ctx<'_>, script: Script<'_>) {
             move |_, debug| {
                 if hook.killed.load(Ordering::Acquire) {
                     hook.killed_at.store(debug.curr_line(), Ordering::Relaxed);
-                    return Err(mlua::Error::runtime("Script killed by user with SCRIPT KILL..."));
+                    return Err(mlua::Error::runtime(
+                        "Script killed by user with SCRIPT KILL...",
+                    ));
                 }
                 Ok(VmState::Continue)
             },
@@ -324,7 +331,12 @@ fn call_command(
     running: &Running,
     resp3: bool,
 ) -> (crate::resp::Frame, bool) {
-    let refuse = |text: &str| (crate::resp::Frame::Error(Bytes::from(text.to_owned())), true);
+    let refuse = |text: &str| {
+        (
+            crate::resp::Frame::Error(Bytes::from(text.to_owned())),
+            true,
+        )
+    };
     if args.is_empty() {
         return refuse("ERR Please specify at least one argument for this redis lib call");
     }
@@ -336,7 +348,9 @@ fn call_command(
         };
         match text {
             Some(text) => argv.push(Bytes::copy_from_slice(&text.as_bytes())),
-            None => return refuse("ERR Lua redis lib command arguments must be strings or integers"),
+            None => {
+                return refuse("ERR Lua redis lib command arguments must be strings or integers")
+            }
         }
     }
     let Some(spec) = table::resolve(&argv) else {
@@ -344,7 +358,10 @@ fn call_command(
     };
     let container = table::lookup(&argv[0]).is_some_and(|c| !c.subcommands.is_empty());
     let arity_ok = match container {
-        true => table::lookup(&argv[0]).is_some_and(|c| c.arity_ok(argv.len())) && spec.arity_ok(argv.len()),
+        true => {
+            table::lookup(&argv[0]).is_some_and(|c| c.arity_ok(argv.len()))
+                && spec.arity_ok(argv.len())
+        }
         false => spec.arity_ok(argv.len()),
     };
     if !arity_ok {
@@ -359,7 +376,11 @@ fn call_command(
         }
         running.wrote.store(true, Ordering::Release);
     }
-    let mut out = ReplyWriter::new(if resp3 { Protocol::Resp3 } else { Protocol::Resp2 });
+    let mut out = ReplyWriter::new(if resp3 {
+        Protocol::Resp3
+    } else {
+        Protocol::Resp2
+    });
     let mut call = Ctx {
         args: &argv,
         out: &mut out,
@@ -394,12 +415,17 @@ mod tests {
     #[test]
     fn sha1_as_redis() {
         assert_eq!(sha1hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
-        assert_eq!(sha1hex(b"return 1"), "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
+        assert_eq!(
+            sha1hex(b"return 1"),
+            "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+        );
     }
 
     #[test]
     fn busy_allow_list() {
-        let args = |a: &[&'static str]| -> Vec<Bytes> { a.iter().map(|s| Bytes::from_static(s.as_bytes())).collect() };
+        let args = |a: &[&'static str]| -> Vec<Bytes> {
+            a.iter().map(|s| Bytes::from_static(s.as_bytes())).collect()
+        };
         assert!(allowed_while_busy(&args(&["SCRIPT", "KILL"])));
         assert!(allowed_while_busy(&args(&["shutdown", "NOSAVE"])));
         assert!(!allowed_while_busy(&args(&["shutdown"])));

@@ -111,9 +111,7 @@ fn primitives(lua: &Lua, resp: &Arc<AtomicU8>) -> mlua::Result<Table> {
     )?;
     t.set(
         "command_exists",
-        lua.create_function(|_, name: mlua::String| {
-            Ok(table::lookup(&name.as_bytes()).is_some())
-        })?,
+        lua.create_function(|_, name: mlua::String| Ok(table::lookup(&name.as_bytes()).is_some()))?,
     )?;
     // The error table a C function of `redis` raised, until the error handler (or
     // the script's pcall) takes it.
@@ -162,18 +160,32 @@ fn bit_library(lua: &Lua) -> mlua::Result<Table> {
             Ok(args.iter().map(|&x| tobit(x)).reduce(f).unwrap_or(0))
         }
     };
-    let shift = |f: fn(i32, u32) -> i32| move |_: &Lua, (x, n): (f64, f64)| Ok(f(tobit(x), tobit(n) as u32 & 31));
+    let shift = |f: fn(i32, u32) -> i32| {
+        move |_: &Lua, (x, n): (f64, f64)| Ok(f(tobit(x), tobit(n) as u32 & 31))
+    };
     bit.set("tobit", lua.create_function(unary(|x| x))?)?;
     bit.set("bnot", lua.create_function(unary(|x| !x))?)?;
     bit.set("bswap", lua.create_function(unary(i32::swap_bytes))?)?;
     bit.set("band", lua.create_function(fold(|a, b| a & b))?)?;
     bit.set("bor", lua.create_function(fold(|a, b| a | b))?)?;
     bit.set("bxor", lua.create_function(fold(|a, b| a ^ b))?)?;
-    bit.set("lshift", lua.create_function(shift(|x, n| ((x as u32) << n) as i32))?)?;
-    bit.set("rshift", lua.create_function(shift(|x, n| ((x as u32) >> n) as i32))?)?;
+    bit.set(
+        "lshift",
+        lua.create_function(shift(|x, n| ((x as u32) << n) as i32))?,
+    )?;
+    bit.set(
+        "rshift",
+        lua.create_function(shift(|x, n| ((x as u32) >> n) as i32))?,
+    )?;
     bit.set("arshift", lua.create_function(shift(|x, n| x >> n))?)?;
-    bit.set("rol", lua.create_function(shift(|x, n| (x as u32).rotate_left(n) as i32))?)?;
-    bit.set("ror", lua.create_function(shift(|x, n| (x as u32).rotate_right(n) as i32))?)?;
+    bit.set(
+        "rol",
+        lua.create_function(shift(|x, n| (x as u32).rotate_left(n) as i32))?,
+    )?;
+    bit.set(
+        "ror",
+        lua.create_function(shift(|x, n| (x as u32).rotate_right(n) as i32))?,
+    )?;
     bit.set(
         "tohex",
         lua.create_function(|_, (x, n): (f64, Option<f64>)| {
@@ -200,7 +212,10 @@ fn tobit(x: f64) -> i32 {
 
 /// Whether `value` is a string or a number (what a command argument may be).
 pub(super) fn is_argument(value: &Value) -> bool {
-    matches!(value, Value::String(_) | Value::Number(_) | Value::Integer(_))
+    matches!(
+        value,
+        Value::String(_) | Value::Number(_) | Value::Integer(_)
+    )
 }
 
 #[cfg(test)]
