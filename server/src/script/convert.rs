@@ -15,47 +15,78 @@ const MAX_DEPTH: usize = 1000;
 /// as `{err=...}`, arrays as tables; under RESP3 also `{map=...}`, `{set=...}`,
 /// `{double=...}`, booleans, `{big_number=...}` and `{verbatim_string=...}`.
 pub(super) fn reply_to_lua(lua: &Lua, frame: Frame, resp3: bool) -> mlua::Result<Value> {
-    Ok(match frame {
-        Frame::Integer(n) => Value::Number(n as f64),
-        Frame::Bulk(b) => Value::String(lua.create_string(&b)?),
-        Frame::Simple(s) => single(lua, "ok", Value::String(lua.create_string(&s)?))?,
-        Frame::Error(e) | Frame::BlobError(e) => {
-            single(lua, "err", Value::String(lua.create_string(&e)?))?
-        }
-        Frame::Null if resp3 => Value::Nil,
-        Frame::Null => Value::Boolean(false),
-        Frame::Array(items) | Frame::Push(items) => {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.into_iter().enumerate() {
-                t.raw_set(i + 1, reply_to_lua(lua, item, resp3)?)?;
+    crate::script::nested(|| {
+        Ok(match frame {
+            Frame::Integer(n) => Value::Number(n as f64),
+            Frame::Bulk(b) => Value::String(lua.create_string(&b)?),
+            Frame::Simple(s) => single(lua, "ok", Value::String(lua.create_string(&s)?))?,
+            Frame::Error(e) | Frame::BlobError(e) => {
+                single(lua, "err", Value::String(lua.create_string(&e)?))?
             }
-            Value::Table(t)
-        }
-        Frame::Map(pairs) => {
-            let map = lua.create_table()?;
-            for (k, v) in pairs {
-                map.raw_set(reply_to_lua(lua, k, resp3)?, reply_to_lua(lua, v, resp3)?)?;
+            Frame::Null if resp3 => Value::Nil,
+            Frame::Null => Value::Boolean(false),
+            Frame::Array(items) | Frame::Push(items) => {
+                let t = lua.create_table_with_capacity(items.len(), 0)?;
+                for (i, item) in items.into_iter().enumerate() {
+                    t.raw_set(i + 1, reply_to_lua(lua, item, resp3)?)?;
+                }
+                Value::Table(t)
             }
-            single(lua, "map", Value::Table(map))?
-        }
-        Frame::Set(items) => {
-            let set = lua.create_table()?;
-            for item in items {
-                set.raw_set(reply_to_lua(lua, item, resp3)?, true)?;
+            Frame::Map(pairs) => {
+                let map = lua.create_table()?;
+                for (k, v) in pairs {
+                    let key = reply_to_lua(lua, k, resp3)?;
+                    if can_be_key(&key) {
+                        map.raw_set(key, reply_to_lua(lua, v, resp3)?)?;
+                    }
+                }
+                single(lua, "map", Value::Table(map))?
             }
-            single(lua, "set", Value::Table(set))?
-        }
-        Frame::Double(d) => single(lua, "double", Value::Number(d))?,
-        Frame::Boolean(b) => Value::Boolean(b),
-        Frame::BigNumber(n) => single(lua, "big_number", Value::String(lua.create_string(&n)?))?,
-        Frame::Verbatim { format, text } => {
-            let verbatim = lua.create_table()?;
-            verbatim.raw_set("format", lua.create_string(format)?)?;
-            verbatim.raw_set("string", lua.create_string(&text)?)?;
-            single(lua, "verbatim_string", Value::Table(verbatim))?
-        }
-        Frame::Attribute { value, .. } => reply_to_lua(lua, *value, resp3)?,
+            Frame::Set(items) => {
+                let set = lua.create_table()?;
+                for item in items {
+                    let member = reply_to_lua(lua, item, resp3)?;
+                    if can_be_key(&member) {
+                        set.raw_set(member, true)?;
+                    }
+                }
+                single(lua, "set", Value::Table(set))?
+            }
+            Frame::Double(d) => single(lua, "double", Value::Number(d))?,
+            Frame::Boolean(b) => Value::Boolean(b),
+            Frame::BigNumber(n) => {
+                single(lua, "big_number", Value::String(lua.create_string(&n)?))?
+            }
+            Frame::Verbatim { format, text } => {
+                let verbatim = lua.create_table()?;
+                verbatim.raw_set("format", lua.create_string(format)?)?;
+                verbatim.raw_set("string", lua.create_string(&text)?)?;
+                single(lua, "verbatim_string", Value::Table(verbatim))?
+            }
+            Frame::Attribute { value, .. } => reply_to_lua(lua, *value, resp3)?,
+        })
     })
+}
+
+/// Whether `value` can be a table key: mlua's `raw_set` must not be given nil or NaN
+/// (Lua's error would jump over Rust frames). No command replies with either as a
+/// map key or set member.
+fn can_be_key(value: &Value) -> bool {
+    match value {
+        Value::Nil => false,
+        Value::Number(x) => !x.is_nan(),
+        _ => true,
+    }
+}
+
+/// A Lua number as Redis makes it an integer reply: C's `(long long)` cast on
+/// x86-64, truncating, and the smallest integer for NaN and what is out of range.
+fn truncate(x: f64) -> i64 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    match x.is_nan() || !(-LIMIT..LIMIT).contains(&x) {
+        true => i64::MIN,
+        false => x as i64,
+    }
 }
 
 /// `{name = value}`.
@@ -76,16 +107,16 @@ pub(super) fn lua_to_reply(out: &mut ReplyWriter, value: &Value, resp3_script: b
 }
 
 fn write_value(out: &mut ReplyWriter, value: &Value, resp3_script: bool, depth: usize) {
-    match value {
+    crate::script::nested(|| match value {
         Value::String(s) => out.bulk(&s.as_bytes()),
-        Value::Number(n) => out.integer(*n as i64),
+        Value::Number(n) => out.integer(truncate(*n)),
         Value::Integer(n) => out.integer(*n),
         Value::Boolean(true) if !resp3_script => out.integer(1),
         Value::Boolean(false) if !resp3_script => out.null(),
         Value::Boolean(b) => out.boolean(*b),
         Value::Table(t) if depth < MAX_DEPTH => write_table(out, t, resp3_script, depth),
         _ => out.null(),
-    }
+    })
 }
 
 fn write_table(out: &mut ReplyWriter, t: &Table, resp3_script: bool, depth: usize) {

@@ -9,6 +9,7 @@
 //! off the async runtime; the script's writes are logged inside MULTI ... EXEC.
 
 mod convert;
+mod libs;
 mod vm;
 
 use crate::cmd::table::{self, Flags};
@@ -149,6 +150,13 @@ pub enum Busy {
     Running(Duration),
     /// One has run past the threshold: other clients get `-BUSY`.
     Busy,
+}
+
+/// Runs `f`, one level of a recursion as deep as a script's data (cjson, cmsgpack and
+/// the conversions nest a thousand levels, more if a script raises cjson's limits), on
+/// a stack grown as it needs.
+fn nested<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, f)
 }
 
 /// The SHA1 of `body` in lower-case hex, as SCRIPT LOAD returns it.

@@ -224,6 +224,9 @@ local G = {
     unpack = unpack,
     xpcall = xpcall,
     bit = readonly(primitives.bit),
+    cjson = readonly(primitives.cjson),
+    cmsgpack = readonly(primitives.cmsgpack),
+    struct = readonly(primitives.struct),
     __redis__err__handler = error_handler,
 }
 

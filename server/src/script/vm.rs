@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
-/// Where a C function of `redis` leaves the error table it raises.
-const RAISED: &str = "tier.raised";
+/// Where a C function of `redis` leaves the error table it raises (a library
+/// function, the text of its error).
+pub(super) const RAISED: &str = "tier.raised";
 
 /// The chunk name of a script's code: errors say `user_script:<line>`.
 pub(super) const SCRIPT_CHUNK: &str = "@user_script";
@@ -139,10 +140,13 @@ fn primitives(lua: &Lua, resp: &Arc<AtomicU8>) -> mlua::Result<Table> {
     t.set("version", crate::cmd::REDIS_VERSION)?;
     t.set("version_num", version_num(crate::cmd::REDIS_VERSION))?;
     t.set("bit", bit_library(lua)?)?;
+    t.set("cjson", super::libs::cjson::library(lua)?)?;
+    t.set("cmsgpack", super::libs::cmsgpack::library(lua)?)?;
+    t.set("struct", super::libs::structlib::library(lua)?)?;
     Ok(t)
 }
 
-/// `7.0.15` as Redis's `REDIS_VERSION_NUM`, 0x00070f.
+/// `7.0.15` as Redis's `REDIS_VERSION_NUM`, 0x07000f.
 fn version_num(version: &str) -> i64 {
     version
         .split('.')
@@ -229,6 +233,6 @@ mod tests {
         assert_eq!(tobit(4_294_967_296.0), 0);
         assert_eq!(tobit(-1.0), -1);
         assert_eq!(tobit(2_147_483_648.0), i32::MIN);
-        assert_eq!(version_num("7.0.15"), 0x00070f);
+        assert_eq!(version_num("7.0.15"), 0x07000f);
     }
 }
