@@ -104,10 +104,11 @@ fn read_only_scripts_refuse_writes() {
     assert_eq!(raw.cmd(&["EVALSHA", &sha, "1", "k"]), int(1));
 }
 
-/// A script queued in MULTI runs at EXEC with the others, in order.
+/// A script queued in MULTI runs at EXEC with the others, in order; the keys it
+/// declares are loaded from the cold tier before EXEC runs anything.
 #[test]
 fn scripts_inside_multi() {
-    let server = TestServer::start();
+    let server = TestServer::start_with(&["--tier-min-value-size", "1"]);
     let mut raw = server.raw();
     assert_eq!(raw.cmd(&["MULTI"]), ok());
     let queued = Frame::Simple("QUEUED".into());
@@ -124,6 +125,19 @@ fn scripts_inside_multi() {
     );
     assert_eq!(raw.cmd(&["GET", "n"]), queued);
     assert_eq!(raw.cmd(&["EXEC"]), array(vec![ok(), int(42), bulk("42")]));
+    assert_eq!(raw.cmd(&["DEBUG", "DEMOTE", "n"]), int(1));
+    assert_eq!(raw.cmd(&["MULTI"]), ok());
+    assert_eq!(
+        raw.cmd(&[
+            "EVAL",
+            "return redis.call('append', KEYS[1], '!')",
+            "1",
+            "n"
+        ]),
+        queued
+    );
+    assert_eq!(raw.cmd(&["EXEC"]), array(vec![int(3)]));
+    assert_eq!(raw.cmd(&["GET", "n"]), bulk("42!"));
 }
 
 /// Another client never sees a script half done: two keys the script keeps equal are

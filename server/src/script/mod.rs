@@ -55,6 +55,17 @@ pub struct Running {
     killed_at: AtomicI32,
 }
 
+impl Running {
+    fn new() -> Running {
+        Running {
+            started: Instant::now(),
+            wrote: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            killed_at: AtomicI32::new(0),
+        }
+    }
+}
+
 /// What SCRIPT KILL found.
 pub enum Kill {
     Killed,
@@ -212,12 +223,7 @@ pub struct Script<'a> {
 pub fn run(ctx: &mut Ctx<'_>, script: Script<'_>) {
     let shared: &Arc<Shared> = ctx.shared;
     let scripts = &shared.scripts;
-    let running = Arc::new(Running {
-        started: Instant::now(),
-        wrote: AtomicBool::new(false),
-        killed: AtomicBool::new(false),
-        killed_at: AtomicI32::new(0),
-    });
+    let running = Arc::new(Running::new());
     *scripts.running.lock() = Some(running.clone());
     let _running = RunningGuard { scripts };
     let db = ctx.client.db;
@@ -242,7 +248,15 @@ pub fn run(ctx: &mut Ctx<'_>, script: Script<'_>) {
                 Ok(VmState::Continue)
             },
         );
-        let result = run_in(vm, ctx, &script, &running, function, &mut reply);
+        let read_only = script.read_only;
+        let result = run_in(
+            vm,
+            &script,
+            &running,
+            function,
+            &mut reply,
+            |lua, args, resp3| call_command(ctx, args, lua, read_only, &running, resp3),
+        );
         vm.lua.remove_hook();
         result.map_err(|e| format!("ERR {e}"))
     });
@@ -254,15 +268,52 @@ pub fn run(ctx: &mut Ctx<'_>, script: Script<'_>) {
     }
 }
 
-/// Runs the compiled script in the sandbox, `redis.call` dispatching to the command
-/// table, and writes its reply (or its error) into `reply`.
+/// Runs `body` with `argv` (and no keys) in a Lua state of its own with no server
+/// behind it: `redis.call` fails, saying so. Returns the reply in RESP2. The fuzz
+/// target of the libraries' decoders runs scripts so, as the unit tests do.
+pub fn run_alone(body: &[u8], argv: &[Bytes]) -> bytes::BytesMut {
+    let mut reply = ReplyWriter::new(Protocol::Resp2);
+    let sha = sha1hex(body);
+    let body = Bytes::copy_from_slice(body);
+    let script = Script {
+        sha: &sha,
+        body: &body,
+        keys: &[],
+        argv,
+        read_only: true,
+    };
+    let outcome = Vm::new().map_err(|e| e.to_string()).and_then(|mut vm| {
+        let function = vm.function(&sha, &body)?;
+        let no_server = |_: &mlua::Lua, _: &MultiValue, _: bool| {
+            let text = Bytes::from_static(b"ERR no server behind this script");
+            (crate::resp::Frame::Error(text), true)
+        };
+        run_in(
+            &vm,
+            &script,
+            &Running::new(),
+            function,
+            &mut reply,
+            no_server,
+        )
+        .map_err(|e| e.to_string())
+    });
+    if let Err(e) = outcome {
+        reply.error(format!("ERR {e}"));
+    }
+    reply.out
+}
+
+/// Runs the compiled script in the sandbox, `redis.call` handing its arguments to
+/// `call` (which returns the command's reply and whether it failed), and writes its
+/// reply (or its error) into `reply`.
 fn run_in(
     vm: &Vm,
-    ctx: &mut Ctx<'_>,
     script: &Script<'_>,
     running: &Running,
     function: Function,
     reply: &mut ReplyWriter,
+    mut call: impl FnMut(&mlua::Lua, &MultiValue, bool) -> (crate::resp::Frame, bool),
 ) -> mlua::Result<()> {
     let lua = &vm.lua;
     let runner = vm.runner()?;
@@ -279,7 +330,7 @@ fn run_in(
     lua.scope(|scope| {
         let dispatch = scope.create_function_mut(|lua, args: MultiValue| {
             let resp3 = resp.load(Ordering::Relaxed) == 3;
-            let (frame, failed) = call_command(ctx, &args, lua, script.read_only, running, resp3);
+            let (frame, failed) = call(lua, &args, resp3);
             Ok((convert::reply_to_lua(lua, frame, resp3)?, failed))
         })?;
         set_dispatch.call::<()>(dispatch)?;
