@@ -189,6 +189,11 @@ impl<'s> Session<'s> {
     async fn eval(&mut self, config: &Config) {
         let now = self.now();
         let started = Instant::now();
+        // Room first, as for a write: the script's writes are refused with -OOM if RAM
+        // is still over `maxmemory` when it starts (Redis's rule for scripts).
+        if let Some(tier) = self.shared.tier.get() {
+            wait_for_room(tier, config, self.patience()).await;
+        }
         let script = [self.args.clone()];
         let Some(_alone) = self.hold_transaction(&script).await else {
             return self.account(now, started);

@@ -1,8 +1,9 @@
 //! Lua scripting through a real tierd: EVAL and EVALSHA with `redis::Script`, the
 //! script cache (SCRIPT LOAD, EXISTS, FLUSH), EVAL_RO, scripts inside MULTI, atomicity
 //! seen from another client, scripts on keys in the cold tier, `lua-time-limit` with
-//! `-BUSY`, SCRIPT KILL and UNKILLABLE, and script writes surviving a restart. (Reply
-//! and error texts are compared with redis-server in `differential.rs`.)
+//! `-BUSY`, SCRIPT KILL and UNKILLABLE, `-OOM` over maxmemory, and script writes
+//! surviving a restart. (Reply and error texts are compared with redis-server in
+//! `differential.rs`.)
 
 use crate::harness::*;
 use redis::Commands;
@@ -378,4 +379,33 @@ fn script_writes_survive_a_restart() {
     let _: () = redis::cmd("SELECT").arg(3).query(&mut con).expect("SELECT");
     assert_eq!(con.get::<_, String>("s").expect("GET"), "5");
     assert_eq!(con.get::<_, i64>("n").expect("GET"), 5);
+}
+
+/// Over `maxmemory` (with nothing the tier can move), a script's commands that may
+/// grow memory are refused with Redis's `-OOM`; reads and deletions run.
+#[test]
+fn scripts_over_maxmemory() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "k", "v"]);
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "maxmemory", "1"]), ok());
+    let write = "return redis.call('set', KEYS[1], 'x')";
+    let sha = tier_server::script::sha1hex(write.as_bytes());
+    assert_eq!(
+        raw.cmd(&["EVAL", write, "1", "k2"]),
+        err(&format!(
+            "OOM command not allowed when used memory > 'maxmemory'. script: {sha}, on \
+             @user_script:1."
+        ))
+    );
+    assert_eq!(
+        raw.cmd(&["EVAL", "return redis.call('get', KEYS[1])", "1", "k"]),
+        bulk("v")
+    );
+    assert_eq!(
+        raw.cmd(&["EVAL", "return redis.call('del', KEYS[1])", "1", "k"]),
+        int(1)
+    );
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "maxmemory", "0"]), ok());
+    assert_eq!(raw.cmd(&["EVAL", write, "1", "k2"]), ok());
 }

@@ -248,14 +248,17 @@ pub fn run(ctx: &mut Ctx<'_>, script: Script<'_>) {
                 Ok(VmState::Continue)
             },
         );
-        let read_only = script.read_only;
+        let limits = Limits {
+            read_only: script.read_only,
+            out_of_memory: cmd::over_maxmemory(ctx.config),
+        };
         let result = run_in(
             vm,
             &script,
             &running,
             function,
             &mut reply,
-            |lua, args, resp3| call_command(ctx, args, lua, read_only, &running, resp3),
+            |lua, args, resp3| call_command(ctx, args, lua, &limits, &running, resp3),
         );
         vm.lua.remove_hook();
         result.map_err(|e| format!("ERR {e}"))
@@ -379,6 +382,15 @@ fn write_error(reply: &mut ReplyWriter, sha: &str, err: &Value, running: &Runnin
     }
 }
 
+/// What a script may not do, fixed when it starts.
+struct Limits {
+    /// EVAL_RO / EVALSHA_RO: no write command.
+    read_only: bool,
+    /// RAM was over `maxmemory` (once the tier could not make room): no command that
+    /// may grow memory (Redis's `pre_command_oom_state`).
+    out_of_memory: bool,
+}
+
 /// Runs one `redis.call` / `redis.pcall`: checks it as Redis does for a script, runs
 /// it through the command table on the script's client, and returns its reply and
 /// whether it failed (an error `redis.call` raises).
@@ -386,7 +398,7 @@ fn call_command(
     ctx: &mut Ctx<'_>,
     args: &MultiValue,
     lua: &mlua::Lua,
-    read_only: bool,
+    limits: &Limits,
     running: &Running,
     resp3: bool,
 ) -> (crate::resp::Frame, bool) {
@@ -429,10 +441,14 @@ fn call_command(
     if spec.flags.contains(Flags::NO_SCRIPT) {
         return refuse("ERR This Redis command is not allowed from script");
     }
-    if spec.flags.contains(Flags::WRITE) {
-        if read_only {
-            return refuse("ERR Write commands are not allowed from read-only scripts.");
-        }
+    let writes = spec.flags.contains(Flags::WRITE);
+    if writes && limits.read_only {
+        return refuse("ERR Write commands are not allowed from read-only scripts.");
+    }
+    if limits.out_of_memory && spec.flags.contains(Flags::DENYOOM) {
+        return refuse(cmd::OOM_ERROR);
+    }
+    if writes {
         running.wrote.store(true, Ordering::Release);
     }
     let mut out = ReplyWriter::new(if resp3 {
