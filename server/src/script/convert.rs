@@ -3,6 +3,7 @@
 //! Lua value for `redis.call` ([`reply_to_lua`]); the script's return value becomes
 //! the client's reply ([`lua_to_reply`]).
 
+use super::vm::{entries, exact_get};
 use crate::resp::{Frame, ReplyWriter};
 use mlua::{Lua, Table, Value};
 
@@ -102,11 +103,11 @@ fn single(lua: &Lua, name: &str, value: Value) -> mlua::Result<Value> {
 /// `{ok=...}` as a status, `{double=...}`, `{map=...}`, `{set=...}`,
 /// `{big_number=...}`, `{verbatim_string=...}`, and other tables as arrays up to their
 /// first nil.
-pub(super) fn lua_to_reply(out: &mut ReplyWriter, value: &Value, resp3_script: bool) {
-    write_value(out, value, resp3_script, 0);
+pub(super) fn lua_to_reply(lua: &Lua, out: &mut ReplyWriter, value: &Value, resp3_script: bool) {
+    write_value(lua, out, value, resp3_script, 0);
 }
 
-fn write_value(out: &mut ReplyWriter, value: &Value, resp3_script: bool, depth: usize) {
+fn write_value(lua: &Lua, out: &mut ReplyWriter, value: &Value, resp3_script: bool, depth: usize) {
     crate::script::nested(|| match value {
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Number(n) => out.integer(truncate(*n)),
@@ -114,13 +115,13 @@ fn write_value(out: &mut ReplyWriter, value: &Value, resp3_script: bool, depth: 
         Value::Boolean(true) if !resp3_script => out.integer(1),
         Value::Boolean(false) if !resp3_script => out.null(),
         Value::Boolean(b) => out.boolean(*b),
-        Value::Table(t) if depth < MAX_DEPTH => write_table(out, t, resp3_script, depth),
+        Value::Table(t) if depth < MAX_DEPTH => write_table(lua, out, t, resp3_script, depth),
         _ => out.null(),
     })
 }
 
-fn write_table(out: &mut ReplyWriter, t: &Table, resp3_script: bool, depth: usize) {
-    let field = |name: &str| t.raw_get::<Value>(name).unwrap_or(Value::Nil);
+fn write_table(lua: &Lua, out: &mut ReplyWriter, t: &Table, resp3_script: bool, depth: usize) {
+    let field = |name: &str| exact_get(t, name).unwrap_or(Value::Nil);
     if let Value::String(err) = field("err") {
         return out.error(err.as_bytes());
     }
@@ -136,22 +137,19 @@ fn write_table(out: &mut ReplyWriter, t: &Table, resp3_script: bool, depth: usiz
         return out.big_number(&n.as_bytes());
     }
     if let Value::Table(map) = field("map") {
-        let pairs: Vec<(Value, Value)> = map.pairs().filter_map(Result::ok).collect();
+        let pairs = entries(lua, &map).unwrap_or_default();
         out.map_len(pairs.len());
         for (k, v) in &pairs {
-            write_value(out, k, resp3_script, depth + 1);
-            write_value(out, v, resp3_script, depth + 1);
+            write_value(lua, out, k, resp3_script, depth + 1);
+            write_value(lua, out, v, resp3_script, depth + 1);
         }
         return;
     }
     if let Value::Table(set) = field("set") {
-        let members: Vec<Value> = set
-            .pairs::<Value, Value>()
-            .filter_map(|pair| pair.ok().map(|(k, _)| k))
-            .collect();
+        let members = entries(lua, &set).unwrap_or_default();
         out.set_len(members.len());
-        for member in &members {
-            write_value(out, member, resp3_script, depth + 1);
+        for (member, _) in &members {
+            write_value(lua, out, member, resp3_script, depth + 1);
         }
         return;
     }
@@ -165,11 +163,11 @@ fn write_table(out: &mut ReplyWriter, t: &Table, resp3_script: bool, depth: usiz
         }
     }
     let items: Vec<Value> = (1..)
-        .map(|i| t.raw_get::<Value>(i).unwrap_or(Value::Nil))
+        .map(|i| exact_get(t, i).unwrap_or(Value::Nil))
         .take_while(|v| !v.is_nil())
         .collect();
     out.array_len(items.len());
     for item in &items {
-        write_value(out, item, resp3_script, depth + 1);
+        write_value(lua, out, item, resp3_script, depth + 1);
     }
 }

@@ -337,11 +337,12 @@ fn run_in(
             Ok((convert::reply_to_lua(lua, frame, resp3)?, failed))
         })?;
         set_dispatch.call::<()>(dispatch)?;
-        let (ok, value): (bool, Value) = run.call(function)?;
+        let (ok, result): (bool, mlua::Table) = run.call(function)?;
+        let value = vm::exact_get(&result, 1)?;
         set_dispatch.call::<()>(Value::Nil)?;
         let resp3 = resp.load(Ordering::Relaxed) == 3;
         if ok {
-            convert::lua_to_reply(reply, &value, resp3);
+            convert::lua_to_reply(lua, reply, &value, resp3);
         } else {
             write_error(reply, script.sha, &value, running);
         }

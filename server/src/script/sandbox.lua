@@ -8,6 +8,7 @@ local getinfo = debug.getinfo
 local raw_pcall, raw_error, raw_next, raw_rawset, raw_rawget = pcall, error, next, rawset, rawget
 local raw_type, raw_select, raw_unpack, raw_tostring = type, select, unpack, tostring
 local raw_setmetatable = setmetatable
+local raw_format = string.format
 local globals = _G
 
 -- Read-only tables: an empty proxy in front of the real one.
@@ -51,24 +52,37 @@ local redis = {}
 local lib = {}
 -- The dispatcher runs the command and returns its reply converted, and whether it
 -- failed (the reply is then an error table).
+-- A command's arguments with numbers written as Redis 7.0 writes them (`%.17g`).
+local function command_args(...)
+    local args = pack(...)
+    for i = 1, args.n do
+        if raw_type(args[i]) == "number" then
+            args[i] = raw_format("%.17g", args[i])
+        end
+    end
+    return raw_unpack(args, 1, args.n)
+end
 lib.call = function(...)
-    local reply, failed = dispatch(...)
+    local reply, failed = dispatch(command_args(...))
     return failed, reply
 end
 lib.pcall = function(...)
-    return false, (dispatch(...))
+    return false, (dispatch(command_args(...)))
 end
+-- Wrong arguments to error_reply and status_reply give an error table back (as
+-- Redis, which returns it rather than raising it).
+local wrong_arguments = "ERR wrong number or type of arguments"
 lib.error_reply = function(...)
     local text = ...
     if raw_select("#", ...) ~= 1 or raw_type(text) ~= "string" then
-        return fail("wrong number or type of arguments")
+        return false, { err = wrong_arguments }
     end
     return false, error_table(text)
 end
 lib.status_reply = function(...)
     local text = ...
     if raw_select("#", ...) ~= 1 or raw_type(text) ~= "string" then
-        return fail("wrong number or type of arguments")
+        return false, { err = wrong_arguments }
     end
     return false, { ok = text }
 end
@@ -268,7 +282,20 @@ runner.set_arguments = function(keys, argv)
 end
 -- Runs a script's function: true and its reply, or false and an error table.
 runner.run = function(f)
-    return xpcall(f, error_handler)
+    local ok, result = xpcall(f, error_handler)
+    -- In a table, so that a number comes out exact (see `vm::exact_get`).
+    return ok, { result }
+end
+-- A table's keys and values, in `next`'s order, as two sequences and their length:
+-- Rust walks tables through this, never through a `lua_next` of its own (whose key
+-- may not survive mlua's conversion).
+runner.entries = function(t)
+    local keys, values, n = {}, {}, 0
+    for k, v in raw_next, t do
+        n = n + 1
+        keys[n], values[n] = k, v
+    end
+    return keys, values, n
 end
 runner.env = env
 return runner

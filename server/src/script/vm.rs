@@ -2,8 +2,9 @@
 //! (`sandbox.lua`, Redis 7.0's globals, read-only libraries and `redis` table), the
 //! `bit` library, and each script compiled once into a function kept by its SHA1.
 
+use super::libs::exact_c_function;
 use crate::cmd::table;
-use mlua::{Function, Lua, LuaOptions, RegistryKey, StdLib, Table, Value};
+use mlua::{Function, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -11,6 +12,31 @@ use std::sync::Arc;
 /// Where a C function of `redis` leaves the error table it raises (a library
 /// function, the text of its error).
 pub(super) const RAISED: &str = "tier.raised";
+
+/// Where the sandbox's `entries` function is kept.
+const ENTRIES: &str = "tier.entries";
+
+/// `t[key]`, a number exact. mlua makes a Lua 5.1 number that is within
+/// `f64::EPSILON` of a whole number that whole number (1e-20 becomes 0) when it makes
+/// a [`Value`]; reading the slot again as an `f64` takes it from the stack as it is.
+pub(super) fn exact_get<K: mlua::IntoLua + Clone>(t: &Table, key: K) -> mlua::Result<Value> {
+    match t.raw_get::<Value>(key.clone())? {
+        Value::Integer(_) | Value::Number(_) => Ok(Value::Number(t.raw_get::<f64>(key)?)),
+        other => Ok(other),
+    }
+}
+
+/// The keys and values of `t` in Lua's `next` order, numbers exact. Rust code must
+/// walk a script's tables so, not with mlua's `pairs`: its `lua_next` is unprotected,
+/// and a key mlua rounded (see [`exact_get`]) makes Lua raise an error across Rust
+/// frames.
+pub(super) fn entries(lua: &Lua, t: &Table) -> mlua::Result<Vec<(Value, Value)>> {
+    let collect: Function = lua.named_registry_value(ENTRIES)?;
+    let (keys, values, n): (Table, Table, usize) = collect.call(t)?;
+    (1..=n)
+        .map(|i| Ok((exact_get(&keys, i)?, exact_get(&values, i)?)))
+        .collect()
+}
 
 /// The chunk name of a script's code: errors say `user_script:<line>`.
 pub(super) const SCRIPT_CHUNK: &str = "@user_script";
@@ -40,6 +66,7 @@ impl Vm {
             .load(include_str!("sandbox.lua"))
             .set_name("=[redis]")
             .call(primitives)?;
+        lua.set_named_registry_value(ENTRIES, runner.get::<Function>("entries")?)?;
         Ok(Vm {
             runner: lua.create_registry_value(runner)?,
             lua,
@@ -119,13 +146,13 @@ fn primitives(lua: &Lua, resp: &Arc<AtomicU8>) -> mlua::Result<Table> {
     t.set(
         "c_function",
         lua.create_function(|lua, implementation: Function| {
-            lua.create_function(move |lua, args: mlua::MultiValue| {
+            exact_c_function(lua, move |lua, args| {
                 let (failed, value): (bool, Value) = implementation.call(args)?;
                 if failed {
                     lua.set_named_registry_value(RAISED, value)?;
                     return Err(mlua::Error::runtime("redis error"));
                 }
-                Ok(value)
+                Ok(MultiValue::from_vec(vec![value]))
             })
         })?,
     )?;

@@ -3,6 +3,7 @@
 //! texts, `null` as `cjson.null`), the settings functions and `new`.
 
 use super::{format_g, module, raising, Args, LibError, LibResult};
+use crate::script::vm::{entries, exact_get};
 use mlua::{LightUserData, Lua, MultiValue, Table, Value};
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -294,12 +295,13 @@ fn encode(lua: &Lua, args: &Args, settings: Settings) -> LibResult<MultiValue> {
         return Err(args.error(1, "expected 1 argument"));
     }
     let mut out = Vec::new();
-    Encoder { settings }.value(&mut out, args.get(1), 0)?;
+    Encoder { lua, settings }.value(&mut out, args.get(1), 0)?;
     let text = lua.create_string(&out)?;
     Ok(MultiValue::from_vec(vec![Value::String(text)]))
 }
 
-struct Encoder {
+struct Encoder<'a> {
+    lua: &'a Lua,
     settings: Settings,
 }
 
@@ -308,7 +310,7 @@ fn cannot(value: &Value, why: &str) -> LibError {
     LibError::Placed(format!("Cannot serialise {}: {why}", value.type_name()))
 }
 
-impl Encoder {
+impl Encoder<'_> {
     fn value(&self, out: &mut Vec<u8>, value: &Value, depth: i64) -> LibResult<()> {
         crate::script::nested(|| {
             match value {
@@ -330,7 +332,7 @@ impl Encoder {
                                 if i > 1 {
                                     out.push(b',');
                                 }
-                                let item: Value = t.raw_get(i)?;
+                                let item = exact_get(t, i)?;
                                 self.value(out, &item, depth)?;
                             }
                             out.push(b']');
@@ -370,8 +372,7 @@ impl Encoder {
     /// whole number (None: an object); a sparse array is refused or made an object.
     fn array_length(&self, t: &Table, value: &Value) -> LibResult<Option<usize>> {
         let (mut max, mut items) = (0.0f64, 0.0f64);
-        for pair in t.clone().pairs::<Value, Value>() {
-            let (key, _) = pair?;
+        for (key, _) in entries(self.lua, t)? {
             let k = match key {
                 Value::Number(k) => k,
                 Value::Integer(k) => k as f64,
@@ -396,8 +397,7 @@ impl Encoder {
     fn object(&self, out: &mut Vec<u8>, t: &Table, depth: i64) -> LibResult<()> {
         out.push(b'{');
         let mut first = true;
-        for pair in t.clone().pairs::<Value, Value>() {
-            let (key, item) = pair?;
+        for (key, item) in entries(self.lua, t)? {
             if !first {
                 out.push(b',');
             }

@@ -5,6 +5,7 @@
 //! offset).
 
 use super::{bad_key, module, raising, Args, LibError, LibResult};
+use crate::script::vm::{entries, exact_get};
 use mlua::{Lua, MultiValue, Table, Value};
 
 /// How deep tables are packed; deeper ones are packed as nil (lua-cmsgpack's).
@@ -59,20 +60,20 @@ fn pack(lua: &Lua, args: Args) -> LibResult<MultiValue> {
     }
     let mut out = Vec::new();
     for n in 1..=args.len() {
-        encode(&mut out, args.get(n), 0)?;
+        encode(lua, &mut out, args.get(n), 0)?;
     }
     let packed = lua.create_string(&out)?;
     Ok(MultiValue::from_vec(vec![Value::String(packed)]))
 }
 
-fn encode(out: &mut Vec<u8>, value: &Value, level: usize) -> mlua::Result<()> {
+fn encode(lua: &Lua, out: &mut Vec<u8>, value: &Value, level: usize) -> mlua::Result<()> {
     crate::script::nested(|| {
         match value {
             Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
             Value::Integer(n) => encode_integer(out, *n),
             Value::Number(x) => encode_number(out, *x),
             Value::String(s) => encode_bytes(out, &s.as_bytes()),
-            Value::Table(t) if level < MAX_NESTING => encode_table(out, t, level)?,
+            Value::Table(t) if level < MAX_NESTING => encode_table(lua, out, t, level)?,
             _ => out.push(0xc0),
         }
         Ok(())
@@ -158,8 +159,8 @@ fn encode_length(out: &mut Vec<u8>, len: usize, fix: u8, long: u8) {
     }
 }
 
-fn encode_table(out: &mut Vec<u8>, t: &Table, level: usize) -> mlua::Result<()> {
-    let pairs: Vec<(Value, Value)> = t.clone().pairs().collect::<mlua::Result<_>>()?;
+fn encode_table(lua: &Lua, out: &mut Vec<u8>, t: &Table, level: usize) -> mlua::Result<()> {
+    let pairs = entries(lua, t)?;
     // An array: every key a positive whole number, the largest their count.
     let (mut max, mut array) = (0.0f64, true);
     for (key, _) in &pairs {
@@ -175,13 +176,13 @@ fn encode_table(out: &mut Vec<u8>, t: &Table, level: usize) -> mlua::Result<()> 
     if array && max == pairs.len() as f64 {
         encode_length(out, pairs.len(), 0x90, 0xdc);
         for i in 1..=pairs.len() {
-            encode(out, &t.raw_get::<Value>(i)?, level + 1)?;
+            encode(lua, out, &exact_get(t, i)?, level + 1)?;
         }
     } else {
         encode_length(out, pairs.len(), 0x80, 0xde);
         for (key, value) in &pairs {
-            encode(out, key, level + 1)?;
-            encode(out, value, level + 1)?;
+            encode(lua, out, key, level + 1)?;
+            encode(lua, out, value, level + 1)?;
         }
     }
     Ok(())

@@ -11,8 +11,9 @@ pub(super) mod cjson;
 pub(super) mod cmsgpack;
 pub(super) mod structlib;
 
-use super::vm::RAISED;
-use mlua::{Function, Lua, MultiValue, Value};
+use super::vm::{exact_get, RAISED};
+use mlua::{ffi, Function, Lua, MultiValue, Table, Value};
+use std::ffi::c_int;
 
 /// A library function's outcome: its results, or the error it raises.
 pub(super) type LibResult<T> = Result<T, LibError>;
@@ -64,12 +65,14 @@ pub(super) fn raising<F>(lua: &Lua, name: &'static str, f: F) -> mlua::Result<Fu
 where
     F: Fn(&Lua, Args) -> LibResult<MultiValue> + Send + 'static,
 {
-    lua.create_function(move |lua, values: MultiValue| {
-        let args = Args {
-            name,
-            values: values.into_vec(),
-        };
-        match f(lua, args) {
+    exact_c_function(lua, move |lua, values| {
+        match f(
+            lua,
+            Args {
+                name,
+                values: values.into_vec(),
+            },
+        ) {
             Ok(results) => Ok(results),
             Err(error) => {
                 let raised = match error {
@@ -83,10 +86,57 @@ where
     })
 }
 
-/// `luaL_where(L, 1)`: `source:line: ` of the Lua function that called the running C
-/// function, or nothing if it is not Lua code.
+/// `f` as a Lua C function that gets its arguments exact: mlua would make a number
+/// near a whole one (1e-20) that whole number on the way in, so the function Lua calls
+/// is a plain C closure ([`with_exact_args`]) that hands them to `f` in a table, read
+/// with `exact_get`. A Lua error `f` returns is raised from a C function: a script's
+/// frame (and line) stays below it.
+pub(in crate::script) fn exact_c_function<F>(lua: &Lua, f: F) -> mlua::Result<Function>
+where
+    F: Fn(&Lua, MultiValue) -> mlua::Result<MultiValue> + Send + 'static,
+{
+    let inner = lua.create_function(move |lua, (packed, n): (Table, usize)| {
+        let values = (1..=n)
+            .map(|i| exact_get(&packed, i))
+            .collect::<mlua::Result<Vec<Value>>>()?;
+        f(lua, MultiValue::from_vec(values))
+    })?;
+    // SAFETY: pops the one argument pushed (`inner`) and pushes one closure, which
+    // `exec_raw` returns; nothing here can raise a Lua error but out of memory.
+    unsafe {
+        lua.exec_raw(inner, |state| {
+            ffi::lua_pushcclosure(state, with_exact_args, 1);
+        })
+    }
+}
+
+/// The C function scripts call: packs its arguments into a table, without converting
+/// them, and calls its upvalue (the Rust function) with the table and their count.
+/// It owns nothing a Lua error jumping through it could leak.
+unsafe extern "C-unwind" fn with_exact_args(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: Lua calls it with a valid state, its arguments on the stack and the Rust
+    // function as upvalue 1 (`raising`); it takes at most three slots past its
+    // arguments, of the 20 (LUA_MINSTACK) Lua keeps free for a C function.
+    unsafe {
+        let n = ffi::lua_gettop(state);
+        ffi::lua_createtable(state, n, 0);
+        for i in 1..=n {
+            ffi::lua_pushvalue(state, i);
+            ffi::lua_rawseti(state, -2, ffi::lua_Integer::from(i));
+        }
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+        ffi::lua_insert(state, -2);
+        ffi::lua_pushinteger(state, ffi::lua_Integer::from(n));
+        ffi::lua_call(state, 2, ffi::LUA_MULTRET);
+        ffi::lua_gettop(state) - n
+    }
+}
+
+/// `luaL_where(L, 1)` for the function scripts called: `source:line: ` of the Lua
+/// function that called it (level 2 from the Rust function, under its C closure), or
+/// nothing if it is not Lua code.
 fn caller_position(lua: &Lua) -> String {
-    let Some(caller) = lua.inspect_stack(1) else {
+    let Some(caller) = lua.inspect_stack(2) else {
         return String::new();
     };
     let line = caller.curr_line();
