@@ -39,7 +39,10 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
         tracing::debug!(%addr, "could not set TCP keepalive: {e}");
     }
     let laddr = stream.local_addr().unwrap_or(addr);
-    let handle = shared.clients.register(addr, laddr, tier_engine::now_ms());
+    let default_user = shared.acl.default_user().clone();
+    let handle = shared
+        .clients
+        .register(addr, laddr, tier_engine::now_ms(), default_user);
     handle
         .fd
         .store(std::os::fd::AsRawFd::as_raw_fd(&stream), Ordering::Relaxed);
@@ -47,7 +50,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
     if shared.is_shutting_down() {
         handle.kill();
     }
-    let client = Client::new(handle.clone(), config.requirepass.is_none());
+    let client = Client::new(handle.clone(), shared.acl.default_user().rules().needs_no_auth());
     tracing::debug!(id = handle.id, %addr, "client connected");
     let result = Connection {
         stream: &mut stream,
@@ -84,7 +87,7 @@ fn admission_refusal(shared: &Shared, config: &Config, addr: SocketAddr) -> Opti
         return Some("-ERR max number of clients reached\r\n");
     }
     if config.protected_mode
-        && config.requirepass.is_none()
+        && shared.acl.default_user().rules().nopass
         && !addr.ip().to_canonical().is_loopback()
     {
         shared.clients.rejected.fetch_add(1, Ordering::Relaxed);

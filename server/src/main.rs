@@ -78,6 +78,10 @@ fn serve(config: Config, set_log_level: LogLevelSetter) -> anyhow::Result<()> {
         knobs: config.tier_knobs(),
     };
     let shared = Arc::new(Shared::new(config, set_log_level));
+    shared
+        .acl
+        .load_at_start(&shared.config.load())
+        .map_err(anyhow::Error::msg)?;
     let tier = Tier::start(shared.keyspace.clone(), tier_config)
         .map_err(|e| anyhow::anyhow!("cannot start the cold tier: {e}"))?;
     tier.reap_io_on(runtime.handle());
