@@ -1,9 +1,9 @@
 //! Connected clients: the per-connection state a command may change ([`Client`]) and
 //! the registry behind CLIENT LIST / KILL / ID ([`Clients`], [`ClientHandle`]).
 
+use crate::acl::User;
 use crate::blocking::Unblock;
 use crate::multi::{Queued, Watching};
-use crate::acl::User;
 use crate::pubsub::Subscriptions;
 use crate::resp::Protocol;
 use parking_lot::Mutex;

@@ -50,7 +50,10 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr)
     if shared.is_shutting_down() {
         handle.kill();
     }
-    let client = Client::new(handle.clone(), shared.acl.default_user().rules().needs_no_auth());
+    let client = Client::new(
+        handle.clone(),
+        shared.acl.default_user().rules().needs_no_auth(),
+    );
     tracing::debug!(id = handle.id, %addr, "client connected");
     let result = Connection {
         stream: &mut stream,

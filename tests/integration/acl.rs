@@ -81,9 +81,24 @@ fn command_key_and_channel_rules_match_redis() {
             (
                 0,
                 &[
-                    "ACL", "SETUSER", "alice", "on", ">pw", "~k*", "%R~r*", "%W~w*", "&ch*",
-                    "+@read", "+@write", "-del", "+config|get", "+select|0", "+publish",
-                    "+psubscribe", "+multi", "+exec",
+                    "ACL",
+                    "SETUSER",
+                    "alice",
+                    "on",
+                    ">pw",
+                    "~k*",
+                    "%R~r*",
+                    "%W~w*",
+                    "&ch*",
+                    "+@read",
+                    "+@write",
+                    "-del",
+                    "+config|get",
+                    "+select|0",
+                    "+publish",
+                    "+psubscribe",
+                    "+multi",
+                    "+exec",
                 ],
             ),
             (1, &["AUTH", "alice", "pw"]),
@@ -127,6 +142,14 @@ fn command_key_and_channel_rules_match_redis() {
             (0, &["ACL", "DRYRUN", "alice", "CONFIG"]),
             (0, &["ACL", "DRYRUN", "alice", "NOSUCH"]),
             (0, &["ACL", "DRYRUN", "nobody", "GET", "x"]),
+            // Rules changed between MULTI and EXEC: EXEC says so for that command.
+            (0, &["ACL", "SETUSER", "alice", "+get", "+@keyspace"]),
+            (1, &["MULTI"]),
+            (1, &["GET", "k1"]),
+            (1, &["TYPE", "k1"]),
+            (0, &["ACL", "SETUSER", "alice", "-get", "resetkeys", "~x*"]),
+            (1, &["EXEC"]),
+            (0, &["ACL", "LOG", "2"]),
             (1, &["PSUBSCRIBE", "ch*"]),
         ],
     );
@@ -140,17 +163,44 @@ fn user_rules_and_their_errors_match_redis() {
             (
                 0,
                 &[
-                    "ACL", "SETUSER", "bob", "on",
+                    "ACL",
+                    "SETUSER",
+                    "bob",
+                    "on",
                     "#5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
-                    "~a*", "%R~r*", "&c", "+@hash", "-hdel", "+get",
+                    "~a*",
+                    "%R~r*",
+                    "&c",
+                    "+@hash",
+                    "-hdel",
+                    "+get",
                 ],
             ),
             (0, &["ACL", "GETUSER", "bob"]),
             (0, &["ACL", "LIST"]),
             (0, &["ACL", "USERS"]),
             (0, &["ACL", "SETUSER", "bob", "<nosuch"]),
-            (0, &["ACL", "SETUSER", "bob", "!5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"]),
-            (0, &["ACL", "SETUSER", "bob", "nopass", "resetkeys", "allkeys", "allchannels"]),
+            (
+                0,
+                &[
+                    "ACL",
+                    "SETUSER",
+                    "bob",
+                    "!5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
+                ],
+            ),
+            (
+                0,
+                &[
+                    "ACL",
+                    "SETUSER",
+                    "bob",
+                    "nopass",
+                    "resetkeys",
+                    "allkeys",
+                    "allchannels",
+                ],
+            ),
             (0, &["ACL", "GETUSER", "bob"]),
             (0, &["ACL", "SETUSER", "bob", "~x"]),
             (0, &["ACL", "SETUSER", "bob", "&x"]),
@@ -164,7 +214,23 @@ fn user_rules_and_their_errors_match_redis() {
             (0, &["ACL", "SETUSER", "bob", "+config|get|x"]),
             (0, &["ACL", "SETUSER", "bob", "(+get"]),
             (0, &["ACL", "SETUSER", "a b", "on"]),
-            (0, &["ACL", "SETUSER", "carol", "on", "nopass", "+get", "~a*", "(+set ~b*)", "(", "+del", "~c*", ")"]),
+            (
+                0,
+                &[
+                    "ACL",
+                    "SETUSER",
+                    "carol",
+                    "on",
+                    "nopass",
+                    "+get",
+                    "~a*",
+                    "(+set ~b*)",
+                    "(",
+                    "+del",
+                    "~c*",
+                    ")",
+                ],
+            ),
             (0, &["ACL", "GETUSER", "carol"]),
             (0, &["ACL", "LIST"]),
             (0, &["ACL", "DELUSER", "carol", "nobody"]),
@@ -196,7 +262,9 @@ fn genpass_makes_random_hex() {
     };
     let a = pass(&mut raw, &["ACL", "GENPASS"]);
     assert_eq!(a.len(), 64);
-    assert!(a.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert!(a
+        .bytes()
+        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     assert_ne!(a, pass(&mut raw, &["ACL", "GENPASS"]));
     assert_eq!(pass(&mut raw, &["ACL", "GENPASS", "5"]).len(), 2);
 }
@@ -205,7 +273,10 @@ fn genpass_makes_random_hex() {
 fn requirepass_is_the_default_users_password() {
     let server = TestServer::start_with(&["--requirepass", "secret"]);
     let mut raw = server.raw();
-    assert_eq!(raw.cmd(&["GET", "k"]), err("NOAUTH Authentication required."));
+    assert_eq!(
+        raw.cmd(&["GET", "k"]),
+        err("NOAUTH Authentication required.")
+    );
     assert_eq!(
         raw.cmd(&["AUTH", "wrong"]),
         err("WRONGPASS invalid username-password pair or user is disabled.")
@@ -218,14 +289,27 @@ fn requirepass_is_the_default_users_password() {
     let Frame::Array(fields) = &entries[0] else {
         panic!("{entries:?}")
     };
-    assert_eq!(&fields[..10], &[
-        bulk("count"), int(1), bulk("reason"), bulk("auth"), bulk("context"),
-        bulk("toplevel"), bulk("object"), bulk("AUTH"), bulk("username"), bulk("default"),
-    ]);
+    assert_eq!(
+        &fields[..10],
+        &[
+            bulk("count"),
+            int(1),
+            bulk("reason"),
+            bulk("auth"),
+            bulk("context"),
+            bulk("toplevel"),
+            bulk("object"),
+            bulk("AUTH"),
+            bulk("username"),
+            bulk("default"),
+        ]
+    );
     let Frame::Bulk(info) = &fields[13] else {
         panic!("{fields:?}")
     };
-    assert!(std::str::from_utf8(info).expect("utf8").contains(" cmd=auth user=default "));
+    assert!(std::str::from_utf8(info)
+        .expect("utf8")
+        .contains(" cmd=auth user=default "));
     // CONFIG SET requirepass changes the default user's password.
     assert_eq!(raw.cmd(&["CONFIG", "SET", "requirepass", "other"]), ok());
     let mut fresh = server.raw();
@@ -234,7 +318,9 @@ fn requirepass_is_the_default_users_password() {
     assert_eq!(raw.cmd(&["CONFIG", "SET", "requirepass", ""]), ok());
     let mut open = server.raw();
     assert_eq!(open.cmd(&["GET", "k"]), nil());
-    assert!(matches!(open.cmd(&["AUTH", "x"]), Frame::Error(e) if e.starts_with(b"ERR AUTH <password> called without")));
+    assert!(
+        matches!(open.cmd(&["AUTH", "x"]), Frame::Error(e) if e.starts_with(b"ERR AUTH <password> called without"))
+    );
 }
 
 #[test]
@@ -248,7 +334,8 @@ fn hello_authenticates_and_names_the_client() {
         raw.cmd(&["HELLO", "3", "AUTH", "app", "nope"]),
         err("WRONGPASS invalid username-password pair or user is disabled.")
     );
-    let Frame::Map(hello) = raw.cmd(&["HELLO", "3", "AUTH", "app", "apppw", "SETNAME", "worker"]) else {
+    let Frame::Map(hello) = raw.cmd(&["HELLO", "3", "AUTH", "app", "apppw", "SETNAME", "worker"])
+    else {
         panic!("HELLO 3 answers with a map")
     };
     assert_eq!(hello[2], (bulk("proto"), int(3)));
@@ -257,21 +344,33 @@ fn hello_authenticates_and_names_the_client() {
     let Frame::Verbatim { text, .. } = raw.cmd(&["CLIENT", "INFO"]) else {
         panic!("CLIENT INFO is verbatim in RESP3")
     };
-    assert!(std::str::from_utf8(&text).expect("utf8").contains(" user=app "));
+    assert!(std::str::from_utf8(&text)
+        .expect("utf8")
+        .contains(" user=app "));
     // The redis crate's way: a URL with a user and a password.
     let url = format!("redis://app:apppw@127.0.0.1:{}/", server.port);
-    let mut conn = redis::Client::open(url).and_then(|c| c.get_connection()).expect("connect");
-    let me: String = redis::cmd("ACL").arg("WHOAMI").query(&mut conn).expect("whoami");
+    let mut conn = redis::Client::open(url)
+        .and_then(|c| c.get_connection())
+        .expect("connect");
+    let me: String = redis::cmd("ACL")
+        .arg("WHOAMI")
+        .query(&mut conn)
+        .expect("whoami");
     assert_eq!(me, "app");
     assert_eq!(raw.cmd(&["RESET"]), Frame::Simple("RESET".into()));
-    assert_eq!(raw.cmd(&["GET", "k"]), err("NOAUTH Authentication required."));
+    assert_eq!(
+        raw.cmd(&["GET", "k"]),
+        err("NOAUTH Authentication required.")
+    );
 }
 
 #[test]
 fn deleting_or_restricting_a_user_acts_on_its_connections() {
     let server = TestServer::start();
     let mut admin = server.raw();
-    admin.cmd(&["ACL", "SETUSER", "temp", "on", "nopass", "+@all", "~*", "&*"]);
+    admin.cmd(&[
+        "ACL", "SETUSER", "temp", "on", "nopass", "+@all", "~*", "&*",
+    ]);
     let mut victim = server.raw();
     assert_eq!(victim.cmd(&["AUTH", "temp", "x"]), ok());
     let mut bystander = server.raw();
@@ -328,8 +427,11 @@ fn aclfile_loads_saves_and_reloads() {
         )
     );
     // A bad line: ACL LOAD changes nothing and names the file and the line.
-    std::fs::write(&aclfile, "user default on nopass ~* &* +@all\nuser x on badrule\n")
-        .expect("write");
+    std::fs::write(
+        &aclfile,
+        "user default on nopass ~* &* +@all\nuser x on badrule\n",
+    )
+    .expect("write");
     assert_eq!(
         admin.cmd(&["ACL", "LOAD"]),
         err(&format!(
@@ -378,16 +480,24 @@ fn users_from_the_config_file() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tierd"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tierd"))
         .arg(&conf)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--loglevel", "warning"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--loglevel",
+            "warning",
+        ])
         .arg("--dir")
         .arg(dir.path())
+        .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
+    let _server = KillOnDrop(child);
     let mut raw = loop {
-        if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            drop(stream);
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             break RawClient::connect(port);
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -398,15 +508,34 @@ fn users_from_the_config_file() {
         err("WRONGPASS invalid username-password pair or user is disabled.")
     );
     assert_eq!(raw.cmd(&["AUTH", "ops", "opspw"]), ok());
+    let users = loop {
+        match raw.cmd(&["ACL", "LIST"]) {
+            Frame::Error(e) if e.starts_with(b"LOADING") => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            other => break other,
+        }
+    };
     assert_eq!(
-        raw.cmd(&["ACL", "LIST"]),
+        users,
         array(vec![
             bulk("user default off sanitize-payload resetchannels -@all"),
-            bulk(&format!("user ops on #{} ~* resetchannels +@all", sha256_hex("opspw"))),
+            bulk(&format!(
+                "user ops on #{} ~* resetchannels +@all",
+                sha256_hex("opspw")
+            )),
         ])
     );
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// A tierd started by hand, killed when the test ends (even by a failed assertion).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn sha256_hex(password: &str) -> String {
@@ -429,7 +558,9 @@ fn categories_of_every_command_match_redis() {
     };
     let mut names = Vec::new();
     for info in &all {
-        let Frame::Array(fields) = info else { panic!("{info:?}") };
+        let Frame::Array(fields) = info else {
+            panic!("{info:?}")
+        };
         names.push(fields[0].clone());
         if let Frame::Array(subs) = &fields[9] {
             names.extend(subs.iter().map(|s| match s {
@@ -440,7 +571,9 @@ fn categories_of_every_command_match_redis() {
     }
     let mut compared = 0;
     for name in names {
-        let Frame::Bulk(name) = name else { panic!("{name:?}") };
+        let Frame::Bulk(name) = name else {
+            panic!("{name:?}")
+        };
         let name = std::str::from_utf8(&name).expect("utf8").to_owned();
         let categories = |raw: &mut RawClient| match raw.cmd(&["COMMAND", "INFO", &name]) {
             Frame::Array(mut infos) => match infos.remove(0) {

@@ -259,13 +259,15 @@ fn catalog() -> &'static Catalog {
                 commands.push(describe(sub, Some(spec), full));
             }
         }
+        assert!(
+            commands.len() < super::rules::MAX_COMMANDS,
+            "a selector's command set has room for {} commands",
+            super::rules::MAX_COMMANDS
+        );
         for (id, info) in commands.iter_mut().enumerate() {
             info.id = id;
         }
-        let by_spec = commands
-            .iter()
-            .map(|c| (spec_key(c.spec), c.id))
-            .collect();
+        let by_spec = commands.iter().map(|c| (spec_key(c.spec), c.id)).collect();
         let by_name = commands.iter().map(|c| (c.full_name, c.id)).collect();
         Catalog {
             commands,
@@ -374,7 +376,10 @@ pub fn of(spec: &'static CommandSpec) -> &'static CommandInfo {
 pub fn by_name(name: &[u8]) -> Option<&'static CommandInfo> {
     let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
     let catalog = catalog();
-    catalog.by_name.get(lower.as_str()).map(|&id| &catalog.commands[id])
+    catalog
+        .by_name
+        .get(lower.as_str())
+        .map(|&id| &catalog.commands[id])
 }
 
 /// The subcommands of a container, as catalog entries.
@@ -387,17 +392,16 @@ pub fn subcommands_of(info: &CommandInfo) -> &'static [CommandInfo] {
     }
 }
 
-/// How many command ids there are.
-pub fn count() -> usize {
-    catalog().commands.len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn cats(name: &str) -> Vec<&'static str> {
-        by_name(name.as_bytes()).expect(name).categories.names().collect()
+        by_name(name.as_bytes())
+            .expect(name)
+            .categories
+            .names()
+            .collect()
     }
 
     #[test]

@@ -85,8 +85,12 @@ fn trim_tabs(rule: &[u8]) -> &[u8] {
 /// Reads and parses the aclfile at `path` (blocking I/O).
 pub fn load(path: &Path) -> Result<Vec<(Vec<u8>, UserRules)>, String> {
     let name = path.display().to_string();
-    let text = std::fs::read(path)
-        .map_err(|e| format!("Error loading ACLs, opening file '{name}': {}", os_reason(&e)))?;
+    let text = std::fs::read(path).map_err(|e| {
+        format!(
+            "Error loading ACLs, opening file '{name}': {}",
+            os_reason(&e)
+        )
+    })?;
     parse(&text, &name)
 }
 
@@ -157,7 +161,8 @@ mod tests {
 
     #[test]
     fn names_every_fault() {
-        let text = b"user alice on\nuser bob badrule +nosuch\nuser alice off\nusr x\nuser\nuser c (+get\n";
+        let text =
+            b"user alice on\nuser bob badrule +nosuch\nuser alice off\nusr x\nuser\nuser c (+get\n";
         let err = parse(text, "f.acl").expect_err("faults");
         assert_eq!(
             err,
@@ -186,8 +191,15 @@ mod tests {
         assert_eq!(loaded.len(), 2);
         assert_eq!(loaded[0].1, *acl.user(b"alice").expect("alice").rules());
         assert_eq!(render(&acl.users()), text);
-        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1, "no temp file");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("ls").count(),
+            1,
+            "no temp file"
+        );
         let missing = load(&dir.path().join("nope")).expect_err("missing");
-        assert!(missing.ends_with("nope': No such file or directory"), "{missing}");
+        assert!(
+            missing.ends_with("nope': No such file or directory"),
+            "{missing}"
+        );
     }
 }

@@ -130,7 +130,10 @@ mod tests {
         log.add(entry("get", 3000), 10);
         let newest = log.newest(10);
         assert_eq!(newest.len(), 2);
-        assert_eq!((newest[0].object.as_slice(), newest[0].count), (&b"get"[..], 2));
+        assert_eq!(
+            (newest[0].object.as_slice(), newest[0].count),
+            (&b"get"[..], 2)
+        );
         assert_eq!(newest[0].client_info, "at 3000");
         log.add(entry("get", 3000 + GROUPING_MAX_TIME_DELTA + 1), 10);
         assert_eq!(log.newest(10).len(), 3, "too late to be merged");

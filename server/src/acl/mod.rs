@@ -71,10 +71,7 @@ pub struct Acl {
 impl Acl {
     /// The registry with only the default user, whose password is `requirepass`.
     pub fn new(requirepass: Option<&[u8]>) -> Acl {
-        let default = Arc::new(User::new(
-            DEFAULT_USER,
-            UserRules::unrestricted_default(),
-        ));
+        let default = Arc::new(User::new(DEFAULT_USER, UserRules::unrestricted_default()));
         let acl = Acl {
             users: Mutex::new(BTreeMap::from([(DEFAULT_USER.to_vec(), default.clone())])),
             default,
@@ -113,11 +110,13 @@ impl Acl {
     /// Redis's `ACLLoadUsersAtStartup`). An error stops the start.
     pub fn load_at_start(&self, config: &crate::config::Config) -> Result<(), String> {
         if config.aclfile.is_some() && !config.users.is_empty() {
-            return Err("Configuring Redis with users defined in redis.conf and at the same \
+            return Err(
+                "Configuring Redis with users defined in redis.conf and at the same \
                         setting an ACL file path is invalid. This setup is very likely to lead \
                         to configuration errors and security holes, please define either an \
                         ACL file or declare users directly in your redis.conf, but not both."
-                .to_owned());
+                    .to_owned(),
+            );
         }
         for words in &config.users {
             let name = &words[0];

@@ -15,6 +15,8 @@ use tier_engine::glob::glob_match;
 /// "commands added later" (set only by `+@all`), as Redis's reserved bit.
 const WORDS: usize = 8;
 const FUTURE_BIT: usize = WORDS * 64 - 1;
+/// How many commands and subcommands a selector can tell apart.
+pub const MAX_COMMANDS: usize = FUTURE_BIT;
 
 /// A rule that cannot be applied, with Redis's explanation (ACL SETUSER prints
 /// `Error in ACL SETUSER modifier '<rule>': <this>`).
@@ -261,10 +263,7 @@ impl Selector {
     /// Whether this selector lets `args` run as `info` (Redis's
     /// `ACLSelectorCheckCmd`).
     fn check(&self, info: &CommandInfo, args: &[Bytes]) -> Result<(), Denied> {
-        let no_auth = info
-            .spec
-            .flags
-            .contains(crate::cmd::table::Flags::NO_AUTH);
+        let no_auth = info.spec.flags.contains(crate::cmd::table::Flags::NO_AUTH);
         if !self.all_commands && !no_auth && !self.bit(info.id) {
             let at = if info.parent.is_some() { 2 } else { 1 };
             let allowed = self.first_args.get(&info.id).is_some_and(|allowed| {
@@ -594,7 +593,13 @@ impl UserRules {
         } else if is("clearselectors") {
             self.selectors.clear();
         } else if is("reset") {
-            for op in ["resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload"] {
+            for op in [
+                "resetpass",
+                "resetkeys",
+                "resetchannels",
+                "off",
+                "sanitize-payload",
+            ] {
                 self.apply(op.as_bytes())?;
             }
             self.selectors.clear();
@@ -799,8 +804,14 @@ mod tests {
             describe(&["+config|get", "+select|0"]),
             "off resetchannels -@all +config|get +select|0"
         );
-        assert_eq!(describe(&["(+get ~x)"]), "off resetchannels -@all (~x resetchannels -@all +get)");
-        assert_eq!(describe(&["reset"]), "off sanitize-payload resetchannels -@all");
+        assert_eq!(
+            describe(&["(+get ~x)"]),
+            "off resetchannels -@all (~x resetchannels -@all +get)"
+        );
+        assert_eq!(
+            describe(&["reset"]),
+            "off sanitize-payload resetchannels -@all"
+        );
     }
 
     #[test]
@@ -811,7 +822,10 @@ mod tests {
         assert_eq!(err(&["+@nosuch"]), Some(RuleError::UnknownCommand));
         assert_eq!(err(&["-get|x"]), Some(RuleError::UnknownCommand));
         assert_eq!(err(&["+config|nosuch"]), Some(RuleError::UnknownCommand));
-        assert_eq!(err(&["+config|get|x"]), Some(RuleError::FirstArgOfSubcommand));
+        assert_eq!(
+            err(&["+config|get|x"]),
+            Some(RuleError::FirstArgOfSubcommand)
+        );
         assert_eq!(err(&["+get|"]), Some(RuleError::Syntax));
         assert_eq!(err(&["#abc"]), Some(RuleError::BadHash));
         assert_eq!(err(&["#".repeat(65).as_str()]), Some(RuleError::BadHash));
@@ -838,7 +852,9 @@ mod tests {
         assert!(!user(&["on", &by_hash, &removed]).expect("ok").accepts(b"x"));
         assert!(!user(&[">x"]).expect("ok").accepts(b"x"), "off");
         assert!(user(&["on", "nopass"]).expect("ok").accepts(b"anything"));
-        assert!(!user(&["on", "nopass", "resetpass"]).expect("ok").accepts(b""));
+        assert!(!user(&["on", "nopass", "resetpass"])
+            .expect("ok")
+            .accepts(b""));
     }
 
     #[test]
@@ -863,10 +879,19 @@ mod tests {
         assert_eq!(check(&u, &["del", "k"]), Err(Denied::Command));
         let pubsub = user(&["+@all", "allkeys", "&news.*"]).expect("ok");
         assert_eq!(check(&pubsub, &["publish", "news.a", "m"]), Ok(()));
-        assert_eq!(check(&pubsub, &["publish", "other", "m"]), Err(Denied::Channel(1)));
+        assert_eq!(
+            check(&pubsub, &["publish", "other", "m"]),
+            Err(Denied::Channel(1))
+        );
         assert_eq!(check(&pubsub, &["psubscribe", "news.*"]), Ok(()));
-        assert_eq!(check(&pubsub, &["psubscribe", "news.a*"]), Err(Denied::Channel(1)));
-        assert_eq!(check(&pubsub, &["subscribe", "news.1", "x"]), Err(Denied::Channel(2)));
+        assert_eq!(
+            check(&pubsub, &["psubscribe", "news.a*"]),
+            Err(Denied::Channel(1))
+        );
+        assert_eq!(
+            check(&pubsub, &["subscribe", "news.1", "x"]),
+            Err(Denied::Channel(2))
+        );
         // AUTH and friends run whatever the command set says.
         assert_eq!(check(&user(&[]).expect("ok"), &["auth", "p"]), Ok(()));
     }
@@ -883,7 +908,10 @@ mod tests {
         assert_eq!(check(&u, &["sinterstore", "w1", "r1", "r2"]), Ok(()));
         assert_eq!(check(&u, &["sinterstore", "r0", "r1"]), Err(Denied::Key(1)));
         assert_eq!(check(&u, &["lmove", "both", "w2", "left", "right"]), Ok(()));
-        assert_eq!(check(&u, &["lmove", "r1", "w2", "left", "right"]), Err(Denied::Key(1)));
+        assert_eq!(
+            check(&u, &["lmove", "r1", "w2", "left", "right"]),
+            Err(Denied::Key(1))
+        );
         assert_eq!(check(&u, &["copy", "r1", "w2"]), Ok(()));
         // TYPE reads no value: any matching pattern will do.
         assert_eq!(check(&u, &["type", "w1"]), Ok(()));

@@ -364,7 +364,10 @@ fn write_selector(out: &mut crate::resp::ReplyWriter, selector: &Selector) {
 /// ACL LIST and ACL USERS.
 fn list(ctx: &mut Ctx<'_>) {
     let text = file::render(&ctx.shared.acl.users());
-    let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&[u8]> = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     ctx.out.array_len(lines.len());
     for line in lines {
         ctx.out.bulk(line);
