@@ -253,6 +253,141 @@ fn user_rules_and_their_errors_match_redis() {
 }
 
 #[test]
+fn category_and_selector_rules_match_redis() {
+    differential(
+        4,
+        &[
+            (0, &["SET", "a1", "v"]),
+            (0, &["SET", "b1", "v"]),
+            (
+                0,
+                &[
+                    "ACL",
+                    "SETUSER",
+                    "dave",
+                    "on",
+                    ">d",
+                    "~*",
+                    "&*",
+                    "+@all",
+                    "-@dangerous",
+                ],
+            ),
+            (1, &["AUTH", "dave", "d"]),
+            (1, &["GET", "a1"]),
+            (1, &["FLUSHALL"]),
+            (1, &["KEYS", "*"]),
+            (1, &["CONFIG", "GET", "maxmemory"]),
+            (1, &["LASTSAVE"]),
+            (1, &["CLIENT", "KILL", "ID", "999999"]),
+            (1, &["CLIENT", "GETNAME"]),
+            (
+                0,
+                &[
+                    "ACL",
+                    "SETUSER",
+                    "erin",
+                    "on",
+                    ">e",
+                    "~*",
+                    "-@all",
+                    "+@read",
+                    "-@slow",
+                    "+@connection",
+                ],
+            ),
+            (2, &["AUTH", "erin", "e"]),
+            (2, &["GET", "a1"]),
+            (2, &["STRLEN", "a1"]),
+            (2, &["KEYS", "*"]),
+            (2, &["SET", "a1", "v"]),
+            (2, &["PING"]),
+            (
+                0,
+                &[
+                    "ACL",
+                    "SETUSER",
+                    "carol",
+                    "on",
+                    "nopass",
+                    "+get",
+                    "~a*",
+                    "(+set ~b*)",
+                    "(+del ~c*)",
+                ],
+            ),
+            (3, &["AUTH", "carol", "x"]),
+            (3, &["GET", "a1"]),
+            (3, &["SET", "b1", "w"]),
+            (3, &["SET", "a1", "w"]),
+            (3, &["GET", "b1"]),
+            (3, &["DEL", "c1"]),
+            (3, &["DEL", "a1"]),
+            (3, &["MGET", "a1"]),
+            (0, &["ACL", "DRYRUN", "carol", "SET", "b2", "v"]),
+            (0, &["ACL", "DRYRUN", "carol", "SET", "c2", "v"]),
+            (0, &["ACL", "SETUSER", "carol", "clearselectors"]),
+            (3, &["SET", "b1", "w"]),
+            (
+                0,
+                &[
+                    "ACL",
+                    "SETUSER",
+                    "carol",
+                    "allcommands",
+                    "nocommands",
+                    "+ping",
+                ],
+            ),
+            (3, &["PING"]),
+            (3, &["GET", "a1"]),
+            (0, &["ACL", "SETUSER", "carol", "allcommands"]),
+            (3, &["GET", "a1"]),
+            (3, &["GET", "b1"]),
+            (0, &["ACL", "GETUSER", "carol"]),
+            (0, &["ACL", "LOG", "3"]),
+        ],
+    );
+}
+
+#[test]
+fn acl_cat_lists_each_category_as_redis() {
+    let tierd = TestServer::start();
+    let redis = ReferenceRedis::start();
+    let sorted = |port: u16, args: &[&str]| match RawClient::connect(port).cmd(args) {
+        Frame::Array(mut items) => {
+            items.sort_by_key(|f| format!("{f:?}"));
+            items
+        }
+        other => panic!("{args:?}: {other:?}"),
+    };
+    let categories = sorted(redis.port, &["ACL", "CAT"]);
+    assert_eq!(sorted(tierd.port, &["ACL", "CAT"]), categories);
+    for category in &categories {
+        let Frame::Bulk(name) = category else {
+            panic!("{category:?}")
+        };
+        let name = std::str::from_utf8(name).expect("utf8");
+        let theirs: Vec<Frame> = sorted(redis.port, &["ACL", "CAT", name])
+            .into_iter()
+            // Commands tierd does not have (modules, cluster, replication, ...) are
+            // left out of the comparison; every command tierd has must agree.
+            .filter(|f| {
+                let Frame::Bulk(cmd) = f else { return false };
+                let cmd = std::str::from_utf8(cmd).expect("utf8");
+                tier_server::acl::catalog::by_name(cmd.as_bytes()).is_some()
+            })
+            .collect();
+        let ours: Vec<Frame> = sorted(tierd.port, &["ACL", "CAT", name])
+            .into_iter()
+            // tierd's own commands (TIER ...) are not Redis's to judge.
+            .filter(|f| !matches!(f, Frame::Bulk(cmd) if cmd.starts_with(b"tier")))
+            .collect();
+        assert_eq!(ours, theirs, "@{name}");
+    }
+}
+
+#[test]
 fn genpass_makes_random_hex() {
     let server = TestServer::start();
     let mut raw = server.raw();
