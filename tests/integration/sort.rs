@@ -112,6 +112,15 @@ const SCRIPT: &[&[&str]] = &[
     &["SORT", "z", "BY", "nosort", "STORE", "zout"],
     &["LRANGE", "zout", "0", "-1"],
     &["SORT", "z"],
+    // Sorting a sorted set makes it a skiplist, for good.
+    &["ZADD", "small", "1", "x", "2", "y"],
+    &["SORT", "small", "LIMIT", "0", "1"],
+    &["OBJECT", "ENCODING", "small"],
+    &["ZADD", "small2", "1", "x"],
+    &["SORT_RO", "small2", "BY", "nosort"],
+    &["OBJECT", "ENCODING", "small2"],
+    &["ZADD", "small2", "2", "y"],
+    &["OBJECT", "ENCODING", "small2"],
     // STORE: replaces any type, drops the TTL, deletes on an empty result.
     &["SET", "dst", "x", "EX", "100"],
     &["SORT", "l", "LIMIT", "0", "3", "STORE", "dst"],

@@ -187,13 +187,10 @@ fn sort_command(ctx: &mut Ctx<'_>, readonly: bool) {
     let db = ctx.db();
     let guard = tier_engine::pin();
     let src = &args[1];
-    let locks: SmallVec<[(&[u8], LockMode); 2]> = match o.store {
-        Some(dst) => SmallVec::from_slice(&[
-            (&src[..], LockMode::Exclusive),
-            (&dst[..], LockMode::Exclusive),
-        ]),
-        None => SmallVec::from_slice(&[(&src[..], LockMode::Shared)]),
-    };
+    // The sorted key is taken exclusively: a sorted set may change its encoding.
+    let mut locks: SmallVec<[(&[u8], LockMode); 2]> =
+        SmallVec::from_slice(&[(&src[..], LockMode::Exclusive)]);
+    locks.extend(o.store.map(|dst| (&dst[..], LockMode::Exclusive)));
     let mut txn = db.lock(&locks, ctx.now, &guard);
     let entry = txn.lookup_read(src);
     let value = match entry.map(|e| ctx.value_of(src, e)).transpose() {
@@ -202,6 +199,14 @@ fn sort_command(ctx: &mut Ctx<'_>, readonly: bool) {
     };
     let source = match value.as_deref().map(Source::of) {
         None => Source::Empty,
+        // Redis makes a sorted set a skiplist before it sorts it, for good.
+        Some(Some(Source::ZSet(z))) => {
+            let skiplist = z.as_skiplist();
+            if !Arc::ptr_eq(&z, &skiplist) {
+                txn.reencode(src, Value::ZSet(skiplist.clone()));
+            }
+            Source::ZSet(skiplist)
+        }
         Some(Some(source)) => source,
         Some(None) => return ctx.wrong_type(),
     };
