@@ -303,6 +303,11 @@ pub fn nil() -> Frame {
     Frame::Null
 }
 
+/// An array of bulk strings.
+pub fn bulks(items: &[&str]) -> Frame {
+    array(items.iter().map(|s| bulk(s)).collect())
+}
+
 pub fn array(items: Vec<Frame>) -> Frame {
     Frame::Array(items)
 }

@@ -14,6 +14,7 @@ mod protocol;
 mod pubsub;
 mod server;
 mod sets;
+mod sort;
 mod strings;
 mod tier;
 mod transactions;
