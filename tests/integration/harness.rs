@@ -7,13 +7,20 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use redis::Commands;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use tier_server::resp::{decode_frame, Frame, DEFAULT_MAX_DEPTH};
 
 /// A running tierd, killed when dropped.
 pub struct TestServer {
     child: Child,
+    /// The plain RESP port; 0 if the server was started without one.
     pub port: u16,
+    /// The TLS port; 0 if the server was started without one.
+    pub tls_port: u16,
     /// The data dir, deleted when the server is dropped (unless taken back with
     /// [`TestServer::kill9`] to start another server on it).
     dir: Option<tempfile::TempDir>,
@@ -42,19 +49,36 @@ impl TestServer {
         server
     }
 
+    /// Starts tierd with a TLS listener on a free port too (`flags` name the
+    /// certificates), and a plain one unless `plain` is false (`--port 0`). With a
+    /// plain port, waits until the data is loaded.
+    pub fn start_tls(plain: bool, flags: &[&str]) -> TestServer {
+        let listen = Listen { plain, tls: true };
+        let server = TestServer::spawn_listening(tempfile::tempdir().expect("temp dir"), listen, flags);
+        if plain {
+            server.wait_loaded(None);
+        }
+        server
+    }
+
     /// Starts tierd on `dir` and returns once it listens (it may still be loading).
     pub fn spawn_in(dir: tempfile::TempDir, flags: &[&str]) -> TestServer {
+        let listen = Listen {
+            plain: true,
+            tls: false,
+        };
+        TestServer::spawn_listening(dir, listen, flags)
+    }
+
+    /// Starts tierd on `dir` with the listeners of `listen`, on free ports, and
+    /// returns once it listens on each.
+    fn spawn_listening(dir: tempfile::TempDir, listen: Listen, flags: &[&str]) -> TestServer {
         for _attempt in 0..5 {
-            let port = free_port();
+            let port = if listen.plain { free_port() } else { 0 };
+            let tls_port = if listen.tls { free_port() } else { 0 };
             let mut child = Command::new(env!("CARGO_BIN_EXE_tierd"))
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--loglevel",
-                    "warning",
-                ])
+                .args(["--port", &port.to_string(), "--tls-port", &tls_port.to_string()])
+                .args(["--bind", "127.0.0.1", "--loglevel", "warning"])
                 .arg("--dir")
                 .arg(dir.path())
                 .args(flags)
@@ -63,10 +87,12 @@ impl TestServer {
                 .stderr(Stdio::inherit())
                 .spawn()
                 .expect("spawn tierd");
-            if wait_for_port(port, &mut child) {
+            let ports = [port, tls_port].into_iter().filter(|&p| p != 0);
+            if ports.into_iter().all(|p| wait_for_port(p, &mut child)) {
                 return TestServer {
                     child,
                     port,
+                    tls_port,
                     dir: Some(dir),
                 };
             }
@@ -151,6 +177,13 @@ impl TestServer {
     }
 }
 
+/// The listeners a test server opens.
+#[derive(Clone, Copy)]
+struct Listen {
+    plain: bool,
+    tls: bool,
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -209,9 +242,10 @@ fn listens_on(pid: u32, port: u16) -> bool {
     })
 }
 
-/// A blocking RESP connection that sends commands and returns each reply as a Frame.
-pub struct RawClient {
-    pub stream: TcpStream,
+/// A blocking RESP connection that sends commands and returns each reply as a Frame:
+/// over plain TCP, or over any other stream (a TLS session).
+pub struct RawClient<S = TcpStream> {
+    pub stream: S,
     buf: BytesMut,
 }
 
@@ -221,6 +255,13 @@ impl RawClient {
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
+        RawClient::over(stream)
+    }
+}
+
+impl<S: Read + Write> RawClient<S> {
+    /// A RESP connection over `stream`, already connected.
+    pub fn over(stream: S) -> RawClient<S> {
         RawClient {
             stream,
             buf: BytesMut::new(),
@@ -259,7 +300,15 @@ impl RawClient {
             match self.stream.read(&mut chunk) {
                 Ok(0) => return None,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                // A TLS peer that closes without close_notify reads as UnexpectedEof.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+                    ) =>
+                {
+                    return None
+                }
                 Err(e) => panic!("read: {e}"),
             }
         }
@@ -398,7 +447,7 @@ pub fn rewrite_aof(raw: &mut RawClient) {
 }
 
 /// INFO's text, which must be a bulk string (RESP2).
-pub fn info(raw: &mut RawClient, sections: &[&str]) -> String {
+pub fn info<S: Read + Write>(raw: &mut RawClient<S>, sections: &[&str]) -> String {
     let mut args = vec!["INFO"];
     args.extend_from_slice(sections);
     match raw.cmd(&args) {
@@ -433,3 +482,54 @@ pub fn last_incr(dir: &Path) -> PathBuf {
         .expect("an increment");
     aof_dir.join(name)
 }
+
+/// The longest a single command of the background traffic may take before the test
+/// calls it a stall.
+const STALL: Duration = Duration::from_secs(3);
+
+/// A second client running SET/GET in a loop while a test abuses another connection.
+pub struct SteadyTraffic {
+    stop: Arc<AtomicBool>,
+    worker: JoinHandle<Vec<Duration>>,
+}
+
+impl SteadyTraffic {
+    pub fn start(server: &TestServer) -> SteadyTraffic {
+        let mut con = server.client();
+        con.set_read_timeout(Some(STALL)).expect("read timeout");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let worker = thread::spawn(move || {
+            let mut round_trips = Vec::new();
+            while !stopped.load(Ordering::Relaxed) {
+                let ops = round_trips.len();
+                let key = format!("steady:{}", ops % 100);
+                let value = format!("v{ops}");
+                let started = Instant::now();
+                let () = con.set(&key, &value).expect("steady SET");
+                let got: String = con.get(&key).expect("steady GET");
+                round_trips.push(started.elapsed());
+                assert_eq!(got, value);
+            }
+            round_trips
+        });
+        SteadyTraffic { stop, worker }
+    }
+
+    /// Stops the loop, checks it ran without error or stall, and returns the time
+    /// each SET + GET took, sorted.
+    pub fn finish(self) -> Vec<Duration> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut round_trips = self.worker.join().expect("the steady client saw no error");
+        round_trips.sort();
+        let slowest = round_trips.last().copied().expect("the steady client ran no command");
+        assert!(slowest < STALL, "the steady client stalled for {slowest:?}");
+        round_trips
+    }
+}
+
+/// Asserts the server still serves a new connection.
+pub fn assert_answers_ping(server: &TestServer) {
+    assert_eq!(server.raw().cmd(&["PING"]), Frame::Simple("PONG".into()));
+}
+

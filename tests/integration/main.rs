@@ -16,5 +16,6 @@ mod server;
 mod sets;
 mod strings;
 mod tier;
+mod tls;
 mod transactions;
 mod zsets;
