@@ -339,8 +339,8 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     handshaking.fetch_sub(1, Ordering::Relaxed);
     match handshake {
         Ok(Ok(session)) => conn::serve(shared, session, peer).await,
-        Ok(Err(e)) => tracing::info!(%addr, "Error accepting a client connection: {e}"),
-        Err(_) => tracing::info!(%addr, "TLS handshake not finished in {limit:?}: closed"),
+        Ok(Err(e)) => tracing::debug!(%addr, "Error accepting a client connection: {e}"),
+        Err(_) => tracing::debug!(%addr, "TLS handshake not finished in {limit:?}: closed"),
     }
 }
 

@@ -7,6 +7,7 @@ mod dump;
 mod durability;
 mod harness;
 mod hashes;
+mod hostile;
 mod keys;
 mod lists;
 mod patterns;
