@@ -13,12 +13,12 @@ use crate::resp::{parse_command, Limits, Protocol, ReplyWriter};
 use crate::session::Session;
 use crate::shared::Shared;
 use bytes::{Buf, BytesMut};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::future::Future;
 use std::time::{Duration, Instant};
-use std::os::fd::{AsRawFd, RawFd};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -69,7 +69,9 @@ where
         }
         return;
     }
-    let handle = shared.clients.register(addr, peer.laddr, tier_engine::now_ms());
+    let handle = shared
+        .clients
+        .register(addr, peer.laddr, tier_engine::now_ms());
     handle.fd.store(peer.fd, Ordering::Relaxed);
     // A shutdown that started before the registration did not see this client.
     if shared.is_shutting_down() {

@@ -66,7 +66,10 @@ fn cipher_suites() -> [(&'static str, SupportedCipherSuite); 9] {
     [
         ("TLS_AES_256_GCM_SHA384", TLS13_AES_256_GCM_SHA384),
         ("TLS_AES_128_GCM_SHA256", TLS13_AES_128_GCM_SHA256),
-        ("TLS_CHACHA20_POLY1305_SHA256", TLS13_CHACHA20_POLY1305_SHA256),
+        (
+            "TLS_CHACHA20_POLY1305_SHA256",
+            TLS13_CHACHA20_POLY1305_SHA256,
+        ),
         (
             "ECDHE-ECDSA-AES256-GCM-SHA384",
             TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
@@ -106,10 +109,12 @@ pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, String> {
         });
     };
     if tls.key_file_pass.is_some() {
-        return Err("tls-key-file-pass is set, but Tier reads only unencrypted private keys: \
+        return Err(
+            "tls-key-file-pass is set, but Tier reads only unencrypted private keys: \
                     decrypt the key (openssl pkey -in key.pem -out plain.pem), point \
                     tls-key-file at it and leave tls-key-file-pass empty"
-            .into());
+                .into(),
+        );
     }
     let chain = read_certificates(cert_file)?;
     if chain.is_empty() {
@@ -202,9 +207,11 @@ fn read_ca_certificates(tls: &TlsConfig) -> Result<RootCertStore, String> {
         files.sort();
     }
     if files.is_empty() {
-        return Err("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when \
+        return Err(
+            "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when \
                     tls-auth-clients is enabled (or set tls-auth-clients no)"
-            .into());
+                .into(),
+        );
     }
     let mut roots = RootCertStore::empty();
     for file in &files {
@@ -231,13 +238,17 @@ fn chosen_protocols(protocols: &str) -> Result<Vec<&'static SupportedProtocolVer
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(word))
         else {
-            return Err("Invalid tls-protocols specified. Use a combination of 'TLSv1', \
+            return Err(
+                "Invalid tls-protocols specified. Use a combination of 'TLSv1', \
                         'TLSv1.1', 'TLSv1.2' and 'TLSv1.3'."
-                .into());
+                    .into(),
+            );
         };
         match version {
             Some(version) => versions.push(*version),
-            None => tracing::warn!("tls-protocols: {name} is not offered, only TLSv1.2 and TLSv1.3"),
+            None => {
+                tracing::warn!("tls-protocols: {name} is not offered, only TLSv1.2 and TLSv1.3")
+            }
         }
     }
     if versions.is_empty() {
@@ -265,7 +276,10 @@ fn chosen_cipher_suites(tls: &TlsConfig) -> Result<Vec<SupportedCipherSuite>, St
         }
         let before = chosen.len();
         for name in list.split([':', ',', ' ']).filter(|n| !n.is_empty()) {
-            match of_version.clone().find(|(known, _)| known.eq_ignore_ascii_case(name)) {
+            match of_version
+                .clone()
+                .find(|(known, _)| known.eq_ignore_ascii_case(name))
+            {
                 Some((_, suite)) => chosen.push(*suite),
                 None => tracing::warn!("{option}: no cipher suite {name} in Tier; skipped"),
             }
@@ -383,15 +397,21 @@ mod tests {
         let all = suites("", "").expect("defaults");
         assert_eq!(all.len(), 9);
         assert_eq!(
-            suites("TLS_CHACHA20_POLY1305_SHA256", "ECDHE-RSA-AES128-GCM-SHA256:NOPE")
-                .expect("one each"),
+            suites(
+                "TLS_CHACHA20_POLY1305_SHA256",
+                "ECDHE-RSA-AES128-GCM-SHA256:NOPE"
+            )
+            .expect("one each"),
             [
                 "TLS13_CHACHA20_POLY1305_SHA256",
                 "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
             ]
         );
         let err = suites("NOPE", "").expect_err("none left");
-        assert!(err.starts_with("Failed to configure ciphersuites: NOPE"), "{err}");
+        assert!(
+            err.starts_with("Failed to configure ciphersuites: NOPE"),
+            "{err}"
+        );
         // A TLS 1.2 name is no TLS 1.3 suite.
         assert!(suites("ECDHE-RSA-AES128-GCM-SHA256", "").is_err());
     }

@@ -3,11 +3,11 @@
 //! replies byte for byte (error texts, RESP3 types).
 
 use bytes::BytesMut;
+use redis::Commands;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use redis::Commands;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -54,7 +54,8 @@ impl TestServer {
     /// plain port, waits until the data is loaded.
     pub fn start_tls(plain: bool, flags: &[&str]) -> TestServer {
         let listen = Listen { plain, tls: true };
-        let server = TestServer::spawn_listening(tempfile::tempdir().expect("temp dir"), listen, flags);
+        let server =
+            TestServer::spawn_listening(tempfile::tempdir().expect("temp dir"), listen, flags);
         if plain {
             server.wait_loaded(None);
         }
@@ -77,7 +78,12 @@ impl TestServer {
             let port = if listen.plain { free_port() } else { 0 };
             let tls_port = if listen.tls { free_port() } else { 0 };
             let mut child = Command::new(env!("CARGO_BIN_EXE_tierd"))
-                .args(["--port", &port.to_string(), "--tls-port", &tls_port.to_string()])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--tls-port",
+                    &tls_port.to_string(),
+                ])
                 .args(["--bind", "127.0.0.1", "--loglevel", "warning"])
                 .arg("--dir")
                 .arg(dir.path())
@@ -522,7 +528,10 @@ impl SteadyTraffic {
         self.stop.store(true, Ordering::Relaxed);
         let mut round_trips = self.worker.join().expect("the steady client saw no error");
         round_trips.sort();
-        let slowest = round_trips.last().copied().expect("the steady client ran no command");
+        let slowest = round_trips
+            .last()
+            .copied()
+            .expect("the steady client ran no command");
         assert!(slowest < STALL, "the steady client stalled for {slowest:?}");
         round_trips
     }
@@ -532,4 +541,3 @@ impl SteadyTraffic {
 pub fn assert_answers_ping(server: &TestServer) {
     assert_eq!(server.raw().cmd(&["PING"]), Frame::Simple("PONG".into()));
 }
-

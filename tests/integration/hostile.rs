@@ -150,7 +150,13 @@ fn deeply_nested_aggregates_are_refused_at_the_first_level() {
     let server = TestServer::start();
     let traffic = SteadyTraffic::start(&server);
     let before = rss(server.pid());
-    for opener in ["*1\r\n", "*2\r\n", "*1\r\n%1\r\n", "*1\r\n~1\r\n", "*1\r\n>1\r\n"] {
+    for opener in [
+        "*1\r\n",
+        "*2\r\n",
+        "*1\r\n%1\r\n",
+        "*1\r\n~1\r\n",
+        "*1\r\n>1\r\n",
+    ] {
         let mut raw = server.raw();
         let nested = opener.repeat(100_000).into_bytes();
         raw.send(&nested);
@@ -330,7 +336,10 @@ fn a_client_that_never_reads_its_replies() {
         if !String::from_utf8_lossy(&list).contains(&hog_addr) {
             break;
         }
-        assert!(Instant::now() < deadline, "the stuck client is still connected");
+        assert!(
+            Instant::now() < deadline,
+            "the stuck client is still connected"
+        );
         assert_eq!(pinger.cmd(&["PING"]), Frame::Simple("PONG".into()));
         thread::sleep(Duration::from_millis(200));
     }

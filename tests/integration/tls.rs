@@ -139,7 +139,11 @@ pub fn strs(flags: &[String]) -> Vec<&str> {
 
 /// A `redis` crate client for `rediss://localhost:port`, trusting `ca_pem`, showing
 /// `client` if given.
-pub fn rediss(port: u16, ca_pem: &str, client: Option<&Issued>) -> redis::RedisResult<redis::Connection> {
+pub fn rediss(
+    port: u16,
+    ca_pem: &str,
+    client: Option<&Issued>,
+) -> redis::RedisResult<redis::Connection> {
     let certs = TlsCertificates {
         client_tls: client.map(|c| ClientTlsConfig {
             client_cert: c.cert.as_bytes().to_vec(),
@@ -202,8 +206,8 @@ fn run_tierd(args: &[&str]) -> (std::process::ExitStatus, String) {
         .stdin(Stdio::null())
         .output()
         .expect("run tierd");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status, text)
 }
 
@@ -253,7 +257,8 @@ fn id_of<S: std::io::Read + std::io::Write>(raw: &mut RawClient<S>) -> i64 {
 fn mutual_tls_requires_a_client_certificate() {
     let pki = Pki::new();
     let server = TestServer::start_tls(true, &strs(&pki.flags("yes")));
-    let mut con = rediss(server.tls_port, &pki.ca.pem(), Some(&pki.client)).expect("with a certificate");
+    let mut con =
+        rediss(server.tls_port, &pki.ca.pem(), Some(&pki.client)).expect("with a certificate");
     let () = con.set("k", "v").expect("SET");
     assert!(
         rediss(server.tls_port, &pki.ca.pem(), None).is_err(),
@@ -365,7 +370,14 @@ fn config_set_reloads_certificates_for_new_connections() {
     let next_key = pki.write("next.key", &next.key);
     let mut admin = server.raw();
     assert_eq!(
-        admin.cmd(&["CONFIG", "SET", "tls-cert-file", &next_cert, "tls-key-file", &next_key]),
+        admin.cmd(&[
+            "CONFIG",
+            "SET",
+            "tls-cert-file",
+            &next_cert,
+            "tls-key-file",
+            &next_key
+        ]),
         ok()
     );
     assert_eq!(
@@ -379,7 +391,11 @@ fn config_set_reloads_certificates_for_new_connections() {
     let mut renewed = rediss(server.tls_port, &next_ca.pem(), None).expect("the new certificate");
     let got: String = renewed.get("k").expect("GET");
     assert_eq!(got, "v");
-    assert_eq!(old.cmd(&["GET", "k"]), bulk("v"), "the old connection dropped");
+    assert_eq!(
+        old.cmd(&["GET", "k"]),
+        bulk("v"),
+        "the old connection dropped"
+    );
 
     // Files that cannot be used: refused as Redis words it; nothing changes.
     let unmatched_key = pki.path("server.key");
@@ -420,7 +436,10 @@ fn config_set_reloads_certificates_for_new_connections() {
     // A file rewritten in place is read again when set to the same path.
     std::fs::write(&next_cert, &pki.server.cert).expect("rewrite");
     std::fs::write(&next_key, &pki.server.key).expect("rewrite");
-    assert_eq!(admin.cmd(&["CONFIG", "SET", "tls-cert-file", &next_cert]), ok());
+    assert_eq!(
+        admin.cmd(&["CONFIG", "SET", "tls-cert-file", &next_cert]),
+        ok()
+    );
     rediss(server.tls_port, &pki.ca.pem(), None).expect("the rewritten certificate");
     assert_eq!(
         admin.cmd(&["CONFIG", "SET", "tls-port", "1"]),
@@ -510,7 +529,10 @@ fn the_documented_tls_configuration_works() {
     let dir = tempfile::tempdir().expect("temp dir");
     let conf_path: PathBuf = dir.path().join("tier.conf");
     std::fs::write(&conf_path, &conf).expect("write the config file");
-    assert!(conf.lines().any(|l| l.starts_with("tls-port ")), "the example sets tls-port");
+    assert!(
+        conf.lines().any(|l| l.starts_with("tls-port ")),
+        "the example sets tls-port"
+    );
     // A free port in place of the doc's, so that tests can run side by side.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -543,5 +565,8 @@ fn the_documented_tls_configuration_works() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(pong.expect("PING"), "PONG");
-    assert!(refused, "the documented configuration admits clients without certificates");
+    assert!(
+        refused,
+        "the documented configuration admits clients without certificates"
+    );
 }

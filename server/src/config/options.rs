@@ -555,7 +555,9 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
             c.tls.key_file_pass = (!v.is_empty()).then(|| v.to_vec());
             Ok(())
         }),
-        get: |c| String::from_utf8_lossy(c.tls.key_file_pass.as_deref().unwrap_or_default()).into_owned(),
+        get: |c| {
+            String::from_utf8_lossy(c.tls.key_file_pass.as_deref().unwrap_or_default()).into_owned()
+        },
     },
     OptionSpec {
         name: "tls-ca-cert-file",

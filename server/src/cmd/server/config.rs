@@ -28,10 +28,9 @@ pub(super) fn set(ctx: &mut Ctx<'_>) {
         .map(|p| (p[0].as_ref(), p[1].as_ref()))
         .collect();
     let shared = ctx.shared;
-    match shared
-        .config
-        .set_checked(&pairs, |next, named| crate::tls::reconfigure(shared, next, named))
-    {
+    match shared.config.set_checked(&pairs, |next, named| {
+        crate::tls::reconfigure(shared, next, named)
+    }) {
         Ok(changed) => {
             // A lower slowlog-max-len takes effect at the slow log's next entry, as
             // in Redis 7.0 (whose SLOWLOG LEN still counts the old entries till then).
