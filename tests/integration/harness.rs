@@ -462,6 +462,17 @@ pub fn info<S: Read + Write>(raw: &mut RawClient<S>, sections: &[&str]) -> Strin
     }
 }
 
+/// Resident set size of a process (`VmRSS` of /proc/PID/status), in bytes.
+pub fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .expect("VmRSS")
+}
+
 /// The value of `name:` in INFO's text.
 pub fn field(text: &str, name: &str) -> Option<String> {
     text.split("\r\n")

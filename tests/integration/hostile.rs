@@ -19,20 +19,9 @@ use tier_server::resp::Frame;
 
 const MB: u64 = 1024 * 1024;
 
-/// The resident memory of process `pid`, in bytes (`VmRSS` of /proc/PID/status).
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .expect("VmRSS")
-}
-
 /// Asserts the server's RSS grew by less than `limit` since `before`.
 fn assert_rss_within(server: &TestServer, before: u64, limit: u64, what: &str) {
-    let now = rss(server.pid());
+    let now = rss_bytes(server.pid());
     let grown = now.saturating_sub(before);
     assert!(
         grown < limit,
@@ -83,17 +72,29 @@ fn hostile_bytes(i: usize, rng: &mut StdRng) -> Vec<u8> {
     }
 }
 
+/// Too big a count or length (kinds 1 and 3 of [`hostile_bytes`]) is refused at
+/// once with Redis's text, and the connection closed.
+fn assert_refusals<S: Read + Write>(connections: &mut [(usize, RawClient<S>)]) {
+    for (i, raw) in connections {
+        let expected = match *i % 6 {
+            1 => "ERR Protocol error: invalid multibulk length",
+            3 => "ERR Protocol error: invalid bulk length",
+            _ => continue,
+        };
+        assert_eq!(raw.read_frame(), Some(err(expected)));
+        assert!(raw.is_closed());
+    }
+}
+
 /// 600 connections at once, on the plain and the TLS port, each sending one kind of
 /// hostile input and then holding the connection open: each is answered with an
 /// error or waits, other clients go on, and the server's memory stays bounded.
 #[test]
 fn many_hostile_clients_at_once() {
     let pki = Pki::new();
-    let mut flags = pki.flags("no");
-    flags.extend(["--proto-max-bulk-len".to_owned(), "1mb".to_owned()]);
-    let server = TestServer::start_tls(true, &strs(&flags));
+    let server = pki.start_server("no", &["--proto-max-bulk-len", "1mb"]);
     let traffic = SteadyTraffic::start(&server);
-    let before = rss(server.pid());
+    let before = rss_bytes(server.pid());
     let mut rng = StdRng::seed_from_u64(0x4057);
     let mut plain = Vec::new();
     let mut secure = Vec::new();
@@ -110,27 +111,8 @@ fn many_hostile_clients_at_once() {
         }
     }
     assert_rss_within(&server, before, 128 * MB, "600 hostile connections");
-    // Too big a count or length is refused at once, on either port.
-    let refused = |i: usize, frame: Option<Frame>| match i % 6 {
-        1 => assert_eq!(
-            frame,
-            Some(err("ERR Protocol error: invalid multibulk length"))
-        ),
-        3 => assert_eq!(frame, Some(err("ERR Protocol error: invalid bulk length"))),
-        _ => {}
-    };
-    for (i, raw) in &mut plain {
-        if matches!(*i % 6, 1 | 3) {
-            refused(*i, raw.read_frame());
-            assert!(raw.is_closed());
-        }
-    }
-    for (i, raw) in &mut secure {
-        if matches!(*i % 6, 1 | 3) {
-            refused(*i, raw.read_frame());
-            assert!(raw.is_closed());
-        }
-    }
+    assert_refusals(&mut plain);
+    assert_refusals(&mut secure);
     let round_trips = traffic.finish();
     assert!(!round_trips.is_empty());
     drop(plain);
@@ -149,7 +131,7 @@ fn many_hostile_clients_at_once() {
 fn deeply_nested_aggregates_are_refused_at_the_first_level() {
     let server = TestServer::start();
     let traffic = SteadyTraffic::start(&server);
-    let before = rss(server.pid());
+    let before = rss_bytes(server.pid());
     for opener in [
         "*1\r\n",
         "*2\r\n",
@@ -191,15 +173,13 @@ fn deeply_nested_aggregates_are_refused_at_the_first_level() {
 #[test]
 fn stalled_tls_handshakes_are_closed_at_the_deadline() {
     let pki = Pki::new();
-    let mut flags = pki.flags("no");
-    flags.extend(["--timeout".to_owned(), "2".to_owned()]);
-    let server = TestServer::start_tls(true, &strs(&flags));
-    let before = rss(server.pid());
+    let server = pki.start_server("no", &["--timeout", "2"]);
+    let before = rss_bytes(server.pid());
     let started = Instant::now();
     let mut stalled: Vec<TcpStream> = (0..300)
         .map(|_| {
             let mut s = TcpStream::connect(("127.0.0.1", server.tls_port)).expect("connect");
-            // A handshake record of 16 KB announced; 5 bytes of it sent.
+            // A handshake record of 16 KB announced, 4 bytes of it sent.
             s.write_all(&[0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0x3f, 0xfc])
                 .expect("write");
             s.set_read_timeout(Some(Duration::from_secs(10)))
@@ -245,7 +225,7 @@ fn thousands_of_idle_connections() {
     let server = TestServer::start_with(&["--maxclients", &max_clients.to_string()]);
     let mut steady = server.raw();
     assert_eq!(steady.cmd(&["PING"]), Frame::Simple("PONG".into()));
-    let before = rss(server.pid());
+    let before = rss_bytes(server.pid());
     let mut admitted = Vec::new();
     let mut refused = 0;
     for _ in 0..total {
@@ -264,7 +244,7 @@ fn thousands_of_idle_connections() {
     // The steady client is one of the maxclients.
     assert_eq!(admitted.len(), max_clients - 1);
     assert_eq!(refused, total - admitted.len());
-    let per_connection = rss(server.pid()).saturating_sub(before) / admitted.len() as u64;
+    let per_connection = rss_bytes(server.pid()).saturating_sub(before) / admitted.len() as u64;
     assert!(
         per_connection < 64 * 1024,
         "{per_connection} bytes of RSS per idle connection"
@@ -295,7 +275,7 @@ fn a_client_that_never_reads_its_replies() {
     let server = TestServer::start_with(&["--timeout", "3"]);
     let mut admin = server.raw();
     assert_eq!(admin.cmd(&["SET", "big", &"x".repeat(64 * 1024)]), ok());
-    let before = rss(server.pid());
+    let before = rss_bytes(server.pid());
     let hog = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
     hog.set_write_timeout(Some(Duration::from_secs(1)))
         .expect("timeout");

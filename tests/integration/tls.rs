@@ -132,6 +132,16 @@ impl Pki {
     }
 }
 
+impl Pki {
+    /// Starts tierd with a plain port and a TLS one serving this PKI's server
+    /// certificate, `auth_clients` as `tls-auth-clients`, and `extra` flags.
+    pub fn start_server(&self, auth_clients: &str, extra: &[&str]) -> TestServer {
+        let mut flags = self.flags(auth_clients);
+        flags.extend(extra.iter().map(|f| f.to_string()));
+        TestServer::start_tls(true, &strs(&flags))
+    }
+}
+
 /// `flags` as the harness takes them.
 pub fn strs(flags: &[String]) -> Vec<&str> {
     flags.iter().map(String::as_str).collect()
@@ -214,8 +224,7 @@ fn run_tierd(args: &[&str]) -> (std::process::ExitStatus, String) {
 #[test]
 fn rediss_with_and_without_certificate_checks() {
     let pki = Pki::new();
-    let flags = pki.flags("no");
-    let server = TestServer::start_tls(true, &strs(&flags));
+    let server = pki.start_server("no", &[]);
     let mut con = rediss(server.tls_port, &pki.ca.pem(), None).expect("rediss with the CA");
     let () = con.set("k", "over tls").expect("SET");
     // The plain port serves the same data.
@@ -256,7 +265,7 @@ fn id_of<S: std::io::Read + std::io::Write>(raw: &mut RawClient<S>) -> i64 {
 #[test]
 fn mutual_tls_requires_a_client_certificate() {
     let pki = Pki::new();
-    let server = TestServer::start_tls(true, &strs(&pki.flags("yes")));
+    let server = pki.start_server("yes", &[]);
     let mut con =
         rediss(server.tls_port, &pki.ca.pem(), Some(&pki.client)).expect("with a certificate");
     let () = con.set("k", "v").expect("SET");
@@ -277,7 +286,7 @@ fn mutual_tls_requires_a_client_certificate() {
 #[test]
 fn optional_client_certificates_are_checked_when_given() {
     let pki = Pki::new();
-    let server = TestServer::start_tls(true, &strs(&pki.flags("optional")));
+    let server = pki.start_server("optional", &[]);
     rediss(server.tls_port, &pki.ca.pem(), None).expect("no certificate is fine");
     rediss(server.tls_port, &pki.ca.pem(), Some(&pki.client)).expect("a good certificate");
     let stranger = TestCa::new("another CA").issue(false);
@@ -360,7 +369,7 @@ fn tls_only_and_servers_that_cannot_start() {
 #[test]
 fn config_set_reloads_certificates_for_new_connections() {
     let pki = Pki::new();
-    let server = TestServer::start_tls(true, &strs(&pki.flags("no")));
+    let server = pki.start_server("no", &[]);
     let mut old = raw_tls(server.tls_port, &pki.ca.pem(), None);
     assert_eq!(old.cmd(&["SET", "k", "v"]), ok());
 
@@ -452,9 +461,7 @@ fn config_set_reloads_certificates_for_new_connections() {
 #[test]
 fn tls_connections_keep_every_limit() {
     let pki = Pki::new();
-    let mut flags = pki.flags("no");
-    flags.extend(["--timeout".to_owned(), "2".to_owned()]);
-    let server = TestServer::start_tls(true, &strs(&flags));
+    let server = pki.start_server("no", &["--timeout", "2"]);
     let ca = pki.ca.pem();
 
     let mut bad = raw_tls(server.tls_port, &ca, None);
@@ -488,9 +495,7 @@ fn tls_connections_keep_every_limit() {
 #[test]
 fn an_unfinished_handshake_is_closed() {
     let pki = Pki::new();
-    let mut flags = pki.flags("no");
-    flags.extend(["--timeout".to_owned(), "1".to_owned()]);
-    let server = TestServer::start_tls(true, &strs(&flags));
+    let server = pki.start_server("no", &["--timeout", "1"]);
     let mut silent = TcpStream::connect(("127.0.0.1", server.tls_port)).expect("connect");
     silent
         .set_read_timeout(Some(Duration::from_secs(15)))
