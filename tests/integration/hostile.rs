@@ -8,7 +8,7 @@
 //! `protocol.rs`; here the point is what many of them at once cost the server.
 
 use crate::harness::*;
-use crate::tls::{raw_tls, strs, Pki};
+use crate::tls::{raw_tls, Pki};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::io::{ErrorKind, Read, Write};

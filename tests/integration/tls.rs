@@ -143,7 +143,7 @@ impl Pki {
 }
 
 /// `flags` as the harness takes them.
-pub fn strs(flags: &[String]) -> Vec<&str> {
+fn strs(flags: &[String]) -> Vec<&str> {
     flags.iter().map(String::as_str).collect()
 }
 
