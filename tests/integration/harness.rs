@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -197,7 +197,8 @@ impl Drop for TestServer {
     }
 }
 
-fn free_port() -> u16 {
+/// A TCP port free on loopback now (another process may take it before it is used).
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     l.local_addr().expect("local addr").port()
 }
@@ -507,6 +508,8 @@ const STALL: Duration = Duration::from_secs(3);
 /// A second client running SET/GET in a loop while a test abuses another connection.
 pub struct SteadyTraffic {
     stop: Arc<AtomicBool>,
+    /// Round trips done so far.
+    done: Arc<AtomicUsize>,
     worker: JoinHandle<Vec<Duration>>,
 }
 
@@ -516,6 +519,8 @@ impl SteadyTraffic {
         con.set_read_timeout(Some(STALL)).expect("read timeout");
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
+        let done = Arc::new(AtomicUsize::new(0));
+        let counted = done.clone();
         let worker = thread::spawn(move || {
             let mut round_trips = Vec::new();
             while !stopped.load(Ordering::Relaxed) {
@@ -526,16 +531,25 @@ impl SteadyTraffic {
                 let () = con.set(&key, &value).expect("steady SET");
                 let got: String = con.get(&key).expect("steady GET");
                 round_trips.push(started.elapsed());
+                counted.fetch_add(1, Ordering::Relaxed);
                 assert_eq!(got, value);
             }
             round_trips
         });
-        SteadyTraffic { stop, worker }
+        SteadyTraffic { stop, done, worker }
     }
 
-    /// Stops the loop, checks it ran without error or stall, and returns the time
+    /// Stops the loop (once it has run at least once: a loaded machine may start
+    /// the thread late), checks it ran without error or stall, and returns the time
     /// each SET + GET took, sorted.
     pub fn finish(self) -> Vec<Duration> {
+        let deadline = Instant::now() + STALL;
+        while self.done.load(Ordering::Relaxed) == 0
+            && !self.worker.is_finished()
+            && Instant::now() < deadline
+        {
+            thread::sleep(Duration::from_millis(5));
+        }
         self.stop.store(true, Ordering::Relaxed);
         let mut round_trips = self.worker.join().expect("the steady client saw no error");
         round_trips.sort();
