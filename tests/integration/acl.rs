@@ -588,7 +588,7 @@ fn a_bad_aclfile_stops_the_start() {
     let aclfile = dir.path().join("bad.acl");
     std::fs::write(&aclfile, "user ok on\nusr broken\n").expect("write");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_tierd"))
-        .args(["--port", "0", "--dir"])
+        .args(["--port", &free_port().to_string(), "--dir"])
         .arg(dir.path())
         .arg("--aclfile")
         .arg(&aclfile)
@@ -611,10 +611,7 @@ fn users_from_the_config_file() {
     let conf = dir.path().join("tier.conf");
     std::fs::write(&conf, "user ops on >opspw +@all ~*\nuser default off\n").expect("write");
     // The config file is tierd's first argument; the harness passes flags only.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let port = free_port();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_tierd"))
         .arg(&conf)
         .args([
@@ -725,4 +722,145 @@ fn categories_of_every_command_match_redis() {
         compared += 1;
     }
     assert!(compared > 200, "only {compared} commands compared");
+}
+
+#[test]
+fn sort_patterns_need_access_to_every_key() {
+    differential(
+        2,
+        &[
+            (0, &["RPUSH", "a1", "3", "1", "2"]),
+            (0, &["SET", "w_1", "9"]),
+            (0, &["ACL", "SETUSER", "u", "on", ">p", "+@all", "~a*"]),
+            (1, &["AUTH", "u", "p"]),
+            (1, &["SORT", "a1"]),
+            (1, &["SORT", "a1", "BY", "w_"]),
+            (1, &["SORT", "a1", "BY", "w_*", "GET", "#"]),
+            (1, &["SORT", "a1", "GET", "#", "BY", "w_*"]),
+            (1, &["SORT_RO", "a1", "BY", "w_*"]),
+            (1, &["SORT", "a1", "LIMIT", "x", "y", "GET", "#"]),
+            (1, &["SORT", "a1", "GET", "#", "LIMIT", "x", "y"]),
+            (1, &["SORT", "a1", "GET", "#", "foo"]),
+            (1, &["SORT", "a1", "STORE", "a2"]),
+            (1, &["SORT", "a1", "STORE", "b2"]),
+            (0, &["ACL", "SETUSER", "u", "%W~*"]),
+            (1, &["SORT", "a1", "BY", "w_*"]),
+            (0, &["ACL", "SETUSER", "u", "(~* -sort +get)"]),
+            (1, &["SORT", "a1", "GET", "#"]),
+            (0, &["ACL", "SETUSER", "u", "%R~*"]),
+            (1, &["SORT", "a1", "BY", "w_*", "GET", "#", "GET", "w_*"]),
+            (1, &["SORT", "a1", "BY", "w_*", "STORE", "b3"]),
+            (1, &["SORT", "a1", "BY", "w_*", "STORE", "a3"]),
+            (0, &["ACL", "SETUSER", "u", "-@dangerous"]),
+            (1, &["SORT", "a1"]),
+            (1, &["SORT_RO", "a1"]),
+            (0, &["ACL", "LOG", "4"]),
+        ],
+    );
+}
+
+/// The TLS and ACL example of docs/SECURITY.md, exactly (its paths pointed into this
+/// test's directories, each password hash that of a test password): over TLS, the
+/// default user is off, AUTH and every rule apply as on a plain connection, the
+/// `redis` crate connects with a `rediss://user:pass@` URL, and ACL LOG records it all.
+#[test]
+fn the_documented_acl_configuration_works() {
+    use crate::tls::{raw_tls, Pki};
+    let pki = Pki::new();
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/SECURITY.md"))
+        .expect("docs/SECURITY.md");
+    let section = doc
+        .split("\n## ACL users\n")
+        .nth(1)
+        .expect("an ACL users section");
+    let block = |fence: &str| {
+        section
+            .split(fence)
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap_or_else(|| panic!("a {fence} block in the ACL section"))
+    };
+    // `#<sha256 of the NAME password>` becomes the hash of `NAME-secret`.
+    let users: String = block("```acl\n")
+        .lines()
+        .map(|line| {
+            let name = line.split(' ').nth(1).expect("user NAME ...");
+            match line.find("#<").zip(line.find('>')) {
+                Some((start, end)) => format!(
+                    "{}#{}{}\n",
+                    &line[..start],
+                    sha256_hex(&format!("{name}-secret")),
+                    &line[end + 1..]
+                ),
+                None => format!("{line}\n"),
+            }
+        })
+        .collect();
+    let aclfile = pki.write("users.acl", &users);
+    let conf = block("```conf\n")
+        .replace("/etc/tier/tls/", &format!("{}/", pki.dir().display()))
+        .replace("/etc/tier/users.acl", &aclfile);
+    assert!(conf.contains("aclfile "), "the example names an aclfile");
+    let server = TestServer::start_tls_config(&conf);
+    let port = server.tls_port;
+    let mut app = raw_tls(port, &pki.ca.pem(), None);
+    assert_eq!(
+        app.cmd(&["GET", "app:1"]),
+        err("NOAUTH Authentication required.")
+    );
+    assert_eq!(
+        app.cmd(&["AUTH", "app", "wrong"]),
+        err("WRONGPASS invalid username-password pair or user is disabled.")
+    );
+    assert_eq!(app.cmd(&["AUTH", "app", "app-secret"]), ok());
+    assert_eq!(app.cmd(&["SET", "app:1", "v"]), ok());
+    assert_eq!(
+        app.cmd(&["SET", "other", "v"]),
+        err("NOPERM this user has no permissions to access one of the keys used as arguments")
+    );
+    assert_eq!(
+        app.cmd(&["FLUSHALL"]),
+        err("NOPERM this user has no permissions to run the 'flushall' command")
+    );
+    // The redis crate's way, over TLS: user and password in the URL.
+    let certs = redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pki.ca.pem().into_bytes()),
+    };
+    let url = format!("rediss://reports:reports-secret@localhost:{port}/");
+    let mut reports = redis::Client::build_with_tls(url, certs)
+        .and_then(|c| c.get_connection())
+        .expect("connect as reports");
+    let value: String = redis::cmd("GET")
+        .arg("app:1")
+        .query(&mut reports)
+        .expect("reports reads");
+    assert_eq!(value, "v");
+    let denied = redis::cmd("SET")
+        .arg("app:1")
+        .arg("w")
+        .query::<()>(&mut reports)
+        .expect_err("reports may not write");
+    assert_eq!(denied.code(), Some("NOPERM"));
+    let mut admin = raw_tls(port, &pki.ca.pem(), None);
+    assert_eq!(admin.cmd(&["AUTH", "admin", "admin-secret"]), ok());
+    let Frame::Array(log) = admin.cmd(&["ACL", "LOG"]) else {
+        panic!("ACL LOG answers an array")
+    };
+    let reasons: Vec<(Frame, Frame, Frame)> = log
+        .iter()
+        .map(|entry| match entry {
+            Frame::Array(fields) => (fields[3].clone(), fields[7].clone(), fields[9].clone()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (bulk("command"), bulk("set"), bulk("reports")),
+            (bulk("command"), bulk("flushall"), bulk("app")),
+            (bulk("key"), bulk("other"), bulk("app")),
+            (bulk("auth"), bulk("AUTH"), bulk("app")),
+        ]
+    );
 }

@@ -77,12 +77,21 @@ const EXTRA_CATEGORIES: &[(&str, &[&str])] = &[
     ("keys", &["dangerous"]),
     ("lastsave", &["admin", "dangerous"]),
     ("restore", &["dangerous"]),
+    ("sort", &["set", "sortedset", "list", "dangerous"]),
+    ("sort_ro", &["set", "sortedset", "list", "dangerous"]),
     ("swapdb", &["keyspace", "dangerous"]),
 ];
 
-/// Commands Redis 7.0 leaves out of their group's category: containers, and the
-/// HELP of PUBSUB.
-const WITHOUT_GROUP_CATEGORY: &[&str] = &["client", "object", "pubsub", "pubsub|help"];
+/// Commands Redis 7.0 leaves out of their group's category: containers, the HELP of
+/// PUBSUB, and SORT and SORT_RO (in the categories of the types they sort instead).
+const WITHOUT_GROUP_CATEGORY: &[&str] = &[
+    "client",
+    "object",
+    "pubsub",
+    "pubsub|help",
+    "sort",
+    "sort_ro",
+];
 
 /// How a command touches a key, as Redis's key-spec flags mean it to ACLs: `read`
 /// (ACCESS: the value is returned or used), `write` (INSERT, UPDATE or DELETE).
@@ -175,6 +184,8 @@ const KEY_ACCESS: &[(&str, KeyAccess, KeyAccess)] = &[
     ("rpoplpush", RW, W),
     ("smove", RW, W),
     ("copy", R, W),
+    // The sorted key read, STORE's destination written.
+    ("sort", R, W),
     // A destination written from sources read.
     ("sdiffstore", W, R),
     ("sinterstore", W, R),
@@ -413,6 +424,10 @@ mod tests {
         assert_eq!(cats("command|info"), ["slow", "connection"]);
         assert_eq!(cats("client"), ["slow"]);
         assert_eq!(cats("pubsub|help"), ["slow"]);
+        assert_eq!(
+            cats("sort"),
+            ["write", "set", "sortedset", "list", "slow", "dangerous"]
+        );
     }
 
     #[test]
@@ -445,6 +460,8 @@ mod tests {
         assert_eq!(access("sinterstore", &["sinterstore", "d", "a"], 1), R);
         assert_eq!(access("lmove", &["lmove", "a", "b", "left", "left"], 1), W);
         assert_eq!(access("type", &["type", "k"], 0), NONE);
+        assert_eq!(access("sort", &["sort", "k", "store", "d"], 0), R);
+        assert_eq!(access("sort", &["sort", "k", "store", "d"], 1), W);
         assert!(!by_name(b"spublish").expect("spublish").has_keys);
     }
 }

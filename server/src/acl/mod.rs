@@ -68,6 +68,9 @@ pub struct Acl {
     pub log: log::AclLog,
 }
 
+/// What ACL SETUSER did: the user, and its rules before (None: a new user).
+pub type SetUser = (Arc<User>, Option<UserRules>);
+
 impl Acl {
     /// The registry with only the default user, whose password is `requirepass`.
     pub fn new(requirepass: Option<&[u8]>) -> Acl {
@@ -157,7 +160,7 @@ impl Acl {
         &self,
         name: &[u8],
         ops: &[Vec<u8>],
-    ) -> Result<(Arc<User>, Option<UserRules>), (Vec<u8>, RuleError)> {
+    ) -> Result<SetUser, (Vec<u8>, RuleError)> {
         let mut users = self.users.lock();
         let existing = users.get(name).cloned();
         let before = existing.as_ref().map(|u| u.rules().clone());

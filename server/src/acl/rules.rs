@@ -304,6 +304,12 @@ impl Selector {
         Ok(())
     }
 
+    /// Whether this selector may read any key: `allkeys`, or a pattern `*` that
+    /// allows reading (Redis's `ACLSelectorHasUnrestrictedKeyAccess` for reads).
+    fn reads_any_key(&self) -> bool {
+        self.all_keys || self.keys.iter().any(|p| p.read && p.pattern == b"*")
+    }
+
     /// Whether a channel (or, `literal`, a pattern as PSUBSCRIBE names it) is allowed.
     fn channel_allowed(&self, channel: &[u8], literal: bool) -> bool {
         self.all_channels
@@ -504,7 +510,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// `sanitize-payload` / `skip-sanitize-payload`, shown only once set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sanitize {
+enum PayloadCheck {
     Unset,
     Sanitize,
     Skip,
@@ -515,7 +521,7 @@ enum Sanitize {
 pub struct UserRules {
     pub enabled: bool,
     pub nopass: bool,
-    sanitize: Sanitize,
+    sanitize: PayloadCheck,
     passwords: Vec<PasswordHash>,
     root: Selector,
     selectors: Vec<Selector>,
@@ -527,7 +533,7 @@ impl Default for UserRules {
         UserRules {
             enabled: false,
             nopass: false,
-            sanitize: Sanitize::Unset,
+            sanitize: PayloadCheck::Unset,
             passwords: Vec::new(),
             root: Selector::default(),
             selectors: Vec::new(),
@@ -557,9 +563,9 @@ impl UserRules {
         } else if is("off") {
             self.enabled = false;
         } else if is("skip-sanitize-payload") {
-            self.sanitize = Sanitize::Skip;
+            self.sanitize = PayloadCheck::Skip;
         } else if is("sanitize-payload") {
-            self.sanitize = Sanitize::Sanitize;
+            self.sanitize = PayloadCheck::Sanitize;
         } else if is("nopass") {
             self.nopass = true;
             self.passwords.clear();
@@ -649,6 +655,15 @@ impl UserRules {
         Err(worst)
     }
 
+    /// Whether a selector that lets `args` run as `info` may also read any key
+    /// (Redis's `ACLUserCheckCmdWithUnrestrictedKeyAccess`): what SORT's BY and GET
+    /// patterns need, as they name keys no argument shows.
+    pub fn reads_any_key(&self, info: &CommandInfo, args: &[Bytes]) -> bool {
+        std::iter::once(&self.root)
+            .chain(&self.selectors)
+            .any(|s| s.reads_any_key() && s.check(info, args).is_ok())
+    }
+
     /// Whether the user may still use a channel (or pattern) it is subscribed to.
     pub fn channel_allowed(&self, channel: &[u8], pattern: bool) -> bool {
         std::iter::once(&self.root)
@@ -670,9 +685,9 @@ impl UserRules {
             flags.push("nopass");
         }
         match self.sanitize {
-            Sanitize::Skip => flags.push("skip-sanitize-payload"),
-            Sanitize::Sanitize => flags.push("sanitize-payload"),
-            Sanitize::Unset => {}
+            PayloadCheck::Skip => flags.push("skip-sanitize-payload"),
+            PayloadCheck::Sanitize => flags.push("sanitize-payload"),
+            PayloadCheck::Unset => {}
         }
         flags
     }

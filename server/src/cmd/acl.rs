@@ -315,7 +315,7 @@ fn setuser(ctx: &mut Ctx<'_>) {
 
 fn deluser(ctx: &mut Ctx<'_>) {
     let names: Vec<&[u8]> = ctx.args[2..].iter().map(|a| &a[..]).collect();
-    if names.iter().any(|n| *n == crate::acl::DEFAULT_USER) {
+    if names.contains(&crate::acl::DEFAULT_USER) {
         return ctx.out.error("ERR The 'default' user cannot be removed");
     }
     let deleted = ctx.shared.acl.delete_users(&names);

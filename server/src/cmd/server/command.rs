@@ -217,9 +217,9 @@ fn write_info(out: &mut ReplyWriter, full: &str, spec: &'static CommandSpec) {
     out.array_len(10);
     out.bulk(full.as_bytes());
     out.integer(i64::from(spec.arity));
-    let movable = match spec.keys.numkeys {
-        0 => Flags::NONE,
-        _ => Flags::MOVABLE_KEYS,
+    let movable = match spec.keys.movable() {
+        false => Flags::NONE,
+        true => Flags::MOVABLE_KEYS,
     };
     let flags = (spec.flags | movable).names();
     out.set_len(flags.len());
@@ -252,7 +252,8 @@ fn write_info(out: &mut ReplyWriter, full: &str, spec: &'static CommandSpec) {
 }
 
 /// The key specs equivalent to the table's keys: from index `first` to `last`, every
-/// `step`, then those counted by the argument at `numkeys` (either may be absent).
+/// `step`, then those counted by the argument at `numkeys` (either may be absent),
+/// then those of unknown place a command's parser finds.
 fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
     let keys = spec.keys;
     if !keys.has_keys() {
@@ -260,14 +261,18 @@ fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
     }
     let ranged = keys.first != 0;
     let counted = keys.numkeys != 0;
-    out.set_len(usize::from(ranged) + usize::from(counted));
+    let unknown = keys.parsed.map_or(&[][..], |p| p.unknown);
+    out.set_len(usize::from(ranged) + usize::from(counted) + unknown.len());
     if ranged {
-        write_key_spec_flags(out, spec);
+        let flags = keys.parsed.map_or(key_flags(spec.flags), |p| p.range_flags);
+        out.map_len(3);
+        write_key_spec_flags(out, flags);
         write_range_key_spec(out, keys);
     }
     if counted {
         // The count, then the keys right after it.
-        write_key_spec_flags(out, spec);
+        out.map_len(3);
+        write_key_spec_flags(out, key_flags(spec.flags));
         write_key_spec_step(
             out,
             b"begin_search",
@@ -281,13 +286,19 @@ fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
             &[(b"keynumidx", 0), (b"firstkey", 1), (b"keystep", 1)],
         );
     }
+    for &(notes, flags) in unknown {
+        out.map_len(4);
+        out.bulk(b"notes");
+        out.bulk(notes.as_bytes());
+        write_key_spec_flags(out, flags);
+        write_key_spec_step(out, b"begin_search", b"unknown", &[]);
+        write_key_spec_step(out, b"find_keys", b"unknown", &[]);
+    }
 }
 
-/// A key spec's map header and its flags.
-fn write_key_spec_flags(out: &mut ReplyWriter, spec: &CommandSpec) {
-    out.map_len(3);
+/// A key spec's flags.
+fn write_key_spec_flags(out: &mut ReplyWriter, flags: &[&str]) {
     out.bulk(b"flags");
-    let flags = key_flags(spec.flags);
     out.set_len(flags.len());
     for flag in flags {
         out.simple(flag);
