@@ -767,19 +767,7 @@ fn sort_patterns_need_access_to_every_key() {
 fn the_documented_acl_configuration_works() {
     use crate::tls::{raw_tls, Pki};
     let pki = Pki::new();
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/SECURITY.md"))
-        .expect("docs/SECURITY.md");
-    let section = doc
-        .split("\n## ACL users\n")
-        .nth(1)
-        .expect("an ACL users section");
-    let block = |fence: &str| {
-        section
-            .split(fence)
-            .nth(1)
-            .and_then(|rest| rest.split("```").next())
-            .unwrap_or_else(|| panic!("a {fence} block in the ACL section"))
-    };
+    let block = |fence| security_doc_block("### Running Tier with TLS and ACL users", fence);
     // `#<sha256 of the NAME password>` becomes the hash of `NAME-secret`.
     let users: String = block("```acl\n")
         .lines()

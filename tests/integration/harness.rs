@@ -597,3 +597,16 @@ impl SteadyTraffic {
 pub fn assert_answers_ping(server: &TestServer) {
     assert_eq!(server.raw().cmd(&["PING"]), Frame::Simple("PONG".into()));
 }
+
+/// The first code block fenced as `fence` (e.g. "```conf\n") after the line `heading`
+/// of docs/SECURITY.md, for the tests that run its examples exactly.
+pub fn security_doc_block(heading: &str, fence: &str) -> String {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/SECURITY.md"))
+        .expect("docs/SECURITY.md");
+    doc.split(&format!("\n{heading}\n"))
+        .nth(1)
+        .and_then(|section| section.split(fence).nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or_else(|| panic!("a {fence:?} block after {heading:?} in docs/SECURITY.md"))
+        .to_owned()
+}

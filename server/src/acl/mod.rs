@@ -156,11 +156,7 @@ impl Acl {
     /// ACL SETUSER: applies `ops` to a copy of the user (a new one if there is none)
     /// and keeps it only if every rule applied. Returns the user and its rules before,
     /// or the rule that failed.
-    pub fn set_user(
-        &self,
-        name: &[u8],
-        ops: &[Vec<u8>],
-    ) -> Result<SetUser, (Vec<u8>, RuleError)> {
+    pub fn set_user(&self, name: &[u8], ops: &[Vec<u8>]) -> Result<SetUser, (Vec<u8>, RuleError)> {
         let mut users = self.users.lock();
         let existing = users.get(name).cloned();
         let before = existing.as_ref().map(|u| u.rules().clone());
