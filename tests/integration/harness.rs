@@ -403,11 +403,17 @@ pub struct ReferenceRedis {
 
 impl ReferenceRedis {
     pub fn start() -> ReferenceRedis {
+        ReferenceRedis::start_with(&[])
+    }
+
+    /// Starts redis-server with extra `--name value` flags.
+    pub fn start_with(flags: &[&str]) -> ReferenceRedis {
         for _attempt in 0..5 {
             let port = free_port();
             let mut child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .args(flags)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -3,7 +3,7 @@
 //! (file and line of each fault); [`save`] writes it atomically (a temporary file,
 //! fsync, rename, fsync of the directory).
 
-use super::rules::{has_spaces, merge_selector_words, UserRules};
+use super::rules::{has_spaces, merge_selector_words, RuleError, UserRules};
 use super::User;
 use std::io::Write;
 use std::path::Path;
@@ -53,10 +53,23 @@ pub fn parse(text: &[u8], file: &str) -> Result<Vec<(Vec<u8>, UserRules)>, Strin
         let mut user = UserRules::default();
         match merge_selector_words(&rules) {
             Ok(merged) => {
+                // As Redis: every unknown command or category is named, of the other
+                // faults only a line's first (it may change what follows).
+                let mut faulty = false;
                 for rule in merged {
                     let rule = trim_tabs(&rule);
-                    if let Err(e) = user.apply(rule) {
-                        errors.push_str(&format!("{file}:{number}: {}. ", e.message()));
+                    match user.apply(rule) {
+                        Ok(()) => {}
+                        Err(e @ RuleError::UnknownCommand) => errors.push_str(&format!(
+                            "{file}:{number}: Error in applying operation '{}': {}. ",
+                            String::from_utf8_lossy(rule),
+                            e.message()
+                        )),
+                        Err(_) if faulty => {}
+                        Err(e) => {
+                            errors.push_str(&format!("{file}:{number}: {}. ", e.message()));
+                            faulty = true;
+                        }
                     }
                 }
             }
@@ -162,11 +175,12 @@ mod tests {
     #[test]
     fn names_every_fault() {
         let text =
-            b"user alice on\nuser bob badrule +nosuch\nuser alice off\nusr x\nuser\nuser c (+get\n";
+            b"user alice on\nuser bob badrule +nosuch #x\nuser alice off\nusr x\nuser\nuser c (+get\n";
         let err = parse(text, "f.acl").expect_err("faults");
         assert_eq!(
             err,
-            "f.acl:2: Syntax error. f.acl:2: Unknown command or category name in ACL. \
+            "f.acl:2: Syntax error. \
+             f.acl:2: Error in applying operation '+nosuch': Unknown command or category name in ACL. \
              WARNING: Duplicate user 'alice' found on line 3. \
              f.acl:4 should start with user keyword followed by the username. \
              f.acl:5 should start with user keyword followed by the username. \

@@ -143,6 +143,10 @@ impl Selector {
     /// Applies a selector rule (commands, keys, channels).
     fn apply(&mut self, op: &[u8]) -> Result<(), RuleError> {
         let is = |word: &str| op.eq_ignore_ascii_case(word.as_bytes());
+        if op.is_empty() {
+            // Only a selector's quoted `""` gets here: Redis finds no rule in it.
+            return Err(RuleError::Syntax);
+        }
         if is("allkeys") || op == b"~*" {
             self.all_keys = true;
             self.keys.clear();
@@ -842,6 +846,7 @@ mod tests {
             Some(RuleError::FirstArgOfSubcommand)
         );
         assert_eq!(err(&["+get|"]), Some(RuleError::Syntax));
+        assert_eq!(err(&["(+get \"\")"]), Some(RuleError::Syntax));
         assert_eq!(err(&["#abc"]), Some(RuleError::BadHash));
         assert_eq!(err(&["#".repeat(65).as_str()]), Some(RuleError::BadHash));
         assert_eq!(err(&["<nopass"]), Some(RuleError::NoSuchPassword));
