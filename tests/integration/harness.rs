@@ -318,6 +318,20 @@ impl<S: Read + Write> RawClient<S> {
         self.stream.write_all(bytes).expect("write");
     }
 
+    /// Writes raw bytes the server may refuse part way: it can answer the start with
+    /// an error and close, so a write that finds the connection reset is no failure.
+    pub fn send_until_closed(&mut self, bytes: &[u8]) {
+        if let Err(e) = self.stream.write_all(bytes) {
+            assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ),
+                "write: {e}"
+            );
+        }
+    }
+
     /// Reads one reply; None if the server closed the connection first.
     pub fn read_frame(&mut self) -> Option<Frame> {
         loop {

@@ -141,7 +141,7 @@ fn deeply_nested_aggregates_are_refused_at_the_first_level() {
     ] {
         let mut raw = server.raw();
         let nested = opener.repeat(100_000).into_bytes();
-        raw.send(&nested);
+        raw.send_until_closed(&nested);
         let got = nested[4];
         assert_eq!(
             raw.read_frame(),
