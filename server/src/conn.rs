@@ -69,15 +69,19 @@ where
         }
         return;
     }
+    let default_user = shared.acl.default_user().clone();
     let handle = shared
         .clients
-        .register(addr, peer.laddr, tier_engine::now_ms());
+        .register(addr, peer.laddr, tier_engine::now_ms(), default_user);
     handle.fd.store(peer.fd, Ordering::Relaxed);
     // A shutdown that started before the registration did not see this client.
     if shared.is_shutting_down() {
         handle.kill();
     }
-    let client = Client::new(handle.clone(), config.requirepass.is_none());
+    let client = Client::new(
+        handle.clone(),
+        shared.acl.default_user().rules().needs_no_auth(),
+    );
     tracing::debug!(id = handle.id, %addr, "client connected");
     let result = Connection {
         stream: &mut stream,
@@ -123,7 +127,7 @@ fn admission_refusal(shared: &Shared, config: &Config, addr: SocketAddr) -> Opti
         return Some("-ERR max number of clients reached\r\n");
     }
     if config.protected_mode
-        && config.requirepass.is_none()
+        && shared.acl.default_user().rules().nopass
         && !addr.ip().to_canonical().is_loopback()
     {
         shared.clients.rejected.fetch_add(1, Ordering::Relaxed);

@@ -6,6 +6,7 @@
 //! - `conn`: one connection's read / parse / write loop.
 //! - `session`: running one parsed command (cold loads, waiting for room, retries),
 //!   queueing inside MULTI, and EXEC.
+//! - [`acl`]: ACL users, their rules, the ACL log and the aclfile.
 //! - [`blocking`]: a client blocked on keys (BLPOP...), as its connection waits.
 //! - [`multi`]: a client's transaction state (queued commands, watched keys).
 //! - [`cmd`]: the command table and the handlers, one file per family.
@@ -16,6 +17,7 @@
 //! - [`pubsub`]: channels, patterns and subscribers' mailboxes.
 //! - [`tls`]: the TLS listener's configuration, certificate reloads, handshakes.
 
+pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod cmd;

@@ -85,6 +85,10 @@ fn serve(config: Config, set_log_level: LogLevelSetter) -> anyhow::Result<()> {
         knobs: config.tier_knobs(),
     };
     let shared = Arc::new(Shared::new(config, set_log_level));
+    shared
+        .acl
+        .load_at_start(&shared.config.load())
+        .map_err(anyhow::Error::msg)?;
     if let Some(tls) = tls {
         shared.tls.install(tls);
     }

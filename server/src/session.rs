@@ -243,6 +243,7 @@ impl<'s> Session<'s> {
         self.writer.array_len(queued.commands.len());
         // Inside a transaction a blocking command answers as if it timed out.
         self.client.deny_blocking = true;
+        self.client.in_exec = true;
         for args in queued.commands {
             self.args = args;
             let now = self.now();
@@ -260,6 +261,7 @@ impl<'s> Session<'s> {
             self.shared.stats.commands_processed.incr();
         }
         self.client.deny_blocking = false;
+        self.client.in_exec = false;
         persist::end_transaction(&shared.persistence);
         self.cold.clear();
         self.account(now, started);

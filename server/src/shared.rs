@@ -1,6 +1,6 @@
 //! Node-wide state every connection shares: the keyspace, the live configuration,
-//! the client registry, counters for INFO, the slow log, the TLS configuration, and
-//! the shutdown signal.
+//! the client registry, ACL users, counters for INFO, the slow log, the TLS
+//! configuration, and the shutdown signal.
 
 use crate::client::Clients;
 use crate::config::{Config, LogLevel, SharedConfig};
@@ -81,6 +81,8 @@ pub struct Shared {
     pub pubsub: Arc<crate::pubsub::PubSub>,
     pub stats: ServerStats,
     pub slowlog: SlowLog,
+    /// ACL users and the ACL log.
+    pub acl: crate::acl::Acl,
     /// When the server started.
     pub started: Instant,
     /// Unix seconds of the last successful save (the start time until persistence
@@ -111,6 +113,7 @@ impl Shared {
             persistence: Arc::new(Persistence::default()),
             tier: OnceLock::new(),
             slowlog: SlowLog::default(),
+            acl: crate::acl::Acl::new(config.requirepass.as_deref()),
             config: SharedConfig::new(config),
             clients: Clients::default(),
             pubsub: Arc::default(),

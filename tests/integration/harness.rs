@@ -62,6 +62,20 @@ impl TestServer {
         server
     }
 
+    /// Starts tierd with the config file `conf` (written to its data dir) and a TLS
+    /// listener only, on a free port in place of the file's `tls-port`, and returns
+    /// once it listens.
+    pub fn start_tls_config(conf: &str) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tier.conf");
+        std::fs::write(&path, conf).expect("write the config file");
+        let listen = Listen {
+            plain: false,
+            tls: true,
+        };
+        TestServer::spawn_listening_with(Some(&path), dir, listen, &[])
+    }
+
     /// Starts tierd on `dir` and returns once it listens (it may still be loading).
     pub fn spawn_in(dir: tempfile::TempDir, flags: &[&str]) -> TestServer {
         let listen = Listen {
@@ -74,10 +88,22 @@ impl TestServer {
     /// Starts tierd on `dir` with the listeners of `listen`, on free ports, and
     /// returns once it listens on each.
     fn spawn_listening(dir: tempfile::TempDir, listen: Listen, flags: &[&str]) -> TestServer {
+        TestServer::spawn_listening_with(None, dir, listen, flags)
+    }
+
+    /// [`TestServer::spawn_listening`], reading the config file `conf` first if given
+    /// (the flags override it).
+    fn spawn_listening_with(
+        conf: Option<&Path>,
+        dir: tempfile::TempDir,
+        listen: Listen,
+        flags: &[&str],
+    ) -> TestServer {
         for _attempt in 0..5 {
             let port = if listen.plain { free_port() } else { 0 };
             let tls_port = if listen.tls { free_port() } else { 0 };
             let mut child = Command::new(env!("CARGO_BIN_EXE_tierd"))
+                .args(conf)
                 .args([
                     "--port",
                     &port.to_string(),
@@ -391,11 +417,17 @@ pub struct ReferenceRedis {
 
 impl ReferenceRedis {
     pub fn start() -> ReferenceRedis {
+        ReferenceRedis::start_with(&[])
+    }
+
+    /// Starts redis-server with extra `--name value` flags.
+    pub fn start_with(flags: &[&str]) -> ReferenceRedis {
         for _attempt in 0..5 {
             let port = free_port();
             let mut child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .args(flags)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -584,4 +616,17 @@ impl SteadyTraffic {
 /// Asserts the server still serves a new connection.
 pub fn assert_answers_ping(server: &TestServer) {
     assert_eq!(server.raw().cmd(&["PING"]), Frame::Simple("PONG".into()));
+}
+
+/// The first code block fenced as `fence` (e.g. "```conf\n") after the line `heading`
+/// of docs/SECURITY.md, for the tests that run its examples exactly.
+pub fn security_doc_block(heading: &str, fence: &str) -> String {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/SECURITY.md"))
+        .expect("docs/SECURITY.md");
+    doc.split(&format!("\n{heading}\n"))
+        .nth(1)
+        .and_then(|section| section.split(fence).nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or_else(|| panic!("a {fence:?} block after {heading:?} in docs/SECURITY.md"))
+        .to_owned()
 }

@@ -1,6 +1,7 @@
 //! Integration tests: each starts a real `tierd` and talks to it over TCP, with the
 //! `redis` crate or a raw RESP connection. One test binary, one module per area.
 
+mod acl;
 mod connection;
 mod differential;
 mod dump;

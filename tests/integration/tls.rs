@@ -522,13 +522,7 @@ fn an_unfinished_handshake_is_closed() {
 #[test]
 fn the_documented_tls_configuration_works() {
     let pki = Pki::new();
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/SECURITY.md"))
-        .expect("docs/SECURITY.md");
-    let example = doc
-        .split("```conf\n")
-        .nth(1)
-        .and_then(|rest| rest.split("```").next())
-        .expect("a ```conf block in docs/SECURITY.md");
+    let example = security_doc_block("## Running Tier with TLS", "```conf\n");
     // The doc's paths point into this test's PKI.
     let conf = example.replace("/etc/tier/tls/", &format!("{}/", pki.dir().display()));
     let dir = tempfile::tempdir().expect("temp dir");

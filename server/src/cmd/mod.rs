@@ -1,10 +1,12 @@
 //! Commands: the table ([`table`]), one file per family, and [`execute`], which checks
-//! a request against the table (existence, arity, authentication, memory) and runs
+//! a request against the table (existence, arity, authentication, ACL permissions,
+//! memory) and runs
 //! its handler. Handlers write exactly one reply into the connection's writer.
 
 pub mod table;
 pub mod values;
 
+mod acl;
 mod collection;
 mod connection;
 mod expire;
@@ -34,6 +36,7 @@ use tier_engine::{DbRef, Entry, LockMode};
 
 /// The command families; [`table::commands`] indexes them by name.
 pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
+    acl::COMMANDS,
     connection::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
@@ -213,15 +216,29 @@ pub fn execute(ctx: &mut Ctx<'_>) {
     run_spec(ctx, spec, spec.name);
 }
 
-/// Whether the command may run now: its arity, authentication, loading, a failed
-/// AOF, memory. If not, writes the error (Redis's `rejectCommand`) and returns false.
+/// Whether the command may run now: its arity, authentication, the user's ACL
+/// permissions, loading, a failed AOF, memory. If not, writes the error (Redis's
+/// `rejectCommand`) and returns false.
 fn admit(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static str) -> bool {
     if !spec.arity_ok(ctx.args.len()) {
         ctx.wrong_arity(full_name);
         return false;
     }
-    if !ctx.client.authenticated && !spec.flags.contains(Flags::NO_AUTH) {
+    if !ctx.client.authenticated
+        && !spec.flags.contains(Flags::NO_AUTH)
+        && !ctx.shared.acl.default_user().rules().needs_no_auth()
+    {
         ctx.out.error("NOAUTH Authentication required.");
+        return false;
+    }
+    // The fast path: a user allowed everything (the default user, normally) costs
+    // one atomic load. The AOF loader's client runs whatever the log holds. A
+    // container is judged by its subcommand, once dispatched.
+    if !ctx.client.user.unrestricted()
+        && !ctx.client.replaying
+        && spec.subcommands.is_empty()
+        && !acl::permits(ctx, spec, full_name)
+    {
         return false;
     }
     // A container is judged by its subcommand (named `pubsub|channels`).

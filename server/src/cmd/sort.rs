@@ -100,8 +100,10 @@ struct Options<'a> {
 }
 
 /// Parses the options after the key as Redis does (the last of each wins), or gives
-/// the error to reply. SORT_RO (`readonly`) knows no STORE.
-fn parse(args: &[Bytes], readonly: bool) -> Result<Options<'_>, &'static str> {
+/// the error to reply. SORT_RO (`readonly`) knows no STORE. A BY pattern with `*`, or
+/// any GET, needs `reads_any_key`: the user's ACL rules let it read every key (they
+/// read keys no argument names, which the check at dispatch could not see).
+fn parse(args: &[Bytes], readonly: bool, reads_any_key: bool) -> Result<Options<'_>, &'static str> {
     let mut o = Options {
         by: None,
         dontsort: false,
@@ -135,10 +137,20 @@ fn parse(args: &[Bytes], readonly: bool) -> Result<Options<'_>, &'static str> {
             b"by" if left >= 1 => {
                 let pattern = &args[j + 1][..];
                 o.dontsort = star(pattern).is_none();
+                if !o.dontsort && !reads_any_key {
+                    return Err(
+                        "ERR BY option of SORT denied due to insufficient ACL permissions.",
+                    );
+                }
                 o.by = Some(pattern);
                 j += 1;
             }
             b"get" if left >= 1 => {
+                if !reads_any_key {
+                    return Err(
+                        "ERR GET option of SORT denied due to insufficient ACL permissions.",
+                    );
+                }
                 o.gets.push(&args[j + 1]);
                 j += 1;
             }
@@ -180,7 +192,12 @@ impl Item {
 
 fn sort_command(ctx: &mut Ctx<'_>, readonly: bool) {
     let args = ctx.args;
-    let mut o = match parse(args, readonly) {
+    let user = &ctx.client.user;
+    let name: &[u8] = if readonly { b"sort_ro" } else { b"sort" };
+    let reads_any_key = user.unrestricted()
+        || crate::acl::catalog::by_name(name)
+            .is_some_and(|info| user.rules().reads_any_key(info, args));
+    let mut o = match parse(args, readonly, reads_any_key) {
         Ok(o) => o,
         Err(e) => return ctx.out.error(e),
     };
@@ -504,7 +521,8 @@ fn lookup_by_pattern(
 /// names, so its SORTs find them in RAM.
 pub(crate) fn pattern_keys(db: &Db, args: &[Bytes], now: u64, cold: &ColdValues) -> Vec<Bytes> {
     let readonly = args[0].eq_ignore_ascii_case(b"sort_ro");
-    let Some(o) = args.get(1).and_then(|_| parse(args, readonly).ok()) else {
+    // Loaded as if the user may read them: the SORT itself checks that when it runs.
+    let Some(o) = args.get(1).and_then(|_| parse(args, readonly, true).ok()) else {
         return Vec::new();
     };
     let by = o.by.filter(|_| !o.dontsort);

@@ -109,6 +109,14 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// `slowlog-max-len`: how many entries the slow log keeps. Default: 128.
     pub slowlog_max_len: u64,
+    /// `aclfile`: the file of ACL users, loaded at start, by ACL LOAD, written by ACL
+    /// SAVE (docs/FORMAT.md). Default: none (users live in memory only).
+    pub aclfile: Option<PathBuf>,
+    /// `acllog-max-len`: how many entries the ACL log keeps. Default: 128.
+    pub acllog_max_len: u64,
+    /// `user <name> <rule>...` directives of the config file, each as its words
+    /// (name first), applied at start (not with an aclfile). Default: none.
+    pub users: Vec<Vec<Vec<u8>>>,
     /// `hz`: how many times a second background tasks (active expiry, timeouts) run;
     /// values outside 1..=500 are clamped into it, as Redis does. Default: 10.
     pub hz: u32,
@@ -313,6 +321,9 @@ impl Default for Config {
             databases: 16,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
+            aclfile: None,
+            acllog_max_len: 128,
+            users: Vec::new(),
             hz: 10,
             appendonly: true,
             appendfsync: FsyncPolicy::EverySec,
@@ -666,6 +677,8 @@ mod tests {
                 "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
             ),
             ("databases", "16"),
+            ("aclfile", ""),
+            ("acllog-max-len", "128"),
             ("slowlog-log-slower-than", "10000"),
             ("slowlog-max-len", "128"),
             ("hz", "10"),
@@ -1105,6 +1118,7 @@ mod tests {
                 "lfu-decay-time",
                 "client-output-buffer-limit",
                 "slowlog-log-slower-than",
+                "acllog-max-len",
                 "slowlog-max-len",
                 "hz",
                 "tls-cert-file",

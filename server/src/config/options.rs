@@ -501,6 +501,29 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
         get: |c| c.slowlog_log_slower_than.to_string(),
     },
     OptionSpec {
+        name: "aclfile",
+        runtime: false,
+        set: Setter::One(|c, v| {
+            c.aclfile = (!v.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(v)));
+            Ok(())
+        }),
+        get: |c| {
+            c.aclfile
+                .as_deref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        },
+    },
+    OptionSpec {
+        name: "acllog-max-len",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.acllog_max_len = int(v, 0, i64::MAX)?;
+            Ok(())
+        }),
+        get: |c| c.acllog_max_len.to_string(),
+    },
+    OptionSpec {
         name: "slowlog-max-len",
         runtime: true,
         set: Setter::One(|c, v| {

@@ -1,41 +1,17 @@
 //! COMMAND and its subcommands (COUNT, INFO, DOCS, LIST, GETKEYS, GETKEYSANDFLAGS,
 //! HELP): what the command table says about each command, in Redis 7.0's reply
 //! shapes. What the table does not record is derived as Redis derives it: ACL
-//! categories from the flags and the group, a key spec from the key range, the
+//! categories ([`catalog`]), a key spec from the key range, the
 //! `nondeterministic_output` tip from the NONDETERMINISTIC flag, and the arguments of
 //! COMMAND DOCS from the syntax string ([`command_docs`](super::command_docs)).
 
 use super::command_docs;
+use crate::acl::catalog;
 use crate::cmd::table::{self, CommandSpec, Flags, KeySpec};
 use crate::cmd::{dispatch_subcommand, reply_help, Ctx};
 use crate::resp::ReplyWriter;
 use bytes::Bytes;
 use tier_engine::glob::glob_match;
-
-/// Redis's ACL categories, in the order COMMAND INFO lists them.
-const CATEGORIES: [&str; 21] = [
-    "keyspace",
-    "read",
-    "write",
-    "set",
-    "sortedset",
-    "list",
-    "hash",
-    "string",
-    "bitmap",
-    "hyperloglog",
-    "geo",
-    "stream",
-    "pubsub",
-    "admin",
-    "fast",
-    "slow",
-    "blocking",
-    "dangerous",
-    "connection",
-    "transaction",
-    "scripting",
-];
 
 /// COMMAND: with no subcommand, the details of every command.
 pub(super) fn command(ctx: &mut Ctx<'_>) {
@@ -95,7 +71,7 @@ pub(super) fn list(ctx: &mut Ctx<'_>) {
         }
         _ => return ctx.syntax_error(),
     };
-    let keep = |full: &str, spec: &CommandSpec| match &filter {
+    let keep = |full: &str, spec: &'static CommandSpec| match &filter {
         None => true,
         // Tier has no modules.
         Some((kind, _)) if kind == b"module" => false,
@@ -237,7 +213,7 @@ fn write_all_infos(out: &mut ReplyWriter) {
 
 /// One command's COMMAND INFO entry: name, arity, flags, first key, last key, step,
 /// ACL categories, tips, key specs, subcommands.
-fn write_info(out: &mut ReplyWriter, full: &str, spec: &CommandSpec) {
+fn write_info(out: &mut ReplyWriter, full: &str, spec: &'static CommandSpec) {
     out.array_len(10);
     out.bulk(full.as_bytes());
     out.integer(i64::from(spec.arity));
@@ -422,74 +398,14 @@ fn write_docs(out: &mut ReplyWriter, full: &str, spec: &CommandSpec) {
     }
 }
 
-/// The categories Redis gives SORT and SORT_RO in place of their group's: the types
-/// they sort, and `dangerous` (their patterns read any key).
-const SORT_CATEGORIES: [&str; 4] = ["set", "sortedset", "list", "dangerous"];
-
-/// A command's ACL categories, as Redis derives the implicit ones from the flags
-/// (`setImplicitACLCategories`) plus the category of its group.
-fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
-    let flags = spec.flags;
-    let own: &[&str] = match spec.name {
-        "sort" | "sort_ro" => &SORT_CATEGORIES,
-        _ => &[],
-    };
-    let group = match spec.group {
-        _ if !own.is_empty() => None,
-        "generic" => Some("keyspace"),
-        "string" => Some("string"),
-        "list" => Some("list"),
-        "set" => Some("set"),
-        "sorted-set" => Some("sortedset"),
-        "hash" => Some("hash"),
-        "pubsub" => Some("pubsub"),
-        "transactions" => Some("transaction"),
-        "connection" => Some("connection"),
-        "scripting" => Some("scripting"),
-        "hyperloglog" => Some("hyperloglog"),
-        "geo" => Some("geo"),
-        "stream" => Some("stream"),
-        "bitmap" => Some("bitmap"),
-        _ => None,
-    };
-    let fast = flags.contains(Flags::FAST);
-    let admin = flags.contains(Flags::ADMIN);
-    CATEGORIES
-        .into_iter()
-        .filter(|&c| {
-            group == Some(c)
-                || own.contains(&c)
-                || match c {
-                    "write" => flags.contains(Flags::WRITE),
-                    "read" => flags.contains(Flags::READONLY),
-                    "admin" | "dangerous" => admin,
-                    "pubsub" => flags.contains(Flags::PUBSUB),
-                    "fast" => fast,
-                    "slow" => !fast,
-                    "blocking" => flags.contains(Flags::BLOCKING),
-                    _ => false,
-                }
-        })
-        .collect()
+/// A command's ACL categories (see [`catalog`]).
+fn acl_categories(spec: &'static CommandSpec) -> Vec<&'static str> {
+    catalog::of(spec).categories.names().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn categories_as_redis_derives_them() {
-        let get = table::lookup(b"get").map(acl_categories);
-        assert_eq!(get, Some(vec!["read", "string", "fast"]));
-        let set = table::lookup(b"set").map(acl_categories);
-        assert_eq!(set, Some(vec!["write", "string", "slow"]));
-        let config_get =
-            lookup_full(b"CONFIG|GET").map(|(full, spec)| (full, acl_categories(spec)));
-        assert_eq!(
-            config_get,
-            Some(("config|get".to_owned(), vec!["admin", "slow", "dangerous"]))
-        );
-    }
 
     #[test]
     fn full_names() {

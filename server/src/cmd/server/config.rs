@@ -40,6 +40,16 @@ pub(super) fn set(ctx: &mut Ctx<'_>) {
             if changed.contains(&"appendfsync") {
                 ctx.shared.sync_aof_policy();
             }
+            let live = ctx.shared.config.load();
+            // requirepass is the default user's password, as in Redis.
+            if changed.contains(&"requirepass") {
+                ctx.shared
+                    .acl
+                    .set_default_password(live.requirepass.as_deref());
+            }
+            if changed.contains(&"acllog-max-len") {
+                ctx.shared.acl.log.trim(live.acllog_max_len as usize);
+            }
             ctx.shared.sync_tier_settings();
             ctx.out.ok();
         }
