@@ -1,8 +1,8 @@
 //! TLS against a real tierd: certificates made in the test by a test CA (rcgen), the
-//! `redis` crate over `rediss://` (certificates checked or not), mutual TLS required
-//! and optional, a TLS-only server (`port 0`), certificates reloaded by CONFIG SET
-//! while an old connection stays up, the per-connection limits on TLS connections,
-//! and a handshake that never finishes.
+//! `redis` crate over `rediss://` (certificates checked or not), redis-cli `--tls`
+//! and redis-py `ssl=True`, mutual TLS required and optional, a TLS-only server
+//! (`port 0`), certificates reloaded by CONFIG SET while an old connection stays up,
+//! the per-connection limits on TLS connections, and a handshake that never finishes.
 
 use crate::harness::*;
 use redis::{ClientTlsConfig, Commands, TlsCertificates};
@@ -260,6 +260,77 @@ fn id_of<S: std::io::Read + std::io::Write>(raw: &mut RawClient<S>) -> i64 {
         Frame::Integer(id) => id,
         other => panic!("CLIENT ID replied {other:?}"),
     }
+}
+
+/// Runs `program` with `args`; its standard output, trimmed, if it succeeded.
+fn run_client(program: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{program} must be installed (tests/run installs it): {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if out.status.success() {
+        Ok(stdout)
+    } else {
+        Err(stdout + &String::from_utf8_lossy(&out.stderr))
+    }
+}
+
+/// redis-py over TLS: the script connects as `connect` says (Python keyword
+/// arguments of `redis.Redis`, or a `redis.from_url(...)` call) and prints the reply
+/// to `GET k`.
+fn redis_py_get(connect: &str) -> Result<String, String> {
+    let script = format!("import redis\nr = {connect}\nprint(r.get('k').decode())\n");
+    run_client("python3", &["-c", &script])
+}
+
+/// The clients users copy their snippets from: redis-cli `--tls` (the CA checked, or
+/// `--insecure`; with a client certificate under mutual TLS) and redis-py with
+/// `ssl=True` (certificates checked or not) and a `rediss://` URL.
+#[test]
+fn redis_cli_and_redis_py_connect_over_tls() {
+    let pki = Pki::new();
+    let server = pki.start_server("optional", &[]);
+    let port = server.tls_port.to_string();
+    let ca = pki.path("ca.crt");
+    let cli = |extra: &[&str], command: &[&str]| {
+        let mut args = vec!["-h", "localhost", "-p", &port, "--tls"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(command);
+        run_client("redis-cli", &args)
+    };
+    assert_eq!(
+        cli(&["--cacert", &ca], &["SET", "k", "from redis-cli"]),
+        Ok("OK".into())
+    );
+    assert_eq!(
+        cli(&["--insecure"], &["GET", "k"]),
+        Ok("from redis-cli".into())
+    );
+    let (cert, key) = (pki.path("client.crt"), pki.path("client.key"));
+    assert_eq!(
+        cli(
+            &["--cacert", &ca, "--cert", &cert, "--key", &key],
+            &["PING"]
+        ),
+        Ok("PONG".into())
+    );
+    // A CA that did not sign the server's certificate: redis-cli refuses to go on.
+    let stranger = pki.write("stranger.crt", &TestCa::new("another CA").pem());
+    assert!(cli(&["--cacert", &stranger], &["PING"]).is_err());
+
+    let checked =
+        format!("redis.Redis(host='localhost', port={port}, ssl=True, ssl_ca_certs='{ca}')");
+    assert_eq!(redis_py_get(&checked), Ok("from redis-cli".into()));
+    let unchecked =
+        format!("redis.Redis(host='127.0.0.1', port={port}, ssl=True, ssl_cert_reqs=None)");
+    assert_eq!(redis_py_get(&unchecked), Ok("from redis-cli".into()));
+    let url = format!("redis.from_url('rediss://localhost:{port}/0?ssl_ca_certs={ca}')");
+    assert_eq!(redis_py_get(&url), Ok("from redis-cli".into()));
+    let stranger_checked =
+        format!("redis.Redis(host='localhost', port={port}, ssl=True, ssl_ca_certs='{stranger}')");
+    assert!(redis_py_get(&stranger_checked).is_err());
 }
 
 #[test]
