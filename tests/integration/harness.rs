@@ -454,6 +454,23 @@ impl Drop for ReferenceRedis {
     }
 }
 
+/// Runs `script` on tierd and on redis-server, each from a FLUSHALL, in RESP2 and
+/// then in RESP3, and asserts that every reply is the same.
+pub fn assert_script_matches_redis(tierd: &TestServer, redis: &ReferenceRedis, script: &[&[&str]]) {
+    for resp3 in [false, true] {
+        let (mut t, mut r) = (tierd.raw(), redis.raw());
+        for raw in [&mut t, &mut r] {
+            raw.cmd(&["FLUSHALL"]);
+            if resp3 {
+                raw.cmd(&["HELLO", "3"]);
+            }
+        }
+        for cmd in script {
+            assert_eq!(t.cmd(cmd), r.cmd(cmd), "{cmd:?} (RESP3: {resp3})");
+        }
+    }
+}
+
 /// The replies to `script` run twice from a FLUSHALL and `setup`: with its keys in
 /// RAM, then with `demote`d keys sent to the cold tier before each command. Each reply
 /// goes through `normalize` (for replies whose order is the server's own).

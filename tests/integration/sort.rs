@@ -166,18 +166,7 @@ const SCRIPT: &[&[&str]] = &[
 fn sort_replies_as_redis() {
     let tierd = TestServer::start();
     let redis = ReferenceRedis::start();
-    for resp3 in [false, true] {
-        let (mut t, mut r) = (tierd.raw(), redis.raw());
-        for raw in [&mut t, &mut r] {
-            raw.cmd(&["FLUSHALL"]);
-            if resp3 {
-                raw.cmd(&["HELLO", "3"]);
-            }
-        }
-        for cmd in SCRIPT {
-            assert_eq!(t.cmd(cmd), r.cmd(cmd), "{cmd:?} (RESP3: {resp3})");
-        }
-    }
+    assert_script_matches_redis(&tierd, &redis, SCRIPT);
 }
 
 /// Through the `redis` crate: a leaderboard of user ids sorted by a score key, with
