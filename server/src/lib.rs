@@ -2,7 +2,7 @@
 //! connection's commands in order through the command table, and writes the replies
 //! in batches. It owns nothing about storage; the `tier-engine` crate does.
 //!
-//! - [`server`]: listeners, accept loop, cron thread, shutdown.
+//! - [`server`]: listeners (plain and TLS), accept loops, cron thread, shutdown.
 //! - `conn`: one connection's read / parse / write loop.
 //! - `session`: running one parsed command (cold loads, waiting for room, retries),
 //!   queueing inside MULTI, and EXEC.
@@ -14,6 +14,7 @@
 //! - `num`: numbers as Redis reads and writes them (`string2ll`, `long double`).
 //! - [`persist`]: the AOF, snapshots, and loading them at start.
 //! - [`pubsub`]: channels, patterns and subscribers' mailboxes.
+//! - [`tls`]: the TLS listener's configuration, certificate reloads, handshakes.
 
 pub mod blocking;
 pub mod client;
@@ -29,3 +30,4 @@ pub mod server;
 mod session;
 pub mod shared;
 pub mod slowlog;
+pub mod tls;

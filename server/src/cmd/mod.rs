@@ -14,10 +14,12 @@ mod lists;
 mod pubsub;
 mod server;
 mod sets;
+mod sort;
 mod strings;
 mod transactions;
 mod zsets;
 
+pub(crate) use sort::pattern_keys;
 pub(crate) use transactions::runs_inside_multi;
 
 use crate::client::Client;
@@ -39,6 +41,7 @@ pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
     pubsub::COMMANDS,
     server::COMMANDS,
     sets::COMMANDS,
+    sort::COMMANDS,
     strings::COMMANDS,
     transactions::COMMANDS,
     zsets::COMMANDS,

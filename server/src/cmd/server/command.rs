@@ -241,9 +241,9 @@ fn write_info(out: &mut ReplyWriter, full: &str, spec: &CommandSpec) {
     out.array_len(10);
     out.bulk(full.as_bytes());
     out.integer(i64::from(spec.arity));
-    let movable = match spec.keys.numkeys {
-        0 => Flags::NONE,
-        _ => Flags::MOVABLE_KEYS,
+    let movable = match spec.keys.movable() {
+        false => Flags::NONE,
+        true => Flags::MOVABLE_KEYS,
     };
     let flags = (spec.flags | movable).names();
     out.set_len(flags.len());
@@ -276,7 +276,8 @@ fn write_info(out: &mut ReplyWriter, full: &str, spec: &CommandSpec) {
 }
 
 /// The key specs equivalent to the table's keys: from index `first` to `last`, every
-/// `step`, then those counted by the argument at `numkeys` (either may be absent).
+/// `step`, then those counted by the argument at `numkeys` (either may be absent),
+/// then those of unknown place a command's parser finds.
 fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
     let keys = spec.keys;
     if !keys.has_keys() {
@@ -284,14 +285,18 @@ fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
     }
     let ranged = keys.first != 0;
     let counted = keys.numkeys != 0;
-    out.set_len(usize::from(ranged) + usize::from(counted));
+    let unknown = keys.parsed.map_or(&[][..], |p| p.unknown);
+    out.set_len(usize::from(ranged) + usize::from(counted) + unknown.len());
     if ranged {
-        write_key_spec_flags(out, spec);
+        let flags = keys.parsed.map_or(key_flags(spec.flags), |p| p.range_flags);
+        out.map_len(3);
+        write_key_spec_flags(out, flags);
         write_range_key_spec(out, keys);
     }
     if counted {
         // The count, then the keys right after it.
-        write_key_spec_flags(out, spec);
+        out.map_len(3);
+        write_key_spec_flags(out, key_flags(spec.flags));
         write_key_spec_step(
             out,
             b"begin_search",
@@ -305,13 +310,19 @@ fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
             &[(b"keynumidx", 0), (b"firstkey", 1), (b"keystep", 1)],
         );
     }
+    for &(notes, flags) in unknown {
+        out.map_len(4);
+        out.bulk(b"notes");
+        out.bulk(notes.as_bytes());
+        write_key_spec_flags(out, flags);
+        write_key_spec_step(out, b"begin_search", b"unknown", &[]);
+        write_key_spec_step(out, b"find_keys", b"unknown", &[]);
+    }
 }
 
-/// A key spec's map header and its flags.
-fn write_key_spec_flags(out: &mut ReplyWriter, spec: &CommandSpec) {
-    out.map_len(3);
+/// A key spec's flags.
+fn write_key_spec_flags(out: &mut ReplyWriter, flags: &[&str]) {
     out.bulk(b"flags");
-    let flags = key_flags(spec.flags);
     out.set_len(flags.len());
     for flag in flags {
         out.simple(flag);
@@ -411,11 +422,20 @@ fn write_docs(out: &mut ReplyWriter, full: &str, spec: &CommandSpec) {
     }
 }
 
+/// The categories Redis gives SORT and SORT_RO in place of their group's: the types
+/// they sort, and `dangerous` (their patterns read any key).
+const SORT_CATEGORIES: [&str; 4] = ["set", "sortedset", "list", "dangerous"];
+
 /// A command's ACL categories, as Redis derives the implicit ones from the flags
 /// (`setImplicitACLCategories`) plus the category of its group.
 fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
     let flags = spec.flags;
+    let own: &[&str] = match spec.name {
+        "sort" | "sort_ro" => &SORT_CATEGORIES,
+        _ => &[],
+    };
     let group = match spec.group {
+        _ if !own.is_empty() => None,
         "generic" => Some("keyspace"),
         "string" => Some("string"),
         "list" => Some("list"),
@@ -438,6 +458,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
         .into_iter()
         .filter(|&c| {
             group == Some(c)
+                || own.contains(&c)
                 || match c {
                     "write" => flags.contains(Flags::WRITE),
                     "read" => flags.contains(Flags::READONLY),

@@ -1,6 +1,6 @@
 //! CONFIG GET / SET / RESETSTAT / REWRITE / HELP over the live configuration
 //! ([`SharedConfig`](crate::config::SharedConfig)), applying what a change implies
-//! (the log filter) as soon as it is made.
+//! (the log filter, the TLS certificates) as soon as it is made.
 
 use super::config_file;
 use crate::cmd::{reply_help, Ctx};
@@ -27,7 +27,10 @@ pub(super) fn set(ctx: &mut Ctx<'_>) {
         .chunks_exact(2)
         .map(|p| (p[0].as_ref(), p[1].as_ref()))
         .collect();
-    match ctx.shared.config.set(&pairs) {
+    let shared = ctx.shared;
+    match shared.config.set_checked(&pairs, |next, named| {
+        crate::tls::reconfigure(shared, next, named)
+    }) {
         Ok(changed) => {
             // A lower slowlog-max-len takes effect at the slow log's next entry, as
             // in Redis 7.0 (whose SLOWLOG LEN still counts the old entries till then).
