@@ -670,6 +670,7 @@ impl<F: AofFs> Shared<F> {
         loop {
             let job = {
                 let mut state = self.state.lock();
+                let mut lingered = false;
                 loop {
                     if let Some(job) = self.next_job(&mut state) {
                         break job;
@@ -677,7 +678,11 @@ impl<F: AofFs> Shared<F> {
                     if state.closing {
                         return;
                     }
-                    if self.linger(&mut state) {
+                    // Whatever came while the lock was let go (an append, or a
+                    // request whose wake-up found no sleeper) is seen by the next turn.
+                    if !lingered {
+                        lingered = true;
+                        self.linger(&mut state);
                         continue;
                     }
                     self.work.wait(&mut state);
@@ -694,13 +699,13 @@ impl<F: AofFs> Shared<F> {
     /// Before the writer thread sleeps: watches for an append for a moment, with the
     /// state unlocked. Under a steady stream of writes the next one comes within
     /// microseconds, and a sleep and a wake-up (two context switches, and a futex
-    /// call by the appender) would cost more than the wait. Returns whether one came.
-    fn linger(&self, state: &mut MutexGuard<'_, State<F>>) -> bool {
+    /// call by the appender) would cost more than the wait.
+    fn linger(&self, state: &mut MutexGuard<'_, State<F>>) {
         // Only with nothing left to take: else the loop would spin on appends that
         // the writer may not take yet (a failure, a rotation's cut).
         let taken = state.taken;
         if state.failure.is_some() || state.appended != taken {
-            return false;
+            return;
         }
         MutexGuard::unlocked(state, || {
             let until = Instant::now() + WRITER_LINGER;
@@ -710,9 +715,6 @@ impl<F: AofFs> Shared<F> {
                 }
             }
         });
-        // Locked again: an append that came after the last look (and whose wake-up
-        // found no sleeper) is seen here.
-        state.appended != taken
     }
 
     /// Writes `batch` to the current increment.
