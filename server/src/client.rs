@@ -1,6 +1,7 @@
 //! Connected clients: the per-connection state a command may change ([`Client`]) and
 //! the registry behind CLIENT LIST / KILL / ID ([`Clients`], [`ClientHandle`]).
 
+use crate::acl::User;
 use crate::blocking::Unblock;
 use crate::multi::{Queued, Watching};
 use crate::pubsub::Subscriptions;
@@ -51,6 +52,12 @@ pub struct Client {
     /// TIER TRACE ON: a reply to a command that read values from the cold tier is
     /// preceded by a RESP3 attribute saying how many (see [`crate::session`]).
     pub trace_cold: bool,
+    /// The ACL user the client runs commands as (`default` until AUTH).
+    pub user: Arc<User>,
+    /// EXEC is running the queued commands (ACL denials then say so).
+    pub in_exec: bool,
+    /// A Lua script is running the commands (ACL denials then say so, as Redis).
+    pub in_script: bool,
     /// What other connections can see and change of this client.
     pub handle: Arc<ClientHandle>,
 }
@@ -86,6 +93,8 @@ pub struct ClientHandle {
     /// Channels, patterns and shard channels subscribed to, for CLIENT LIST's `sub=`,
     /// `psub=` and `ssub=`.
     pub subscribed: [AtomicUsize; 3],
+    /// The ACL user (CLIENT LIST's `user=`; ACL DELUSER closes its clients).
+    pub user: Mutex<Arc<User>>,
     killed: AtomicBool,
     kill: Notify,
 }
@@ -153,10 +162,17 @@ pub struct Clients {
 }
 
 impl Clients {
-    /// Registers a new connection and returns its handle.
-    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Arc<ClientHandle> {
+    /// Registers a new connection, authenticated as `user` (or to be), and returns its
+    /// handle.
+    pub fn register(
+        &self,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        now_ms: u64,
+        user: Arc<User>,
+    ) -> Arc<ClientHandle> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let handle = new_handle(id, addr, laddr, now_ms);
+        let handle = new_handle(id, addr, laddr, now_ms, user);
         self.by_id.lock().insert(id, handle.clone());
         self.total_received.fetch_add(1, Ordering::Relaxed);
         handle
@@ -164,9 +180,9 @@ impl Clients {
 
     /// A handle for a client of the server's own (the AOF loader's), which CLIENT
     /// LIST does not show and no connection counts.
-    pub fn unlisted() -> Arc<ClientHandle> {
+    pub fn unlisted(user: Arc<User>) -> Arc<ClientHandle> {
         let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
-        new_handle(0, nowhere, nowhere, tier_engine::now_ms())
+        new_handle(0, nowhere, nowhere, tier_engine::now_ms(), user)
     }
 
     pub fn unregister(&self, id: u64) {
@@ -188,8 +204,13 @@ impl Clients {
 }
 
 impl Client {
+    /// A client of the user its handle names.
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Self {
+        let user = handle.user.lock().clone();
         Client {
+            user,
+            in_exec: false,
+            in_script: false,
             db: 0,
             authenticated,
             close_after_reply: false,
@@ -206,6 +227,12 @@ impl Client {
             trace_cold: false,
             handle,
         }
+    }
+
+    /// Runs as `user` from now on (AUTH, HELLO AUTH, RESET).
+    pub fn set_user(&mut self, user: Arc<User>) {
+        *self.handle.user.lock() = user.clone();
+        self.user = user;
     }
 
     /// MULTI: starts queueing commands.
@@ -272,7 +299,13 @@ impl Client {
     }
 }
 
-fn new_handle(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Arc<ClientHandle> {
+fn new_handle(
+    id: u64,
+    addr: SocketAddr,
+    laddr: SocketAddr,
+    now_ms: u64,
+    user: Arc<User>,
+) -> Arc<ClientHandle> {
     Arc::new(ClientHandle {
         id,
         addr,
@@ -296,6 +329,7 @@ fn new_handle(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Arc<
             AtomicUsize::new(0),
             AtomicUsize::new(0),
         ],
+        user: Mutex::new(user),
         killed: AtomicBool::new(false),
         kill: Notify::new(),
     })

@@ -13,11 +13,13 @@ use crate::resp::{parse_command, Limits, Protocol, ReplyWriter};
 use crate::session::Session;
 use crate::shared::Shared;
 use bytes::{Buf, BytesMut};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Replies are flushed mid-batch once this many bytes wait.
@@ -26,28 +28,60 @@ const READ_CHUNK: usize = 16 * 1024;
 
 const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Serves one accepted connection until the client leaves, is killed, or errs.
-pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr) {
+/// What a connection's TCP socket tells of it, taken before the stream is wrapped (in
+/// TLS): the addresses and the file descriptor CLIENT LIST shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub fd: RawFd,
+}
+
+impl Peer {
+    /// Sets up an accepted socket as Redis does (no Nagle delay, `tcp-keepalive`)
+    /// and describes it.
+    pub fn prepare(stream: &TcpStream, addr: SocketAddr, config: &Config) -> Peer {
+        let _ = stream.set_nodelay(true);
+        if let Err(e) = set_keepalive(stream, config.tcp_keepalive) {
+            tracing::debug!(%addr, "could not set TCP keepalive: {e}");
+        }
+        Peer {
+            addr,
+            laddr: stream.local_addr().unwrap_or(addr),
+            fd: stream.as_raw_fd(),
+        }
+    }
+}
+
+/// Serves one accepted connection until the client leaves, is killed, or errs. The
+/// stream is a plain TCP socket or a TLS session over one ([`crate::tls`]): every
+/// limit applies to both alike.
+pub async fn serve<S>(shared: Arc<Shared>, mut stream: S, peer: Peer)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let config = shared.config.load_full();
+    let addr = peer.addr;
     if let Some(refusal) = admission_refusal(&shared, &config, addr) {
         // Best effort: the client is refused either way.
-        let _ = stream.write_all(refusal.as_bytes()).await;
+        if stream.write_all(refusal.as_bytes()).await.is_ok() {
+            let _ = stream.flush().await;
+        }
         return;
     }
-    let _ = stream.set_nodelay(true);
-    if let Err(e) = set_keepalive(&stream, config.tcp_keepalive) {
-        tracing::debug!(%addr, "could not set TCP keepalive: {e}");
-    }
-    let laddr = stream.local_addr().unwrap_or(addr);
-    let handle = shared.clients.register(addr, laddr, tier_engine::now_ms());
-    handle
-        .fd
-        .store(std::os::fd::AsRawFd::as_raw_fd(&stream), Ordering::Relaxed);
+    let default_user = shared.acl.default_user().clone();
+    let handle = shared
+        .clients
+        .register(addr, peer.laddr, tier_engine::now_ms(), default_user);
+    handle.fd.store(peer.fd, Ordering::Relaxed);
     // A shutdown that started before the registration did not see this client.
     if shared.is_shutting_down() {
         handle.kill();
     }
-    let client = Client::new(handle.clone(), config.requirepass.is_none());
+    let client = Client::new(
+        handle.clone(),
+        shared.acl.default_user().rules().needs_no_auth(),
+    );
     tracing::debug!(id = handle.id, %addr, "client connected");
     let result = Connection {
         stream: &mut stream,
@@ -77,14 +111,23 @@ fn set_keepalive(stream: &TcpStream, seconds: u32) -> std::io::Result<()> {
     socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
 }
 
+/// Whether `maxclients` are connected, counting `pending` connections not registered
+/// yet (TLS handshakes under way); counts the refusal for INFO.
+pub(crate) fn maxclients_reached(shared: &Shared, config: &Config, pending: usize) -> bool {
+    let full = shared.clients.count() + pending >= config.maxclients as usize;
+    if full {
+        shared.clients.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+    full
+}
+
 /// Redis's checks at accept time: maxclients, then protected mode.
 fn admission_refusal(shared: &Shared, config: &Config, addr: SocketAddr) -> Option<&'static str> {
-    if shared.clients.count() >= config.maxclients as usize {
-        shared.clients.rejected.fetch_add(1, Ordering::Relaxed);
+    if maxclients_reached(shared, config, 0) {
         return Some("-ERR max number of clients reached\r\n");
     }
     if config.protected_mode
-        && config.requirepass.is_none()
+        && shared.acl.default_user().rules().nopass
         && !addr.ip().to_canonical().is_loopback()
     {
         shared.clients.rejected.fetch_add(1, Ordering::Relaxed);
@@ -93,15 +136,15 @@ fn admission_refusal(shared: &Shared, config: &Config, addr: SocketAddr) -> Opti
     None
 }
 
-struct Connection<'a> {
-    stream: &'a mut TcpStream,
+struct Connection<'a, S> {
+    stream: &'a mut S,
     input: BytesMut,
     session: Session<'a>,
     /// Since when the replies waiting are over the normal soft output limit.
     soft_over_since: Option<Instant>,
 }
 
-impl Connection<'_> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
     async fn run(mut self) -> Result<(), String> {
         let handle = self.session.client.handle.clone();
         loop {
@@ -139,15 +182,11 @@ impl Connection<'_> {
         if self.input.capacity() - self.input.len() < READ_CHUNK / 4 {
             self.input.reserve(READ_CHUNK);
         }
-        let idle = (config.timeout > 0).then(|| Duration::from_secs(u64::from(config.timeout)));
+        let idle = idle_limit(config);
         let read = async {
-            match idle {
-                Some(limit) => tokio::time::timeout(limit, self.stream.read_buf(&mut self.input))
-                    .await
-                    .map_err(|_| "idle timeout".to_string())?,
-                None => self.stream.read_buf(&mut self.input).await,
-            }
-            .map_err(|e| e.to_string())
+            within(idle, self.stream.read_buf(&mut self.input))
+                .await?
+                .map_err(|e| e.to_string())
         };
         // A subscriber also wakes for its messages (written out by the flush that
         // follows).
@@ -289,12 +328,14 @@ impl Connection<'_> {
                     }
                     Piece::Done => {
                         socket.write_all(stream::STREAM_END).await?;
+                        socket.flush().await?;
                         return Ok(None);
                     }
                     Piece::Failed(why) => {
                         let why = why.replace(['\r', '\n'], " ");
                         let line = format!("-ERR snapshot failed: {why}\r\n");
                         socket.write_all(line.as_bytes()).await?;
+                        socket.flush().await?;
                         return Ok(Some(why));
                     }
                 }
@@ -387,12 +428,11 @@ impl Connection<'_> {
         }
         *self.session.client.handle.last_command.lock() = self.session.client.last_command;
         let handle = self.session.client.handle.clone();
+        let idle = idle_limit(&self.session.shared.config.load());
         tokio::select! {
             biased;
             _ = handle.killed() => return Err("killed".into()),
-            written = self.stream.write_all(&self.session.writer.out) => {
-                written.map_err(|e| e.to_string())?;
-            }
+            written = write_out(&mut *self.stream, &self.session.writer.out, idle) => written?,
         }
         self.session
             .shared
@@ -402,6 +442,44 @@ impl Connection<'_> {
         self.session.writer.out.clear();
         Ok(())
     }
+}
+
+/// `timeout`: how long a client may go without sending a byte or taking one of its
+/// replies, if at all.
+fn idle_limit(config: &Config) -> Option<Duration> {
+    (config.timeout > 0).then(|| Duration::from_secs(u64::from(config.timeout)))
+}
+
+/// Runs `io`, failing with "idle timeout" if it takes longer than `limit`.
+async fn within<T>(limit: Option<Duration>, io: impl Future<Output = T>) -> Result<T, String> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, io)
+            .await
+            .map_err(|_| "idle timeout".to_string()),
+        None => Ok(io.await),
+    }
+}
+
+/// Writes `bytes` out (through a TLS session's buffer too). As Redis counts a client
+/// that takes none of its replies for `idle` as idle, each write must make progress
+/// within it.
+async fn write_out<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    mut bytes: &[u8],
+    idle: Option<Duration>,
+) -> Result<(), String> {
+    while !bytes.is_empty() {
+        let n = within(idle, stream.write(bytes))
+            .await?
+            .map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("the connection takes no more bytes".into());
+        }
+        bytes = &bytes[n..];
+    }
+    within(idle, stream.flush())
+        .await?
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -2,10 +2,11 @@
 //! connection's commands in order through the command table, and writes the replies
 //! in batches. It owns nothing about storage; the `tier-engine` crate does.
 //!
-//! - [`server`]: listeners, accept loop, cron thread, shutdown.
+//! - [`server`]: listeners (plain and TLS), accept loops, cron thread, shutdown.
 //! - `conn`: one connection's read / parse / write loop.
 //! - `session`: running one parsed command (cold loads, waiting for room, retries),
 //!   queueing inside MULTI, and EXEC.
+//! - [`acl`]: ACL users, their rules, the ACL log and the aclfile.
 //! - [`blocking`]: a client blocked on keys (BLPOP...), as its connection waits.
 //! - [`multi`]: a client's transaction state (queued commands, watched keys).
 //! - [`cmd`]: the command table and the handlers, one file per family.
@@ -15,7 +16,9 @@
 //! - [`persist`]: the AOF, snapshots, and loading them at start.
 //! - [`pubsub`]: channels, patterns and subscribers' mailboxes.
 //! - [`script`]: Lua scripting (the script cache, the Lua state, SCRIPT KILL).
+//! - [`tls`]: the TLS listener's configuration, certificate reloads, handshakes.
 
+pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod cmd;
@@ -31,3 +34,4 @@ pub mod server;
 mod session;
 pub mod shared;
 pub mod slowlog;
+pub mod tls;

@@ -56,7 +56,14 @@ fn serve(config: Config, set_log_level: LogLevelSetter) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let listeners = tier_server::server::bind(&config.bind, config.port)?;
+    let listeners = tier_server::server::bind(&config)?;
+    let tls = match config.tls.port {
+        0 => None,
+        _ => Some(
+            tier_server::tls::server_config(&config.tls)
+                .map_err(|why| anyhow::anyhow!("Failed to configure TLS: {why}"))?,
+        ),
+    };
     std::fs::create_dir_all(&config.dir).map_err(|e| {
         anyhow::anyhow!(
             "cannot create the data directory {}: {e}",
@@ -78,6 +85,13 @@ fn serve(config: Config, set_log_level: LogLevelSetter) -> anyhow::Result<()> {
         knobs: config.tier_knobs(),
     };
     let shared = Arc::new(Shared::new(config, set_log_level));
+    shared
+        .acl
+        .load_at_start(&shared.config.load())
+        .map_err(anyhow::Error::msg)?;
+    if let Some(tls) = tls {
+        shared.tls.install(tls);
+    }
     let tier = Tier::start(shared.keyspace.clone(), tier_config)
         .map_err(|e| anyhow::anyhow!("cannot start the cold tier: {e}"))?;
     tier.reap_io_on(runtime.handle());

@@ -1,7 +1,8 @@
-//! The listener side of `tierd`: binds the configured addresses, accepts connections
-//! (one tokio task each), runs the cron thread (active expiry, resizing, ops/sec
+//! The listener side of `tierd`: binds the configured addresses (plain and TLS),
+//! accepts connections (one tokio task each), runs the cron thread (active expiry, resizing, ops/sec
 //! sampling), and shuts down gracefully on SIGTERM, SIGINT or SHUTDOWN.
 
+use crate::config::Config;
 use crate::conn;
 use crate::shared::Shared;
 use anyhow::Context as _;
@@ -10,9 +11,35 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
-/// Binds every `bind` address on `port` (a leading `-` on an address, as in Redis's
-/// default `-::1`, means "skip it if it cannot be bound").
-pub fn bind(addrs: &[String], port: u16) -> anyhow::Result<Vec<std::net::TcpListener>> {
+/// The sockets tierd listens on: plain RESP on `port`, TLS on `tls-port`.
+pub struct Listeners {
+    pub plain: Vec<std::net::TcpListener>,
+    pub tls: Vec<std::net::TcpListener>,
+}
+
+/// Binds every `bind` address on `port` and on `tls-port` (0 means no such listener).
+/// A configuration with no listener at all is refused, as Redis refuses it.
+pub fn bind(config: &Config) -> anyhow::Result<Listeners> {
+    let on = |port: u16| match port {
+        0 => Ok(Vec::new()),
+        port => bind_port(&config.bind, port),
+    };
+    let listeners = Listeners {
+        plain: on(config.port)?,
+        tls: on(config.tls.port)?,
+    };
+    if listeners.plain.is_empty() && listeners.tls.is_empty() {
+        anyhow::bail!(
+            "Configured to not listen anywhere, exiting. (Set port, or tls-port with \
+             tls-cert-file and tls-key-file, and at least one bind address.)"
+        );
+    }
+    Ok(listeners)
+}
+
+/// Binds every address of `addrs` on `port` (a leading `-` on an address, as in
+/// Redis's default `-::1`, means "skip it if it cannot be bound").
+fn bind_port(addrs: &[String], port: u16) -> anyhow::Result<Vec<std::net::TcpListener>> {
     let mut listeners = Vec::new();
     for addr in addrs {
         let (optional, host) = match addr.strip_prefix('-') {
@@ -40,8 +67,9 @@ pub fn bind(addrs: &[String], port: u16) -> anyhow::Result<Vec<std::net::TcpList
 /// (clients get `-LOADING` until it is in), then waits briefly for the connections
 /// to close and makes the AOF durable. A dataset that cannot be loaded shuts the
 /// server down with that error.
-pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> anyhow::Result<()> {
-    if let Some(l) = listeners.first() {
+pub async fn run(shared: Arc<Shared>, listeners: Listeners) -> anyhow::Result<()> {
+    // INFO's tcp_port, as Redis: the plain port, else the TLS one.
+    if let Some(l) = listeners.plain.first().or(listeners.tls.first()) {
         shared.port.store(
             u64::from(l.local_addr()?.port()),
             std::sync::atomic::Ordering::Relaxed,
@@ -51,13 +79,18 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> 
     shared.persistence.set_loading(true);
     let cron = spawn_cron(shared.clone()).context("could not start the cron thread")?;
     let mut accepts = Vec::new();
-    for l in listeners {
-        let listener = TcpListener::from_std(l)?;
-        tracing::info!("listening on {}", listener.local_addr()?);
-        accepts.push(tokio::spawn(accept_loop(shared.clone(), listener)));
+    for (kind, list) in [(Kind::Plain, listeners.plain), (Kind::Tls, listeners.tls)] {
+        let any = !list.is_empty();
+        for l in list {
+            let listener = TcpListener::from_std(l)?;
+            tracing::info!("listening on {} ({})", listener.local_addr()?, kind.name());
+            accepts.push(tokio::spawn(accept_loop(shared.clone(), listener, kind)));
+        }
+        if any {
+            tracing::info!("Ready to accept connections {}", kind.name());
+        }
     }
     tokio::spawn(watch_signals(shared.clone()));
-    tracing::info!("Ready to accept connections tcp");
     let mut loading = Some(tokio::spawn(crate::persist::load_at_start(shared.clone())));
     let mut failure = None;
     let mut shutdown = shared.shutdown_signal();
@@ -98,12 +131,35 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> 
     Ok(())
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+/// What a listener speaks.
+#[derive(Clone, Copy)]
+enum Kind {
+    Plain,
+    Tls,
+}
+
+impl Kind {
+    /// As Redis's log names it.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Plain => "tcp",
+            Kind::Tls => "tls",
+        }
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, kind: Kind) {
     loop {
         match listener.accept().await {
-            Ok((stream, addr)) => {
-                tokio::spawn(conn::serve(shared.clone(), stream, addr));
-            }
+            Ok((stream, addr)) => match kind {
+                Kind::Plain => {
+                    let peer = conn::Peer::prepare(&stream, addr, &shared.config.load());
+                    tokio::spawn(conn::serve(shared.clone(), stream, peer));
+                }
+                Kind::Tls => {
+                    tokio::spawn(crate::tls::serve(shared.clone(), stream, addr));
+                }
+            },
             Err(e) => {
                 // Typically EMFILE: back off instead of spinning.
                 tracing::warn!("accept failed: {e}");

@@ -385,6 +385,7 @@ impl<'s> Session<'s> {
         self.writer.array_len(queued.commands.len());
         // Inside a transaction a blocking command answers as if it timed out.
         self.client.deny_blocking = true;
+        self.client.in_exec = true;
         let scripted = queued.commands.iter().any(|args| is_script(args));
         let run_all = || {
             for args in queued.commands {
@@ -410,6 +411,7 @@ impl<'s> Session<'s> {
             false => run_all(),
         }
         self.client.deny_blocking = false;
+        self.client.in_exec = false;
         persist::end_transaction(&shared.persistence);
         self.appended = self.appended.and(persist::take_appended());
         self.cold.clear();
@@ -484,8 +486,19 @@ impl<'s> Session<'s> {
                 false => db..db + 1,
             };
             // Every key, even of a command that reads none (a RENAME moves a cold
-            // value to a key a later command reads).
-            for key in spec.keys.key_indexes(args).into_iter().map(|i| &args[i]) {
+            // value to a key a later command reads), and the keys a SORT's patterns
+            // read.
+            let mut keys: Vec<Bytes> = spec
+                .keys
+                .key_indexes(args)
+                .into_iter()
+                .map(|i| args[i].clone())
+                .collect();
+            if matches!(spec.name, "sort" | "sort_ro") {
+                let sorted_db = self.shared.keyspace.db(db);
+                keys.extend(cmd::pattern_keys(&sorted_db, args, self.now(), &self.cold));
+            }
+            for key in &keys {
                 for db in on.clone() {
                     let loaded = tier
                         .cold_location(db, key)
@@ -514,8 +527,10 @@ impl<'s> Session<'s> {
             .filter(|key| tier.is_cold(db, key))
             .cloned()
             .collect();
+        // `also` may be long (SORT's BY keys), and may repeat keys.
+        let mut seen: std::collections::HashSet<Bytes> = cold.iter().cloned().collect();
         for key in also {
-            if !cold.contains(key) {
+            if seen.insert(key.clone()) {
                 cold.push(key.clone());
             }
         }

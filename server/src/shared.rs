@@ -1,5 +1,6 @@
 //! Node-wide state every connection shares: the keyspace, the live configuration,
-//! the client registry, counters for INFO, the slow log, and the shutdown signal.
+//! the client registry, ACL users, counters for INFO, the slow log, the TLS
+//! configuration, and the shutdown signal.
 
 use crate::client::Clients;
 use crate::config::{Config, LogLevel, SharedConfig};
@@ -82,6 +83,8 @@ pub struct Shared {
     pub scripts: crate::script::Scripts,
     pub stats: ServerStats,
     pub slowlog: SlowLog,
+    /// ACL users and the ACL log.
+    pub acl: crate::acl::Acl,
     /// When the server started.
     pub started: Instant,
     /// Unix seconds of the last successful save (the start time until persistence
@@ -92,8 +95,10 @@ pub struct Shared {
     /// 40 hex characters naming this node's replication history, for INFO's
     /// master_replid.
     pub replid: String,
-    /// The TCP port actually listened on.
+    /// The TCP port actually listened on (the TLS one when there is no plain one).
     pub port: AtomicU64,
+    /// The TLS configuration new TLS connections get (see [`crate::tls`]).
+    pub tls: crate::tls::TlsContext,
     shutdown_tx: watch::Sender<bool>,
     shutting_down: AtomicBool,
     set_log_level: LogLevelSetter,
@@ -110,6 +115,7 @@ impl Shared {
             persistence: Arc::new(Persistence::default()),
             tier: OnceLock::new(),
             slowlog: SlowLog::default(),
+            acl: crate::acl::Acl::new(config.requirepass.as_deref()),
             config: SharedConfig::new(config),
             clients: Clients::default(),
             pubsub: Arc::default(),
@@ -120,6 +126,7 @@ impl Shared {
             run_id: random_id(),
             replid: random_id(),
             port: AtomicU64::new(0),
+            tls: crate::tls::TlsContext::default(),
             shutdown_tx,
             shutting_down: AtomicBool::new(false),
             set_log_level,

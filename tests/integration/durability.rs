@@ -305,7 +305,7 @@ fn cold_values_come_back_after_a_kill() {
 /// start) and returns whether it failed and what it logged.
 fn run_until_exit(dir: &Path, flags: &[&str]) -> (bool, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tierd"))
-        .args(["--port", "0", "--loglevel", "warning"])
+        .args(["--port", &free_port().to_string(), "--loglevel", "warning"])
         .arg("--dir")
         .arg(dir)
         .args(flags)

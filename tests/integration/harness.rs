@@ -3,17 +3,24 @@
 //! replies byte for byte (error texts, RESP3 types).
 
 use bytes::BytesMut;
+use redis::Commands;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use tier_server::resp::{decode_frame, Frame, DEFAULT_MAX_DEPTH};
 
 /// A running tierd, killed when dropped.
 pub struct TestServer {
     child: Child,
+    /// The plain RESP port; 0 if the server was started without one.
     pub port: u16,
+    /// The TLS port; 0 if the server was started without one.
+    pub tls_port: u16,
     /// The data dir, deleted when the server is dropped (unless taken back with
     /// [`TestServer::kill9`] to start another server on it).
     dir: Option<tempfile::TempDir>,
@@ -42,19 +49,68 @@ impl TestServer {
         server
     }
 
+    /// Starts tierd with a TLS listener on a free port too (`flags` name the
+    /// certificates), and a plain one unless `plain` is false (`--port 0`). With a
+    /// plain port, waits until the data is loaded.
+    pub fn start_tls(plain: bool, flags: &[&str]) -> TestServer {
+        let listen = Listen { plain, tls: true };
+        let server =
+            TestServer::spawn_listening(tempfile::tempdir().expect("temp dir"), listen, flags);
+        if plain {
+            server.wait_loaded(None);
+        }
+        server
+    }
+
+    /// Starts tierd with the config file `conf` (written to its data dir) and a TLS
+    /// listener only, on a free port in place of the file's `tls-port`, and returns
+    /// once it listens.
+    pub fn start_tls_config(conf: &str) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tier.conf");
+        std::fs::write(&path, conf).expect("write the config file");
+        let listen = Listen {
+            plain: false,
+            tls: true,
+        };
+        TestServer::spawn_listening_with(Some(&path), dir, listen, &[])
+    }
+
     /// Starts tierd on `dir` and returns once it listens (it may still be loading).
     pub fn spawn_in(dir: tempfile::TempDir, flags: &[&str]) -> TestServer {
+        let listen = Listen {
+            plain: true,
+            tls: false,
+        };
+        TestServer::spawn_listening(dir, listen, flags)
+    }
+
+    /// Starts tierd on `dir` with the listeners of `listen`, on free ports, and
+    /// returns once it listens on each.
+    fn spawn_listening(dir: tempfile::TempDir, listen: Listen, flags: &[&str]) -> TestServer {
+        TestServer::spawn_listening_with(None, dir, listen, flags)
+    }
+
+    /// [`TestServer::spawn_listening`], reading the config file `conf` first if given
+    /// (the flags override it).
+    fn spawn_listening_with(
+        conf: Option<&Path>,
+        dir: tempfile::TempDir,
+        listen: Listen,
+        flags: &[&str],
+    ) -> TestServer {
         for _attempt in 0..5 {
-            let port = free_port();
+            let port = if listen.plain { free_port() } else { 0 };
+            let tls_port = if listen.tls { free_port() } else { 0 };
             let mut child = Command::new(env!("CARGO_BIN_EXE_tierd"))
+                .args(conf)
                 .args([
                     "--port",
                     &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--loglevel",
-                    "warning",
+                    "--tls-port",
+                    &tls_port.to_string(),
                 ])
+                .args(["--bind", "127.0.0.1", "--loglevel", "warning"])
                 .arg("--dir")
                 .arg(dir.path())
                 .args(flags)
@@ -63,10 +119,12 @@ impl TestServer {
                 .stderr(Stdio::inherit())
                 .spawn()
                 .expect("spawn tierd");
-            if wait_for_port(port, &mut child) {
+            let ports = [port, tls_port].into_iter().filter(|&p| p != 0);
+            if ports.into_iter().all(|p| wait_for_port(p, &mut child)) {
                 return TestServer {
                     child,
                     port,
+                    tls_port,
                     dir: Some(dir),
                 };
             }
@@ -151,6 +209,13 @@ impl TestServer {
     }
 }
 
+/// The listeners a test server opens.
+#[derive(Clone, Copy)]
+struct Listen {
+    plain: bool,
+    tls: bool,
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -158,7 +223,8 @@ impl Drop for TestServer {
     }
 }
 
-fn free_port() -> u16 {
+/// A TCP port free on loopback now (another process may take it before it is used).
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     l.local_addr().expect("local addr").port()
 }
@@ -209,9 +275,10 @@ fn listens_on(pid: u32, port: u16) -> bool {
     })
 }
 
-/// A blocking RESP connection that sends commands and returns each reply as a Frame.
-pub struct RawClient {
-    pub stream: TcpStream,
+/// A blocking RESP connection that sends commands and returns each reply as a Frame:
+/// over plain TCP, or over any other stream (a TLS session).
+pub struct RawClient<S = TcpStream> {
+    pub stream: S,
     buf: BytesMut,
 }
 
@@ -221,6 +288,13 @@ impl RawClient {
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
+        RawClient::over(stream)
+    }
+}
+
+impl<S: Read + Write> RawClient<S> {
+    /// A RESP connection over `stream`, already connected.
+    pub fn over(stream: S) -> RawClient<S> {
         RawClient {
             stream,
             buf: BytesMut::new(),
@@ -244,6 +318,20 @@ impl RawClient {
         self.stream.write_all(bytes).expect("write");
     }
 
+    /// Writes raw bytes the server may refuse part way: it can answer the start with
+    /// an error and close, so a write that finds the connection reset is no failure.
+    pub fn send_until_closed(&mut self, bytes: &[u8]) {
+        if let Err(e) = self.stream.write_all(bytes) {
+            assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ),
+                "write: {e}"
+            );
+        }
+    }
+
     /// Reads one reply; None if the server closed the connection first.
     pub fn read_frame(&mut self) -> Option<Frame> {
         loop {
@@ -259,7 +347,15 @@ impl RawClient {
             match self.stream.read(&mut chunk) {
                 Ok(0) => return None,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                // A TLS peer that closes without close_notify reads as UnexpectedEof.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+                    ) =>
+                {
+                    return None
+                }
                 Err(e) => panic!("read: {e}"),
             }
         }
@@ -303,6 +399,11 @@ pub fn nil() -> Frame {
     Frame::Null
 }
 
+/// An array of bulk strings.
+pub fn bulks(items: &[&str]) -> Frame {
+    array(items.iter().map(|s| bulk(s)).collect())
+}
+
 pub fn array(items: Vec<Frame>) -> Frame {
     Frame::Array(items)
 }
@@ -316,11 +417,17 @@ pub struct ReferenceRedis {
 
 impl ReferenceRedis {
     pub fn start() -> ReferenceRedis {
+        ReferenceRedis::start_with(&[])
+    }
+
+    /// Starts redis-server with extra `--name value` flags.
+    pub fn start_with(flags: &[&str]) -> ReferenceRedis {
         for _attempt in 0..5 {
             let port = free_port();
             let mut child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .args(flags)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -344,6 +451,23 @@ impl Drop for ReferenceRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Runs `script` on tierd and on redis-server, each from a FLUSHALL, in RESP2 and
+/// then in RESP3, and asserts that every reply is the same.
+pub fn assert_script_matches_redis(tierd: &TestServer, redis: &ReferenceRedis, script: &[&[&str]]) {
+    for resp3 in [false, true] {
+        let (mut t, mut r) = (tierd.raw(), redis.raw());
+        for raw in [&mut t, &mut r] {
+            raw.cmd(&["FLUSHALL"]);
+            if resp3 {
+                raw.cmd(&["HELLO", "3"]);
+            }
+        }
+        for cmd in script {
+            assert_eq!(t.cmd(cmd), r.cmd(cmd), "{cmd:?} (RESP3: {resp3})");
+        }
     }
 }
 
@@ -398,13 +522,24 @@ pub fn rewrite_aof(raw: &mut RawClient) {
 }
 
 /// INFO's text, which must be a bulk string (RESP2).
-pub fn info(raw: &mut RawClient, sections: &[&str]) -> String {
+pub fn info<S: Read + Write>(raw: &mut RawClient<S>, sections: &[&str]) -> String {
     let mut args = vec!["INFO"];
     args.extend_from_slice(sections);
     match raw.cmd(&args) {
         Frame::Bulk(text) => String::from_utf8(text.to_vec()).expect("INFO is text"),
         other => panic!("INFO replied {other:?}"),
     }
+}
+
+/// Resident set size of a process (`VmRSS` of /proc/PID/status), in bytes.
+pub fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .expect("VmRSS")
 }
 
 /// The value of `name:` in INFO's text.
@@ -432,4 +567,83 @@ pub fn last_incr(dir: &Path) -> PathBuf {
         .and_then(|l| l.split(' ').nth(1))
         .expect("an increment");
     aof_dir.join(name)
+}
+
+/// The longest a single command of the background traffic may take before the test
+/// calls it a stall.
+const STALL: Duration = Duration::from_secs(3);
+
+/// A second client running SET/GET in a loop while a test abuses another connection.
+pub struct SteadyTraffic {
+    stop: Arc<AtomicBool>,
+    /// Round trips done so far.
+    done: Arc<AtomicUsize>,
+    worker: JoinHandle<Vec<Duration>>,
+}
+
+impl SteadyTraffic {
+    pub fn start(server: &TestServer) -> SteadyTraffic {
+        let mut con = server.client();
+        con.set_read_timeout(Some(STALL)).expect("read timeout");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let done = Arc::new(AtomicUsize::new(0));
+        let counted = done.clone();
+        let worker = thread::spawn(move || {
+            let mut round_trips = Vec::new();
+            while !stopped.load(Ordering::Relaxed) {
+                let ops = round_trips.len();
+                let key = format!("steady:{}", ops % 100);
+                let value = format!("v{ops}");
+                let started = Instant::now();
+                let () = con.set(&key, &value).expect("steady SET");
+                let got: String = con.get(&key).expect("steady GET");
+                round_trips.push(started.elapsed());
+                counted.fetch_add(1, Ordering::Relaxed);
+                assert_eq!(got, value);
+            }
+            round_trips
+        });
+        SteadyTraffic { stop, done, worker }
+    }
+
+    /// Stops the loop (once it has run at least once: a loaded machine may start
+    /// the thread late), checks it ran without error or stall, and returns the time
+    /// each SET + GET took, sorted.
+    pub fn finish(self) -> Vec<Duration> {
+        let deadline = Instant::now() + STALL;
+        while self.done.load(Ordering::Relaxed) == 0
+            && !self.worker.is_finished()
+            && Instant::now() < deadline
+        {
+            thread::sleep(Duration::from_millis(5));
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        let mut round_trips = self.worker.join().expect("the steady client saw no error");
+        round_trips.sort();
+        let slowest = round_trips
+            .last()
+            .copied()
+            .expect("the steady client ran no command");
+        assert!(slowest < STALL, "the steady client stalled for {slowest:?}");
+        round_trips
+    }
+}
+
+/// Asserts the server still serves a new connection.
+pub fn assert_answers_ping(server: &TestServer) {
+    assert_eq!(server.raw().cmd(&["PING"]), Frame::Simple("PONG".into()));
+}
+
+/// The first code block fenced as `fence` (e.g. "```conf\n") after the line `heading`
+/// of docs/SECURITY.md, for the tests that run its examples exactly.
+pub fn security_doc_block(heading: &str, fence: &str) -> String {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/SECURITY.md"))
+        .expect("docs/SECURITY.md");
+    doc.split(&format!("\n{heading}\n"))
+        .nth(1)
+        .and_then(|section| section.split(fence).nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or_else(|| panic!("a {fence:?} block after {heading:?} in docs/SECURITY.md"))
+        .to_owned()
 }

@@ -10,10 +10,6 @@ use tier_server::resp::Frame;
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
-fn bulks(items: &[&str]) -> Frame {
-    array(items.iter().map(|s| bulk(s)).collect())
-}
-
 #[test]
 fn hash_commands_reply_as_redis() {
     let server = TestServer::start();

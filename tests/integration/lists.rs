@@ -306,10 +306,6 @@ fn wait_blocked(raw: &mut RawClient, n: u64) {
     }
 }
 
-fn bulks(items: &[&str]) -> Frame {
-    array(items.iter().map(|s| bulk(s)).collect())
-}
-
 /// A client blocked on a key is served by another client's push, and several blocked
 /// clients by one push of several elements, in the order they blocked; other clients
 /// go on meanwhile. The same on redis-server.

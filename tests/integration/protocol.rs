@@ -9,54 +9,9 @@ use rand::{Rng, SeedableRng};
 use redis::Commands;
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 use tier_server::resp::Frame;
-
-/// The longest a single command of the background traffic may take before the test
-/// calls it a stall.
-const STALL: Duration = Duration::from_secs(3);
-
-/// A second client running SET/GET in a loop while a test abuses another connection.
-struct SteadyTraffic {
-    stop: Arc<AtomicBool>,
-    worker: JoinHandle<(u64, Duration)>,
-}
-
-impl SteadyTraffic {
-    fn start(server: &TestServer) -> SteadyTraffic {
-        let mut con = server.client();
-        con.set_read_timeout(Some(STALL)).expect("read timeout");
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
-        let worker = thread::spawn(move || {
-            let mut ops = 0u64;
-            let mut slowest = Duration::ZERO;
-            while !stopped.load(Ordering::Relaxed) {
-                let key = format!("steady:{}", ops % 100);
-                let value = format!("v{ops}");
-                let started = Instant::now();
-                let () = con.set(&key, &value).expect("steady SET");
-                let got: String = con.get(&key).expect("steady GET");
-                slowest = slowest.max(started.elapsed());
-                assert_eq!(got, value);
-                ops += 1;
-            }
-            (ops, slowest)
-        });
-        SteadyTraffic { stop, worker }
-    }
-
-    /// Stops the loop and checks it ran without error or stall.
-    fn finish(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let (ops, slowest) = self.worker.join().expect("the steady client saw no error");
-        assert!(ops > 0, "the steady client ran no command");
-        assert!(slowest < STALL, "the steady client stalled for {slowest:?}");
-    }
-}
 
 /// Sends `input` on a fresh connection, expects exactly the error `expected`, then EOF.
 fn assert_error_then_closed(server: &TestServer, input: &[u8], expected: &str) {
@@ -72,11 +27,6 @@ fn assert_error_then_closed(server: &TestServer, input: &[u8], expected: &str) {
         raw.is_closed(),
         "the connection stays open after {expected:?}"
     );
-}
-
-/// Asserts the server still serves a new connection.
-fn assert_answers_ping(server: &TestServer) {
-    assert_eq!(server.raw().cmd(&["PING"]), Frame::Simple("PONG".into()));
 }
 
 #[test]

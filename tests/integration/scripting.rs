@@ -409,3 +409,52 @@ fn scripts_over_maxmemory() {
     assert_eq!(raw.cmd(&["CONFIG", "SET", "maxmemory", "0"]), ok());
     assert_eq!(raw.cmd(&["EVAL", write, "1", "k2"]), ok());
 }
+
+/// A script runs its commands as its caller's ACL user: a denied command or key is
+/// Redis's script error, logged in ACL LOG with the context `lua`.
+#[test]
+fn scripts_run_as_the_callers_acl_user() {
+    let server = TestServer::start();
+    let mut admin = server.raw();
+    assert_eq!(
+        admin.cmd(&["ACL", "SETUSER", "lim", "on", "nopass", "~k*", "+@all", "-set"]),
+        ok()
+    );
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["AUTH", "lim", "x"]), ok());
+    let set = "return redis.call('set', 'k1', 1)";
+    let sha = tier_server::script::sha1hex(set.as_bytes());
+    assert_eq!(
+        raw.cmd(&["EVAL", set, "0"]),
+        err(&format!(
+            "ERR The user executing the script can't run this command or subcommand script: \
+             {sha}, on @user_script:1."
+        ))
+    );
+    let get = "return redis.pcall('get', 'other')";
+    assert_eq!(
+        raw.cmd(&["EVAL", get, "0"]),
+        err(
+            "ERR The user executing the script can't access at least one of the keys \
+             mentioned in the command arguments"
+        )
+    );
+    assert_eq!(
+        raw.cmd(&["EVAL", "return redis.call('incr', 'k2')", "0"]),
+        int(1)
+    );
+    let Frame::Array(entries) = admin.cmd(&["ACL", "LOG"]) else {
+        panic!("ACL LOG is an array");
+    };
+    assert_eq!(entries.len(), 2);
+    for entry in entries {
+        let Frame::Array(fields) = entry else {
+            panic!("an ACL LOG entry is an array");
+        };
+        let context = fields
+            .chunks(2)
+            .find(|pair| pair[0] == bulk("context"))
+            .map(|pair| pair[1].clone());
+        assert_eq!(context, Some(bulk("lua")));
+    }
+}

@@ -8,10 +8,6 @@ use redis::Commands;
 use std::collections::HashSet;
 use tier_server::resp::Frame;
 
-fn bulks(items: &[&str]) -> Frame {
-    array(items.iter().map(|s| bulk(s)).collect())
-}
-
 /// SMEMBERS as a sorted list (a hashtable's order is its own).
 fn members(raw: &mut RawClient, key: &str) -> Vec<String> {
     let Frame::Array(items) = raw.cmd(&["SMEMBERS", key]) else {

@@ -169,17 +169,6 @@ fn key_of(i: u64) -> String {
     format!("key:{i:08}")
 }
 
-/// Resident set size of a process, from /proc.
-fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .expect("VmRSS")
-}
-
 /// Writes `count` values of `len` bytes with pipelined SETs.
 fn write_values(con: &mut redis::Connection, count: u64, len: usize) {
     const PIPELINE: u64 = 256;

@@ -32,12 +32,13 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::{AofDir, AofError, AofFs, Manifest, ManifestEntry, WriteFailure, WriteOp};
 
@@ -47,6 +48,8 @@ pub type Lsn = u64;
 
 /// Buffers above this size are not kept for reuse after a write.
 const MAX_KEPT_BUFFER: usize = 1 << 20;
+/// How long the writer thread watches for the next append before it sleeps.
+const WRITER_LINGER: Duration = Duration::from_micros(20);
 
 /// `appendfsync`: when appended bytes are fsynced, and what an acknowledgment means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +192,9 @@ struct Shared<F: AofFs> {
     tick: Condvar,
     /// Wakes blocking waiters (async ones are in `State::wakers`).
     progress: Condvar,
+    /// `State::appended`, readable without the lock: the writer thread watches it
+    /// while it lingers before sleeping.
+    appended_hint: AtomicU64,
 }
 
 struct State<F: AofFs> {
@@ -366,6 +372,7 @@ impl<F: AofFs> AofWriter<F> {
             work: Condvar::new(),
             tick: Condvar::new(),
             progress: Condvar::new(),
+            appended_hint: AtomicU64::new(0),
         });
         let mut writer = AofWriter {
             shared,
@@ -400,6 +407,7 @@ impl<F: AofFs> AofWriter<F> {
         state.pending.extend_from_slice(command);
         state.appended += command.len() as u64;
         let lsn = state.appended;
+        self.shared.appended_hint.store(lsn, Ordering::Release);
         drop(state);
         if was_idle {
             self.shared.work.notify_one();
@@ -662,12 +670,20 @@ impl<F: AofFs> Shared<F> {
         loop {
             let job = {
                 let mut state = self.state.lock();
+                let mut lingered = false;
                 loop {
                     if let Some(job) = self.next_job(&mut state) {
                         break job;
                     }
                     if state.closing {
                         return;
+                    }
+                    // Whatever came while the lock was let go (an append, or a
+                    // request whose wake-up found no sleeper) is seen by the next turn.
+                    if !lingered {
+                        lingered = true;
+                        self.linger(&mut state);
+                        continue;
                     }
                     self.work.wait(&mut state);
                 }
@@ -678,6 +694,27 @@ impl<F: AofFs> Shared<F> {
                 Job::Rotate(slot) => self.rotate(&slot),
             }
         }
+    }
+
+    /// Before the writer thread sleeps: watches for an append for a moment, with the
+    /// state unlocked. Under a steady stream of writes the next one comes within
+    /// microseconds, and a sleep and a wake-up (two context switches, and a futex
+    /// call by the appender) would cost more than the wait.
+    fn linger(&self, state: &mut MutexGuard<'_, State<F>>) {
+        // Only with nothing left to take: else the loop would spin on appends that
+        // the writer may not take yet (a failure, a rotation's cut).
+        let taken = state.taken;
+        if state.failure.is_some() || state.appended != taken {
+            return;
+        }
+        MutexGuard::unlocked(state, || {
+            let until = Instant::now() + WRITER_LINGER;
+            while self.appended_hint.load(Ordering::Acquire) <= taken && Instant::now() < until {
+                for _ in 0..64 {
+                    std::hint::spin_loop();
+                }
+            }
+        });
     }
 
     /// Writes `batch` to the current increment.

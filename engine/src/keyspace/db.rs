@@ -553,6 +553,19 @@ impl<'a, 'g> Txn<'a, 'g> {
         }
     }
 
+    /// Gives `key` the value `value`, which holds the same data in another encoding
+    /// (SORT makes a listpack sorted set a skiplist, as Redis does): not a change to
+    /// log or to wake watchers with; the TTL and access data stay. Returns false if
+    /// there is no key.
+    pub fn reencode(&mut self, key: &[u8], value: Value) -> bool {
+        let Some(entry) = self.get(key) else {
+            return false;
+        };
+        let fresh = entry.with_hot(value);
+        self.store(key, fresh);
+        true
+    }
+
     /// Deletes `key`. Returns whether a live key was deleted.
     pub fn remove(&mut self, key: &[u8]) -> bool {
         let hash = self.db.index.hash(key);

@@ -117,6 +117,18 @@ impl ZSet {
         z
     }
 
+    /// This sorted set in the skiplist encoding (a copy only if it is a listpack).
+    pub fn as_skiplist(self: &Arc<Self>) -> Arc<ZSet> {
+        match self.enc {
+            Encoding::Skiplist(_) => self.clone(),
+            Encoding::Listpack(_) => {
+                let mut z = (**self).clone();
+                z.convert();
+                Arc::new(z)
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
         match &self.enc {
             Encoding::Listpack(v) => v.len(),

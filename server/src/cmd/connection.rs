@@ -1,9 +1,10 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, SELECT, AUTH, HELLO and CLIENT (ID,
 //! GETNAME, SETNAME, LIST, INFO, KILL, NO-EVICT, HELP), with Redis 7.0's replies and
-//! errors. Until ACLs exist the only user is `default`, whose password is `requirepass`.
+//! errors. AUTH and HELLO AUTH check the credentials against the ACL users.
 
 use super::table::{CommandSpec, Flags, KeySpec};
 use super::{dispatch_subcommand, reply_help, Ctx};
+use crate::acl::log::Reason;
 use crate::blocking::Unblock;
 use crate::client::ClientHandle;
 use crate::num::parse_i64;
@@ -13,9 +14,6 @@ use std::sync::atomic::Ordering;
 
 /// The Redis version tierd reports (HELLO, INFO's `redis_version`).
 pub(crate) const REDIS_VERSION: &str = "7.0.15";
-
-/// The only user until ACLs exist.
-const DEFAULT_USER: &[u8] = b"default";
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 const AUTH_WITHOUT_PASSWORD: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
@@ -186,7 +184,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         since: "6.2.0",
         complexity: "O(1)",
         syntax: "",
-        handler: client_info,
+        handler: client_info_command,
         subcommands: &[],
     },
     CommandSpec {
@@ -282,7 +280,9 @@ fn quit(ctx: &mut Ctx<'_>) {
 }
 
 fn reset(ctx: &mut Ctx<'_>) {
-    ctx.client.reset(ctx.config.requirepass.is_none());
+    let default = ctx.shared.acl.default_user().clone();
+    ctx.client.reset(default.rules().needs_no_auth());
+    ctx.client.set_user(default);
     ctx.out.proto = Protocol::Resp2;
     ctx.out.simple("RESET");
 }
@@ -299,10 +299,10 @@ fn auth(ctx: &mut Ctx<'_>) {
     ctx.client.hide_from_slowlog = true;
     let (user, password) = match ctx.args {
         [_, password] => {
-            if ctx.config.requirepass.is_none() {
+            if ctx.shared.acl.default_user().rules().nopass {
                 return ctx.out.error(AUTH_WITHOUT_PASSWORD);
             }
-            (DEFAULT_USER, password)
+            (crate::acl::DEFAULT_USER, password)
         }
         [_, user, password] => (&user[..], password),
         _ => return ctx.syntax_error(),
@@ -314,32 +314,22 @@ fn auth(ctx: &mut Ctx<'_>) {
     }
 }
 
-/// Checks credentials against the default user, the only one until ACLs exist: with
-/// no `requirepass` any password is accepted, else it must equal `requirepass`
-/// (compared in constant time). Success authenticates the client; failure leaves its
-/// state as it was.
+/// Checks credentials against the ACL users (the password's SHA-256 compared with
+/// each of the user's in constant time). Success makes the client that user's; failure
+/// leaves its state as it was and is recorded in the ACL log.
 fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> bool {
-    let valid = user == DEFAULT_USER
-        && ctx
-            .config
-            .requirepass
-            .as_deref()
-            .is_none_or(|expected| constant_time_eq(expected, password));
-    if valid {
-        ctx.client.authenticated = true;
+    match ctx.shared.acl.authenticate(user, password) {
+        Some(found) => {
+            ctx.client.authenticated = true;
+            ctx.client.set_user(found);
+            true
+        }
+        None => {
+            let command = ctx.args[0].to_vec();
+            super::acl::record_denial(ctx, Reason::Auth, command, user.to_vec());
+            false
+        }
     }
-    valid
-}
-
-/// Compares two byte strings in a time that depends only on the longer length.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= usize::from(x ^ y);
-    }
-    std::hint::black_box(diff) == 0
 }
 
 /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`. As Redis 7.0:
@@ -609,13 +599,15 @@ fn client_line(text: &mut String, client: &ClientHandle, current: &Current, now:
     let tot_mem = rbs + argv_mem + output + std::mem::size_of::<ClientHandle>();
     let name = client.name.lock();
     let name = String::from_utf8_lossy(name.as_deref().unwrap_or_default());
+    let user = client.user.lock().clone();
+    let user = String::from_utf8_lossy(&user.name);
     // Writing to a String cannot fail.
     let _ = write!(
         text,
         "id={} addr={} laddr={} fd={} name={name} age={} idle={idle} flags={flags} db={} \
          sub={sub} psub={psub} ssub={ssub} multi={multi} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} \
          multi-mem=0 rbs={rbs} rbp={rbs} obl={output} oll=0 omem=0 tot-mem={tot_mem} \
-         events=r cmd={command} user=default redir=-1 resp={}",
+         events=r cmd={command} user={user} redir=-1 resp={}",
         client.id,
         client.addr,
         client.laddr,
@@ -627,9 +619,16 @@ fn client_line(text: &mut String, client: &ClientHandle, current: &Current, now:
     );
 }
 
-fn client_info(ctx: &mut Ctx<'_>) {
+/// The client running the command, as a CLIENT LIST line without its newline (CLIENT
+/// INFO, the ACL log).
+pub(super) fn client_info(ctx: &Ctx<'_>) -> String {
     let mut text = String::new();
     client_line(&mut text, &ctx.client.handle, &Current::of(ctx), ctx.now);
+    text
+}
+
+fn client_info_command(ctx: &mut Ctx<'_>) {
+    let mut text = client_info(ctx);
     text.push('\n');
     ctx.out.verbatim(b"txt", text.as_bytes());
 }
@@ -676,14 +675,14 @@ fn client_list(ctx: &mut Ctx<'_>) {
 struct KillFilter<'a> {
     addr: Option<&'a [u8]>,
     laddr: Option<&'a [u8]>,
+    user: Option<&'a [u8]>,
     id: Option<u64>,
     client_type: Option<ClientType>,
     skip_me: bool,
 }
 
 impl KillFilter<'_> {
-    /// Whether `client` matches every given filter (SKIPME aside). USER needs no test:
-    /// every client is the default user's.
+    /// Whether `client` matches every given filter (SKIPME aside).
     fn matches(&self, client: &ClientHandle) -> bool {
         self.addr
             .is_none_or(|a| client.addr.to_string().as_bytes() == a)
@@ -691,6 +690,7 @@ impl KillFilter<'_> {
                 .laddr
                 .is_none_or(|a| client.laddr.to_string().as_bytes() == a)
             && self.id.is_none_or(|id| client.id == id)
+            && self.user.is_none_or(|u| client.user.lock().name == u)
             && self.client_type.is_none_or(|t| ClientType::of(client) == t)
     }
 }
@@ -700,6 +700,7 @@ fn parse_kill_filter<'a>(ctx: &mut Ctx<'_>, pairs: &'a [bytes::Bytes]) -> Option
     let mut filter = KillFilter {
         addr: None,
         laddr: None,
+        user: None,
         id: None,
         client_type: None,
         skip_me: true,
@@ -721,11 +722,11 @@ fn parse_kill_filter<'a>(ctx: &mut Ctx<'_>, pairs: &'a [bytes::Bytes]) -> Option
             b"type" => filter.client_type = Some(parse_client_type(ctx, value)?),
             b"addr" => filter.addr = Some(value),
             b"laddr" => filter.laddr = Some(value),
-            b"user" if value[..] != *DEFAULT_USER => {
+            b"user" if ctx.shared.acl.user(value).is_none() => {
                 quoted_error(ctx, "ERR No such user ", value);
                 return None;
             }
-            b"user" => {}
+            b"user" => filter.user = Some(value),
             b"skipme" if value.eq_ignore_ascii_case(b"yes") => filter.skip_me = true,
             b"skipme" if value.eq_ignore_ascii_case(b"no") => filter.skip_me = false,
             _ => {
@@ -746,6 +747,7 @@ fn client_kill(ctx: &mut Ctx<'_>) {
         KillFilter {
             addr: Some(&args[2]),
             laddr: None,
+            user: None,
             id: None,
             client_type: None,
             skip_me: false,
@@ -817,15 +819,6 @@ fn client_help(ctx: &mut Ctx<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn constant_time_comparison() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(constant_time_eq(b"", b""));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret\0"));
-        assert!(!constant_time_eq(b"", b"x"));
-    }
 
     #[test]
     fn client_names() {

@@ -1,10 +1,12 @@
 //! Commands: the table ([`table`]), one file per family, and [`execute`], which checks
-//! a request against the table (existence, arity, authentication, memory) and runs
+//! a request against the table (existence, arity, authentication, ACL permissions,
+//! memory) and runs
 //! its handler. Handlers write exactly one reply into the connection's writer.
 
 pub mod table;
 pub mod values;
 
+mod acl;
 mod collection;
 mod connection;
 mod expire;
@@ -15,11 +17,13 @@ mod pubsub;
 mod scripting;
 mod server;
 mod sets;
+mod sort;
 mod strings;
 mod transactions;
 mod zsets;
 
 pub(crate) use connection::REDIS_VERSION;
+pub(crate) use sort::pattern_keys;
 pub(crate) use transactions::runs_inside_multi;
 
 use crate::client::Client;
@@ -34,6 +38,7 @@ use tier_engine::{DbRef, Entry, LockMode};
 
 /// The command families; [`table::commands`] indexes them by name.
 pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
+    acl::COMMANDS,
     connection::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
@@ -42,6 +47,7 @@ pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
     scripting::COMMANDS,
     server::COMMANDS,
     sets::COMMANDS,
+    sort::COMMANDS,
     strings::COMMANDS,
     transactions::COMMANDS,
     zsets::COMMANDS,
@@ -213,15 +219,29 @@ pub fn execute(ctx: &mut Ctx<'_>) {
     run_spec(ctx, spec, spec.name);
 }
 
-/// Whether the command may run now: its arity, authentication, loading, a failed
-/// AOF, memory. If not, writes the error (Redis's `rejectCommand`) and returns false.
+/// Whether the command may run now: its arity, authentication, the user's ACL
+/// permissions, loading, a failed AOF, memory. If not, writes the error (Redis's
+/// `rejectCommand`) and returns false.
 fn admit(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static str) -> bool {
     if !spec.arity_ok(ctx.args.len()) {
         ctx.wrong_arity(full_name);
         return false;
     }
-    if !ctx.client.authenticated && !spec.flags.contains(Flags::NO_AUTH) {
+    if !ctx.client.authenticated
+        && !spec.flags.contains(Flags::NO_AUTH)
+        && !ctx.shared.acl.default_user().rules().needs_no_auth()
+    {
         ctx.out.error("NOAUTH Authentication required.");
+        return false;
+    }
+    // The fast path: a user allowed everything (the default user, normally) costs
+    // one atomic load. The AOF loader's client runs whatever the log holds. A
+    // container is judged by its subcommand, once dispatched.
+    if !ctx.client.user.unrestricted()
+        && !ctx.client.replaying
+        && spec.subcommands.is_empty()
+        && !acl::permits(ctx, spec, full_name)
+    {
         return false;
     }
     // A container is judged by its subcommand (named `pubsub|channels`).
@@ -303,6 +323,23 @@ fn run_spec(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static s
     } else {
         (spec.handler)(ctx);
     }
+}
+
+/// The ACL check of a command a Lua script runs, made before Redis's other checks for
+/// scripts (`scriptVerifyACL`): false, with the error written, if the user may not run
+/// it. (`admit` checks again when the command runs; it passes then.)
+pub(crate) fn script_permits(ctx: &mut Ctx<'_>) -> bool {
+    let Some(base) = table::lookup(&ctx.args[0]) else {
+        return true;
+    };
+    let (spec, full_name) = match base.subcommands {
+        [] => (base, base.name),
+        _ => match ctx.args.get(1).and_then(|sub| base.subcommand(sub)) {
+            Some(sub) => (sub, subcommand_name(base, sub)),
+            None => return true,
+        },
+    };
+    ctx.client.user.unrestricted() || acl::permits(ctx, spec, full_name)
 }
 
 /// The handler of a command made of subcommands (CONFIG, CLIENT, ...): finds the

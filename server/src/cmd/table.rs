@@ -95,13 +95,28 @@ impl std::ops::BitOr for Flags {
 /// `last` negative counting from the end (-1 = the last argument); or, with `numkeys`
 /// set, as many keys as the argument at that index says, right after it (SINTERCARD:
 /// Redis's `movablekeys`, whose legacy triple is all zero); both for ZUNIONSTORE's
-/// destination then its sources. All zero: no keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// destination then its sources; and with `parsed`, further keys only the command's
+/// own syntax places (SORT's STORE). All zero: no keys.
+#[derive(Clone, Copy, Debug)]
 pub struct KeySpec {
     pub first: i32,
     pub last: i32,
     pub step: i32,
     pub numkeys: i32,
+    pub parsed: Option<&'static ParsedKeys>,
+}
+
+/// Keys that only a command's own parser can place (Redis's `getkeys_proc`: SORT's
+/// STORE destination may come anywhere among its options), and the key specs of
+/// unknown place COMMAND INFO shows for them. Such a command is `movablekeys`.
+#[derive(Debug)]
+pub struct ParsedKeys {
+    /// The indexes of such keys in a request (command name included).
+    pub find: fn(&[bytes::Bytes]) -> SmallVec<[usize; 4]>,
+    /// The flags of the ranged key spec (SORT reads its key although it writes).
+    pub range_flags: &'static [&'static str],
+    /// The key specs of unknown place after the ranged one: their notes and flags.
+    pub unknown: &'static [(&'static str, &'static [&'static str])],
 }
 
 impl KeySpec {
@@ -110,6 +125,7 @@ impl KeySpec {
         last: 0,
         step: 0,
         numkeys: 0,
+        parsed: None,
     };
     /// One key, the first argument.
     pub const ONE: KeySpec = KeySpec {
@@ -117,6 +133,7 @@ impl KeySpec {
         last: 1,
         step: 1,
         numkeys: 0,
+        parsed: None,
     };
     /// Every argument is a key.
     pub const ALL: KeySpec = KeySpec {
@@ -124,6 +141,7 @@ impl KeySpec {
         last: -1,
         step: 1,
         numkeys: 0,
+        parsed: None,
     };
 
     pub const fn new(first: i32, last: i32, step: i32) -> KeySpec {
@@ -132,6 +150,7 @@ impl KeySpec {
             last,
             step,
             numkeys: 0,
+            parsed: None,
         }
     }
 
@@ -152,6 +171,20 @@ impl KeySpec {
         }
     }
 
+    /// These keys, then those `parsed` finds.
+    pub const fn and_parsed(self, parsed: &'static ParsedKeys) -> KeySpec {
+        KeySpec {
+            parsed: Some(parsed),
+            ..self
+        }
+    }
+
+    /// Whether COMMAND INFO calls the command `movablekeys`: its keys are not all at
+    /// fixed places.
+    pub fn movable(&self) -> bool {
+        self.numkeys != 0 || self.parsed.is_some()
+    }
+
     /// Whether the command takes keys.
     pub fn has_keys(&self) -> bool {
         self.first != 0 || self.numkeys != 0
@@ -161,6 +194,9 @@ impl KeySpec {
     /// that is not a number, or that runs past the arguments, gives no counted keys.
     pub fn key_indexes(&self, args: &[bytes::Bytes]) -> SmallVec<[usize; 4]> {
         let mut keys: SmallVec<[usize; 4]> = self.positions(args.len()).collect();
+        if let Some(parsed) = self.parsed {
+            keys.extend((parsed.find)(args));
+        }
         if self.numkeys == 0 {
             return keys;
         }

@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 use smallvec::SmallVec;
+use std::collections::HashMap;
 use std::ops::Deref;
 use tier_engine::cold::ColdLocation;
 use tier_engine::{Entry, SlotRef, Value};
@@ -43,24 +44,28 @@ impl From<ColdMiss> for Replied {
     }
 }
 
-/// Cold values loaded for the command being run, and the keys it missed.
+/// Cold values loaded for the command being run, and the keys it missed (by their
+/// record: SORT's BY and GET may read thousands).
 #[derive(Default)]
 pub struct ColdValues {
-    loaded: SmallVec<[(ColdLocation, Value); 2]>,
+    loaded: HashMap<ColdLocation, Value>,
     missed: SmallVec<[Bytes; 1]>,
 }
 
 impl ColdValues {
     /// Makes `value`, read from the record at `loc`, available to the command.
     pub fn insert(&mut self, loc: ColdLocation, value: Value) {
-        if !self.loaded.iter().any(|(l, _)| *l == loc) {
-            self.loaded.push((loc, value));
-        }
+        self.loaded.entry(loc).or_insert(value);
     }
 
     /// Whether the value of the record at `loc` is loaded.
     pub fn has(&self, loc: ColdLocation) -> bool {
-        self.loaded.iter().any(|(l, _)| *l == loc)
+        self.loaded.contains_key(&loc)
+    }
+
+    /// The loaded value of the record at `loc`.
+    pub fn loaded(&self, loc: ColdLocation) -> Option<&Value> {
+        self.loaded.get(&loc)
     }
 
     /// Forgets everything (before the connection's next command).
@@ -83,8 +88,8 @@ impl ColdValues {
     pub fn value_of<'g>(&mut self, key: &[u8], entry: &'g Entry) -> Result<ValueRef<'g>, ColdMiss> {
         match entry.slot() {
             SlotRef::Hot(v) => Ok(ValueRef::Ram(v)),
-            SlotRef::Cold(loc) => match self.loaded.iter().find(|(l, _)| *l == loc) {
-                Some((_, v)) => Ok(ValueRef::Loaded(v.clone())),
+            SlotRef::Cold(loc) => match self.loaded.get(&loc) {
+                Some(v) => Ok(ValueRef::Loaded(v.clone())),
                 None => {
                     self.missed.push(Bytes::copy_from_slice(key));
                     Err(ColdMiss)

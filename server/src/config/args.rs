@@ -197,9 +197,39 @@ impl Config {
 
     /// Applies one directive, `name` (any case) with its `values`.
     fn apply_directive(&mut self, name: &[u8], values: &[Vec<u8>]) -> Result<(), Reason> {
+        if name.eq_ignore_ascii_case(b"user") && !values.is_empty() {
+            return self.add_user(values);
+        }
         let (_, spec) =
             lookup(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_owned())?;
         spec.apply(self, values)
+    }
+}
+
+impl Config {
+    /// A `user <name> <rule>...` directive: its rules are checked now (as Redis's
+    /// `ACLAppendUserForLoading`) and applied once the server starts.
+    fn add_user(&mut self, words: &[Vec<u8>]) -> Result<(), Reason> {
+        let name = &words[0];
+        if self.users.iter().any(|u| u[0] == *name) {
+            return Err(
+                "Error in user declaration: Duplicate user found. A user can only be defined \
+                 once in config files"
+                    .to_owned(),
+            );
+        }
+        if crate::acl::rules::has_spaces(name) {
+            return Err("Spaces not allowed in ACL usernames".to_owned());
+        }
+        crate::acl::rules::user_from_words(&words[1..]).map_err(|(rule, e)| {
+            format!(
+                "Error in user declaration '{}': {}",
+                String::from_utf8_lossy(&rule),
+                e
+            )
+        })?;
+        self.users.push(words.to_vec());
+        Ok(())
     }
 }
 

@@ -113,6 +113,14 @@ pub struct Config {
     /// many milliseconds, other clients get `-BUSY` and SCRIPT KILL may stop it; 0
     /// means at once. Default: 5000.
     pub busy_reply_threshold: u64,
+    /// `aclfile`: the file of ACL users, loaded at start, by ACL LOAD, written by ACL
+    /// SAVE (docs/FORMAT.md). Default: none (users live in memory only).
+    pub aclfile: Option<PathBuf>,
+    /// `acllog-max-len`: how many entries the ACL log keeps. Default: 128.
+    pub acllog_max_len: u64,
+    /// `user <name> <rule>...` directives of the config file, each as its words
+    /// (name first), applied at start (not with an aclfile). Default: none.
+    pub users: Vec<Vec<Vec<u8>>>,
     /// `hz`: how many times a second background tasks (active expiry, timeouts) run;
     /// values outside 1..=500 are clamped into it, as Redis does. Default: 10.
     pub hz: u32,
@@ -158,6 +166,100 @@ pub struct Config {
     /// start (negative: one microsecond once in `-n` records), as Redis's debugging
     /// option. Default: 0.
     pub key_load_delay: i64,
+    /// The TLS listener and its certificates: the `tls-*` options.
+    pub tls: TlsConfig,
+}
+
+/// The `tls-*` options, as Redis names them. Every file is read when TLS is
+/// configured: at start, and on a CONFIG SET of any of these options while TLS runs
+/// (new connections get the new certificates; open ones keep theirs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// `tls-port`: the port of the TLS listener, on the `bind` addresses; 0 means no
+    /// TLS listener. Default: 0.
+    pub port: u16,
+    /// `tls-cert-file`: the server's certificate chain (PEM), leaf first. Default: none.
+    pub cert_file: Option<PathBuf>,
+    /// `tls-key-file`: the server certificate's private key (PEM: PKCS#8, PKCS#1 or
+    /// SEC1). Default: none.
+    pub key_file: Option<PathBuf>,
+    /// `tls-key-file-pass`: the passphrase of an encrypted `tls-key-file`. Tier reads
+    /// only unencrypted keys: TLS refuses to start while this is set. Default: none.
+    pub key_file_pass: Option<Vec<u8>>,
+    /// `tls-ca-cert-file`: the CA certificates (PEM) client certificates are checked
+    /// against. Default: none.
+    pub ca_cert_file: Option<PathBuf>,
+    /// `tls-ca-cert-dir`: a directory of CA certificates (PEM files), read as
+    /// `tls-ca-cert-file` is. Default: none.
+    pub ca_cert_dir: Option<PathBuf>,
+    /// `tls-auth-clients`: whether a client must present a certificate signed by one
+    /// of the CAs. Default: yes.
+    pub auth_clients: TlsAuthClients,
+    /// `tls-protocols`: the TLS versions allowed, space separated (`TLSv1.2`,
+    /// `TLSv1.3`; `TLSv1` and `TLSv1.1` are not offered by Tier); empty means both.
+    /// Default: empty.
+    pub protocols: String,
+    /// `tls-ciphers`: the TLS 1.2 cipher suites allowed, OpenSSL names separated by
+    /// `:`; empty means all Tier has. Default: empty.
+    pub ciphers: String,
+    /// `tls-ciphersuites`: the TLS 1.3 cipher suites allowed, names separated by `:`;
+    /// empty means all. Default: empty.
+    pub ciphersuites: String,
+    /// `tls-prefer-server-ciphers`: pick the cipher suite by the server's order of
+    /// preference rather than the client's. Default: no.
+    pub prefer_server_ciphers: bool,
+    /// `tls-session-caching`: let clients resume TLS sessions. Default: yes.
+    pub session_caching: bool,
+    /// `tls-session-cache-size`: how many sessions the cache keeps. Default: 20480.
+    pub session_cache_size: u32,
+}
+
+/// `tls-auth-clients`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsAuthClients {
+    /// `no`: no client certificate is asked for.
+    No,
+    /// `yes`: a client without a valid certificate is refused.
+    Yes,
+    /// `optional`: a client certificate is checked if one is given.
+    Optional,
+}
+
+impl TlsAuthClients {
+    /// Every value, in the order Redis's error message lists them.
+    pub const ALL: [TlsAuthClients; 3] = [
+        TlsAuthClients::No,
+        TlsAuthClients::Yes,
+        TlsAuthClients::Optional,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsAuthClients::No => "no",
+            TlsAuthClients::Yes => "yes",
+            TlsAuthClients::Optional => "optional",
+        }
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            port: 0,
+            cert_file: None,
+            key_file: None,
+            key_file_pass: None,
+            ca_cert_file: None,
+            ca_cert_dir: None,
+            auth_clients: TlsAuthClients::Yes,
+            protocols: String::new(),
+            ciphers: String::new(),
+            ciphersuites: String::new(),
+            prefer_server_ciphers: false,
+            session_caching: true,
+            session_cache_size: 20480,
+        }
+    }
 }
 
 /// A client class of `client-output-buffer-limit`.
@@ -224,6 +326,9 @@ impl Default for Config {
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
             busy_reply_threshold: 5000,
+            aclfile: None,
+            acllog_max_len: 128,
+            users: Vec::new(),
             hz: 10,
             appendonly: true,
             appendfsync: FsyncPolicy::EverySec,
@@ -235,6 +340,7 @@ impl Default for Config {
             dbfilename: "dump.tsnap".to_owned(),
             save: Vec::new(),
             key_load_delay: 0,
+            tls: TlsConfig::default(),
             lfu_log_factor: 10,
             lfu_decay_time: 1,
             client_output_buffer_limit: [
@@ -320,9 +426,9 @@ impl Config {
     }
 
     /// CONFIG SET on a copy of this configuration: checks every name first, then parses
-    /// every value. Returns the new configuration and the canonical names whose value
-    /// changed. Errors are Redis 7.0's texts, starting with `ERR `.
-    fn config_set(&self, pairs: &[(&[u8], &[u8])]) -> Result<(Config, Vec<&'static str>), String> {
+    /// every value. Returns the new configuration, the canonical names set and those of
+    /// them whose value changed. Errors are Redis 7.0's texts, starting with `ERR `.
+    fn config_set(&self, pairs: &[(&[u8], &[u8])]) -> Result<ConfigChange, String> {
         let mut specs = Vec::with_capacity(pairs.len());
         for &(name, _) in pairs {
             let shown = String::from_utf8_lossy(name);
@@ -356,8 +462,21 @@ impl Config {
             .filter(|(_, spec)| (spec.get)(self) != (spec.get)(&next))
             .map(|(_, spec)| spec.name)
             .collect();
-        Ok((next, changed))
+        Ok(ConfigChange {
+            next,
+            named: specs.iter().map(|(_, spec)| spec.name).collect(),
+            changed,
+        })
     }
+}
+
+/// What a CONFIG SET would do: the configuration after it, and the options it names.
+struct ConfigChange {
+    next: Config,
+    /// The canonical names of every option set, changed or not.
+    named: Vec<&'static str>,
+    /// Those of them whose value changed.
+    changed: Vec<&'static str>,
 }
 
 /// `maxmemory-policy`: Redis's eight policies (the tier's evictor applies them).
@@ -454,7 +573,7 @@ impl SharedConfig {
     /// lfu-log-factor, lfu-decay-time, client-output-buffer-limit,
     /// auto-aof-rewrite-*, dbfilename, save, slowlog-log-slower-than, slowlog-max-len,
     /// busy-reply-threshold (and its alias lua-time-limit),
-    /// hz).
+    /// hz, and the tls-* options but tls-port).
     ///
     /// On success returns the canonical names of the options whose value changed, so
     /// the caller can react (e.g. re-filter logging when it holds `"loglevel"`). On
@@ -462,12 +581,28 @@ impl SharedConfig {
     /// starting with `ERR ` (the first error by argument position wins, as in Redis).
     /// An odd number of arguments is the caller's to refuse, with `ERR syntax error`.
     pub fn set(&self, pairs: &[(&[u8], &[u8])]) -> Result<Vec<&'static str>, String> {
+        self.set_checked(pairs, |_, _| Ok(()))
+    }
+
+    /// CONFIG SET as [`set`](Self::set), with `apply` run first on the new
+    /// configuration and the canonical names of every option set (changed or not: a
+    /// TLS certificate file set again to the same path is read again). An error from
+    /// `apply` (the option it blames and Redis's reason) leaves the configuration as
+    /// it was.
+    pub fn set_checked(
+        &self,
+        pairs: &[(&[u8], &[u8])],
+        apply: impl FnOnce(&Config, &[&'static str]) -> Result<(), (&'static str, String)>,
+    ) -> Result<Vec<&'static str>, String> {
         let _writer = self.writer.lock();
-        let (next, changed) = self.current.load().config_set(pairs)?;
-        if !changed.is_empty() {
-            self.current.store(Arc::new(next));
+        let change = self.current.load().config_set(pairs)?;
+        apply(&change.next, &change.named).map_err(|(name, why)| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+        })?;
+        if !change.changed.is_empty() {
+            self.current.store(Arc::new(change.next));
         }
-        Ok(changed)
+        Ok(change.changed)
     }
 }
 
@@ -548,9 +683,24 @@ mod tests {
                 "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
             ),
             ("databases", "16"),
+            ("aclfile", ""),
+            ("acllog-max-len", "128"),
             ("slowlog-log-slower-than", "10000"),
             ("slowlog-max-len", "128"),
             ("hz", "10"),
+            ("tls-port", "0"),
+            ("tls-cert-file", ""),
+            ("tls-key-file", ""),
+            ("tls-key-file-pass", ""),
+            ("tls-ca-cert-file", ""),
+            ("tls-ca-cert-dir", ""),
+            ("tls-auth-clients", "yes"),
+            ("tls-protocols", ""),
+            ("tls-ciphers", ""),
+            ("tls-ciphersuites", ""),
+            ("tls-prefer-server-ciphers", "no"),
+            ("tls-session-caching", "yes"),
+            ("tls-session-cache-size", "20480"),
             ("daemonize", "no"),
         ];
         for (name, value) in want {
@@ -582,7 +732,7 @@ mod tests {
             ["slowlog-log-slower-than", "slowlog-max-len", "hz"]
         );
         assert_eq!(
-            names(&["[pt]*"]),
+            names(&["[pt][^l]*"]),
             [
                 "port",
                 "protected-mode",
@@ -974,8 +1124,21 @@ mod tests {
                 "lfu-decay-time",
                 "client-output-buffer-limit",
                 "slowlog-log-slower-than",
+                "acllog-max-len",
                 "slowlog-max-len",
                 "hz",
+                "tls-cert-file",
+                "tls-key-file",
+                "tls-key-file-pass",
+                "tls-ca-cert-file",
+                "tls-ca-cert-dir",
+                "tls-auth-clients",
+                "tls-protocols",
+                "tls-ciphers",
+                "tls-ciphersuites",
+                "tls-prefer-server-ciphers",
+                "tls-session-caching",
+                "tls-session-cache-size",
             ]
         );
     }

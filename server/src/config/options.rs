@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use tier_engine::cold::MAX_SEGMENT_SIZE;
 use tier_engine::io::{IoEngineKind, ALIGN};
 
-use super::{ClientClass, Config, LogLevel, MaxmemoryPolicy, OutputLimit};
+use super::{ClientClass, Config, LogLevel, MaxmemoryPolicy, OutputLimit, TlsAuthClients};
 use tier_engine::splitargs::split_args;
 
 /// Redis's limit on the number of `bind` addresses (`CONFIG_BINDADDR_MAX`).
@@ -506,6 +506,29 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
         ..BUSY_REPLY_THRESHOLD
     },
     OptionSpec {
+        name: "aclfile",
+        runtime: false,
+        set: Setter::One(|c, v| {
+            c.aclfile = (!v.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(v)));
+            Ok(())
+        }),
+        get: |c| {
+            c.aclfile
+                .as_deref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        },
+    },
+    OptionSpec {
+        name: "acllog-max-len",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.acllog_max_len = int(v, 0, i64::MAX)?;
+            Ok(())
+        }),
+        get: |c| c.acllog_max_len.to_string(),
+    },
+    OptionSpec {
         name: "slowlog-max-len",
         runtime: true,
         set: Setter::One(|c, v| {
@@ -524,6 +547,126 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
             Ok(())
         }),
         get: |c| c.hz.to_string(),
+    },
+    // TLS (see TlsConfig): applied, and checked, when TLS runs; see crate::tls.
+    OptionSpec {
+        name: "tls-port",
+        runtime: false,
+        set: Setter::One(|c, v| {
+            c.tls.port = int(v, 0, 65535)?;
+            Ok(())
+        }),
+        get: |c| c.tls.port.to_string(),
+    },
+    OptionSpec {
+        name: "tls-cert-file",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tls.cert_file = optional_path(v);
+            Ok(())
+        }),
+        get: |c| path_str(&c.tls.cert_file),
+    },
+    OptionSpec {
+        name: "tls-key-file",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tls.key_file = optional_path(v);
+            Ok(())
+        }),
+        get: |c| path_str(&c.tls.key_file),
+    },
+    OptionSpec {
+        name: "tls-key-file-pass",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tls.key_file_pass = (!v.is_empty()).then(|| v.to_vec());
+            Ok(())
+        }),
+        get: |c| {
+            String::from_utf8_lossy(c.tls.key_file_pass.as_deref().unwrap_or_default()).into_owned()
+        },
+    },
+    OptionSpec {
+        name: "tls-ca-cert-file",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tls.ca_cert_file = optional_path(v);
+            Ok(())
+        }),
+        get: |c| path_str(&c.tls.ca_cert_file),
+    },
+    OptionSpec {
+        name: "tls-ca-cert-dir",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tls.ca_cert_dir = optional_path(v);
+            Ok(())
+        }),
+        get: |c| path_str(&c.tls.ca_cert_dir),
+    },
+    OptionSpec {
+        name: "tls-auth-clients",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tls.auth_clients = one_of(v, &TlsAuthClients::ALL, TlsAuthClients::name)?;
+            Ok(())
+        }),
+        get: |c| c.tls.auth_clients.name().to_owned(),
+    },
+    OptionSpec {
+        name: "tls-protocols",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tls.protocols = String::from_utf8_lossy(v).into_owned();
+            Ok(())
+        }),
+        get: |c| c.tls.protocols.clone(),
+    },
+    OptionSpec {
+        name: "tls-ciphers",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tls.ciphers = String::from_utf8_lossy(v).into_owned();
+            Ok(())
+        }),
+        get: |c| c.tls.ciphers.clone(),
+    },
+    OptionSpec {
+        name: "tls-ciphersuites",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tls.ciphersuites = String::from_utf8_lossy(v).into_owned();
+            Ok(())
+        }),
+        get: |c| c.tls.ciphersuites.clone(),
+    },
+    OptionSpec {
+        name: "tls-prefer-server-ciphers",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tls.prefer_server_ciphers = yes_no(v)?;
+            Ok(())
+        }),
+        get: |c| yes_no_str(c.tls.prefer_server_ciphers),
+    },
+    OptionSpec {
+        name: "tls-session-caching",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tls.session_caching = yes_no(v)?;
+            Ok(())
+        }),
+        get: |c| yes_no_str(c.tls.session_caching),
+    },
+    OptionSpec {
+        name: "tls-session-cache-size",
+        runtime: true,
+        set: Setter::One(|c, v| {
+            c.tls.session_cache_size = int(v, 0, i32::MAX.into())?;
+            Ok(())
+        }),
+        get: |c| c.tls.session_cache_size.to_string(),
     },
     OptionSpec {
         // Accepted as `no` so that configuration files written for Redis load.
@@ -700,6 +843,18 @@ fn output_limits(args: &[Vec<u8>]) -> Result<Vec<(ClientClass, OutputLimit)>, Re
             }
         })
         .collect()
+}
+
+/// A file option: the path, or none when empty.
+fn optional_path(v: &[u8]) -> Option<PathBuf> {
+    (!v.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(v)))
+}
+
+/// A file option as CONFIG GET prints it: empty when unset.
+fn path_str(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn yes_no(v: &[u8]) -> Result<bool, Reason> {

@@ -264,7 +264,7 @@ struct Replayer<'s> {
 
 impl<'s> Replayer<'s> {
     fn new(shared: &'s Arc<Shared>, config: &'s Config) -> Replayer<'s> {
-        let mut client = Client::new(Clients::unlisted(), true);
+        let mut client = Client::new(Clients::unlisted(shared.acl.default_user().clone()), true);
         client.replaying = true;
         Replayer {
             session: Session::new(shared, client, ReplyWriter::new(Protocol::Resp2)),

@@ -228,6 +228,7 @@ pub fn run(ctx: &mut Ctx<'_>, script: Script<'_>) {
     let _running = RunningGuard { scripts };
     let db = ctx.client.db;
     let deny_blocking = std::mem::replace(&mut ctx.client.deny_blocking, true);
+    ctx.client.in_script = true;
     let proto = ctx.out.proto;
     let mut reply = ReplyWriter::new(proto);
     let outcome = scripts.with_vm(|vm| {
@@ -265,6 +266,7 @@ pub fn run(ctx: &mut Ctx<'_>, script: Script<'_>) {
     });
     ctx.client.set_db(db);
     ctx.client.deny_blocking = deny_blocking;
+    ctx.client.in_script = false;
     match outcome {
         Ok(()) => ctx.out.out.extend_from_slice(&reply.out),
         Err(e) => ctx.out.error(e),
@@ -442,16 +444,6 @@ fn call_command(
     if spec.flags.contains(Flags::NO_SCRIPT) {
         return refuse("ERR This Redis command is not allowed from script");
     }
-    let writes = spec.flags.contains(Flags::WRITE);
-    if writes && limits.read_only {
-        return refuse("ERR Write commands are not allowed from read-only scripts.");
-    }
-    if limits.out_of_memory && spec.flags.contains(Flags::DENYOOM) {
-        return refuse(cmd::OOM_ERROR);
-    }
-    if writes {
-        running.wrote.store(true, Ordering::Release);
-    }
     let mut out = ReplyWriter::new(if resp3 {
         Protocol::Resp3
     } else {
@@ -466,7 +458,20 @@ fn call_command(
         now: ctx.now,
         cold: &mut *ctx.cold,
     };
-    cmd::execute(&mut call);
+    // ACL first (the denial is the reply), then what a script may not do.
+    if cmd::script_permits(&mut call) {
+        let writes = spec.flags.contains(Flags::WRITE);
+        if writes && limits.read_only {
+            return refuse("ERR Write commands are not allowed from read-only scripts.");
+        }
+        if limits.out_of_memory && spec.flags.contains(Flags::DENYOOM) {
+            return refuse(cmd::OOM_ERROR);
+        }
+        if writes {
+            running.wrote.store(true, Ordering::Release);
+        }
+        cmd::execute(&mut call);
+    }
     if let Some(key) = ctx.cold.take_missed().first() {
         let text = format!(
             "ERR the value of key '{}' is in the cold tier; name it in the script's KEYS so \

@@ -1,41 +1,17 @@
 //! COMMAND and its subcommands (COUNT, INFO, DOCS, LIST, GETKEYS, GETKEYSANDFLAGS,
 //! HELP): what the command table says about each command, in Redis 7.0's reply
 //! shapes. What the table does not record is derived as Redis derives it: ACL
-//! categories from the flags and the group, a key spec from the key range, the
+//! categories ([`catalog`]), a key spec from the key range, the
 //! `nondeterministic_output` tip from the NONDETERMINISTIC flag, and the arguments of
 //! COMMAND DOCS from the syntax string ([`command_docs`](super::command_docs)).
 
 use super::command_docs;
+use crate::acl::catalog;
 use crate::cmd::table::{self, CommandSpec, Flags, KeySpec};
 use crate::cmd::{dispatch_subcommand, reply_help, Ctx};
 use crate::resp::ReplyWriter;
 use bytes::Bytes;
 use tier_engine::glob::glob_match;
-
-/// Redis's ACL categories, in the order COMMAND INFO lists them.
-const CATEGORIES: [&str; 21] = [
-    "keyspace",
-    "read",
-    "write",
-    "set",
-    "sortedset",
-    "list",
-    "hash",
-    "string",
-    "bitmap",
-    "hyperloglog",
-    "geo",
-    "stream",
-    "pubsub",
-    "admin",
-    "fast",
-    "slow",
-    "blocking",
-    "dangerous",
-    "connection",
-    "transaction",
-    "scripting",
-];
 
 /// COMMAND: with no subcommand, the details of every command.
 pub(super) fn command(ctx: &mut Ctx<'_>) {
@@ -95,7 +71,7 @@ pub(super) fn list(ctx: &mut Ctx<'_>) {
         }
         _ => return ctx.syntax_error(),
     };
-    let keep = |full: &str, spec: &CommandSpec| match &filter {
+    let keep = |full: &str, spec: &'static CommandSpec| match &filter {
         None => true,
         // Tier has no modules.
         Some((kind, _)) if kind == b"module" => false,
@@ -237,13 +213,13 @@ fn write_all_infos(out: &mut ReplyWriter) {
 
 /// One command's COMMAND INFO entry: name, arity, flags, first key, last key, step,
 /// ACL categories, tips, key specs, subcommands.
-fn write_info(out: &mut ReplyWriter, full: &str, spec: &CommandSpec) {
+fn write_info(out: &mut ReplyWriter, full: &str, spec: &'static CommandSpec) {
     out.array_len(10);
     out.bulk(full.as_bytes());
     out.integer(i64::from(spec.arity));
-    let movable = match spec.keys.numkeys {
-        0 => Flags::NONE,
-        _ => Flags::MOVABLE_KEYS,
+    let movable = match spec.keys.movable() {
+        false => Flags::NONE,
+        true => Flags::MOVABLE_KEYS,
     };
     let flags = (spec.flags | movable).names();
     out.set_len(flags.len());
@@ -276,7 +252,8 @@ fn write_info(out: &mut ReplyWriter, full: &str, spec: &CommandSpec) {
 }
 
 /// The key specs equivalent to the table's keys: from index `first` to `last`, every
-/// `step`, then those counted by the argument at `numkeys` (either may be absent).
+/// `step`, then those counted by the argument at `numkeys` (either may be absent),
+/// then those of unknown place a command's parser finds.
 fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
     let keys = spec.keys;
     if !keys.has_keys() {
@@ -284,14 +261,18 @@ fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
     }
     let ranged = keys.first != 0;
     let counted = keys.numkeys != 0;
-    out.set_len(usize::from(ranged) + usize::from(counted));
+    let unknown = keys.parsed.map_or(&[][..], |p| p.unknown);
+    out.set_len(usize::from(ranged) + usize::from(counted) + unknown.len());
     if ranged {
-        write_key_spec_flags(out, spec);
+        let flags = keys.parsed.map_or(key_flags(spec.flags), |p| p.range_flags);
+        out.map_len(3);
+        write_key_spec_flags(out, flags);
         write_range_key_spec(out, keys);
     }
     if counted {
         // The count, then the keys right after it.
-        write_key_spec_flags(out, spec);
+        out.map_len(3);
+        write_key_spec_flags(out, key_flags(spec.flags));
         write_key_spec_step(
             out,
             b"begin_search",
@@ -305,13 +286,19 @@ fn write_key_specs(out: &mut ReplyWriter, spec: &CommandSpec) {
             &[(b"keynumidx", 0), (b"firstkey", 1), (b"keystep", 1)],
         );
     }
+    for &(notes, flags) in unknown {
+        out.map_len(4);
+        out.bulk(b"notes");
+        out.bulk(notes.as_bytes());
+        write_key_spec_flags(out, flags);
+        write_key_spec_step(out, b"begin_search", b"unknown", &[]);
+        write_key_spec_step(out, b"find_keys", b"unknown", &[]);
+    }
 }
 
-/// A key spec's map header and its flags.
-fn write_key_spec_flags(out: &mut ReplyWriter, spec: &CommandSpec) {
-    out.map_len(3);
+/// A key spec's flags.
+fn write_key_spec_flags(out: &mut ReplyWriter, flags: &[&str]) {
     out.bulk(b"flags");
-    let flags = key_flags(spec.flags);
     out.set_len(flags.len());
     for flag in flags {
         out.simple(flag);
@@ -411,64 +398,14 @@ fn write_docs(out: &mut ReplyWriter, full: &str, spec: &CommandSpec) {
     }
 }
 
-/// A command's ACL categories, as Redis derives the implicit ones from the flags
-/// (`setImplicitACLCategories`) plus the category of its group.
-fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
-    let flags = spec.flags;
-    let group = match spec.group {
-        "generic" => Some("keyspace"),
-        "string" => Some("string"),
-        "list" => Some("list"),
-        "set" => Some("set"),
-        "sorted-set" => Some("sortedset"),
-        "hash" => Some("hash"),
-        "pubsub" => Some("pubsub"),
-        "transactions" => Some("transaction"),
-        "connection" => Some("connection"),
-        "scripting" => Some("scripting"),
-        "hyperloglog" => Some("hyperloglog"),
-        "geo" => Some("geo"),
-        "stream" => Some("stream"),
-        "bitmap" => Some("bitmap"),
-        _ => None,
-    };
-    let fast = flags.contains(Flags::FAST);
-    let admin = flags.contains(Flags::ADMIN);
-    CATEGORIES
-        .into_iter()
-        .filter(|&c| {
-            group == Some(c)
-                || match c {
-                    "write" => flags.contains(Flags::WRITE),
-                    "read" => flags.contains(Flags::READONLY),
-                    "admin" | "dangerous" => admin,
-                    "pubsub" => flags.contains(Flags::PUBSUB),
-                    "fast" => fast,
-                    "slow" => !fast,
-                    "blocking" => flags.contains(Flags::BLOCKING),
-                    _ => false,
-                }
-        })
-        .collect()
+/// A command's ACL categories (see [`catalog`]).
+fn acl_categories(spec: &'static CommandSpec) -> Vec<&'static str> {
+    catalog::of(spec).categories.names().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn categories_as_redis_derives_them() {
-        let get = table::lookup(b"get").map(acl_categories);
-        assert_eq!(get, Some(vec!["read", "string", "fast"]));
-        let set = table::lookup(b"set").map(acl_categories);
-        assert_eq!(set, Some(vec!["write", "string", "slow"]));
-        let config_get =
-            lookup_full(b"CONFIG|GET").map(|(full, spec)| (full, acl_categories(spec)));
-        assert_eq!(
-            config_get,
-            Some(("config|get".to_owned(), vec!["admin", "slow", "dangerous"]))
-        );
-    }
 
     #[test]
     fn full_names() {

@@ -1,6 +1,6 @@
 //! CONFIG GET / SET / RESETSTAT / REWRITE / HELP over the live configuration
 //! ([`SharedConfig`](crate::config::SharedConfig)), applying what a change implies
-//! (the log filter) as soon as it is made.
+//! (the log filter, the TLS certificates) as soon as it is made.
 
 use super::config_file;
 use crate::cmd::{reply_help, Ctx};
@@ -27,7 +27,10 @@ pub(super) fn set(ctx: &mut Ctx<'_>) {
         .chunks_exact(2)
         .map(|p| (p[0].as_ref(), p[1].as_ref()))
         .collect();
-    match ctx.shared.config.set(&pairs) {
+    let shared = ctx.shared;
+    match shared.config.set_checked(&pairs, |next, named| {
+        crate::tls::reconfigure(shared, next, named)
+    }) {
         Ok(changed) => {
             // A lower slowlog-max-len takes effect at the slow log's next entry, as
             // in Redis 7.0 (whose SLOWLOG LEN still counts the old entries till then).
@@ -36,6 +39,16 @@ pub(super) fn set(ctx: &mut Ctx<'_>) {
             }
             if changed.contains(&"appendfsync") {
                 ctx.shared.sync_aof_policy();
+            }
+            let live = ctx.shared.config.load();
+            // requirepass is the default user's password, as in Redis.
+            if changed.contains(&"requirepass") {
+                ctx.shared
+                    .acl
+                    .set_default_password(live.requirepass.as_deref());
+            }
+            if changed.contains(&"acllog-max-len") {
+                ctx.shared.acl.log.trim(live.acllog_max_len as usize);
             }
             ctx.shared.sync_tier_settings();
             ctx.out.ok();
