@@ -2,7 +2,8 @@
 //! with the `redis` crate: cache-aside with JSON and a TTL, a fixed-window rate
 //! limiter (a pipeline of INCR and EXPIRE), sessions in hashes with a sliding expiry,
 //! a lock taken with SET NX PX and released under WATCH/MULTI or by a Lua
-//! check-and-delete, and events over pub/sub. Each runs on keys in RAM and again after they went to the cold tier.
+//! check-and-delete, and events over pub/sub. Each runs on keys in RAM and again after
+//! they went to the cold tier.
 
 use crate::harness::*;
 use redis::Commands;
@@ -106,6 +107,19 @@ fn sessions_with_sliding_expiry() {
     assert_eq!(user, None, "an idle session expires");
 }
 
+/// Takes the lock `key` for `token` with SET NX PX (500 ms); says whether it did.
+fn take_lock(con: &mut redis::Connection, key: &str, token: &str) -> bool {
+    redis::cmd("SET")
+        .arg(key)
+        .arg(token)
+        .arg("NX")
+        .arg("PX")
+        .arg(500)
+        .query::<Option<String>>(con)
+        .expect("SET NX PX")
+        .is_some()
+}
+
 /// A lock: SET NX PX takes it (a second taker fails), the owner releases it with a
 /// check-and-delete under WATCH/MULTI (another owner's token is not deleted), and an
 /// abandoned lock expires.
@@ -114,17 +128,7 @@ fn lock_with_set_nx_px_and_watch_release() {
     let server = node();
     let mut con = server.client();
     let mut other = server.client();
-    let take = |con: &mut redis::Connection, token: &str| -> bool {
-        redis::cmd("SET")
-            .arg("lock:report")
-            .arg(token)
-            .arg("NX")
-            .arg("PX")
-            .arg(500)
-            .query::<Option<String>>(con)
-            .expect("SET NX PX")
-            .is_some()
-    };
+    let take = |con: &mut redis::Connection, token: &str| take_lock(con, "lock:report", token);
     // Releases the lock if it still holds `token`; says whether it did.
     let release = |con: &mut redis::Connection, token: &str| -> bool {
         let _: () = redis::cmd("WATCH")
@@ -165,17 +169,7 @@ fn lock_with_set_nx_px_and_lua_release() {
         "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) \
          else return 0 end",
     );
-    let take = |con: &mut redis::Connection, token: &str| -> bool {
-        redis::cmd("SET")
-            .arg("lock:job")
-            .arg(token)
-            .arg("NX")
-            .arg("PX")
-            .arg(500)
-            .query::<Option<String>>(con)
-            .expect("SET NX PX")
-            .is_some()
-    };
+    let take = |con: &mut redis::Connection, token: &str| take_lock(con, "lock:job", token);
     let release = |con: &mut redis::Connection, token: &str| -> bool {
         let deleted: i64 = release_script
             .key("lock:job")
