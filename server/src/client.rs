@@ -56,6 +56,8 @@ pub struct Client {
     pub user: Arc<User>,
     /// EXEC is running the queued commands (ACL denials then say so).
     pub in_exec: bool,
+    /// A Lua script is running the commands (ACL denials then say so, as Redis).
+    pub in_script: bool,
     /// What other connections can see and change of this client.
     pub handle: Arc<ClientHandle>,
 }
@@ -208,6 +210,7 @@ impl Client {
         Client {
             user,
             in_exec: false,
+            in_script: false,
             db: 0,
             authenticated,
             close_after_reply: false,

@@ -15,6 +15,7 @@
 //! - `num`: numbers as Redis reads and writes them (`string2ll`, `long double`).
 //! - [`persist`]: the AOF, snapshots, and loading them at start.
 //! - [`pubsub`]: channels, patterns and subscribers' mailboxes.
+//! - [`script`]: Lua scripting (the script cache, the Lua state, SCRIPT KILL).
 //! - [`tls`]: the TLS listener's configuration, certificate reloads, handshakes.
 
 pub mod acl;
@@ -28,6 +29,7 @@ pub mod num;
 pub mod persist;
 pub mod pubsub;
 pub mod resp;
+pub mod script;
 pub mod server;
 mod session;
 pub mod shared;

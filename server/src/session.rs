@@ -3,6 +3,12 @@
 //! clients), waiting for room when a write finds RAM full, and running it again if a
 //! value moved meanwhile. Connections ([`crate::conn`]) and the AOF loader use it.
 //!
+//! Scripts (EVAL and friends) run like EXEC: the cold values of their KEYS are loaded,
+//! then the script runs holding the keyspace's gate alone, on a thread taken off the
+//! async runtime for the while. Other clients never block a thread on the gate: they
+//! await it, and once a script has run past `busy-reply-threshold` they are answered
+//! `-BUSY` (but for the few commands Redis lets through, such as SCRIPT KILL).
+//!
 //! A connection that turned `TIER TRACE ON` (RESP3 only) gets the reply of each
 //! command that read values from the cold tier preceded by the attribute
 //! `|1\r\n+cold\r\n:<n>\r\n`, `n` the values it read from disk: the mark tierbench
@@ -16,6 +22,7 @@ use crate::cmd::{self, Ctx};
 use crate::config::Config;
 use crate::persist::{self, Appended};
 use crate::resp::{Protocol, ReplyWriter};
+use crate::script::{self, Busy, BUSY_ERROR};
 use crate::shared::Shared;
 use bytes::Bytes;
 use smallvec::SmallVec;
@@ -37,6 +44,8 @@ const STUCK_FOR: Duration = Duration::from_secs(2);
 /// The same for a write the AOF loader replays (or a record it loads): refusing it
 /// stops the start, so it waits out a slow demoter.
 pub(crate) const LOADING_PATIENCE: Duration = Duration::from_secs(30);
+/// The longest SCRIPT KILL waits for the script it stopped to let go of the keyspace.
+const KILL_WAIT: Duration = Duration::from_secs(1);
 
 /// A client's state and the buffers its commands use.
 pub(crate) struct Session<'s> {
@@ -92,6 +101,9 @@ impl<'s> Session<'s> {
     /// room when a write finds RAM full and the tier can make some), then runs it,
     /// again after loading any cold value it missed (see [`cmd::values`]).
     pub(crate) async fn run_one(&mut self, config: &Config) {
+        if self.refused_while_busy() {
+            return;
+        }
         if self.client.multi.is_some() {
             let exempt = cmd::runs_inside_multi(&self.args[0]);
             let arity_ok =
@@ -105,6 +117,9 @@ impl<'s> Session<'s> {
             if !exempt || !arity_ok {
                 return self.queue(config).await;
             }
+        }
+        if is_script(&self.args) {
+            return self.eval(config).await;
         }
         let now = self.now();
         let started = Instant::now();
@@ -133,7 +148,9 @@ impl<'s> Session<'s> {
             for attempt in 1.. {
                 let mark = self.writer.out.len();
                 self.trace_cold_reads();
-                self.execute(config, self.now());
+                if !self.execute_when_open(config).await {
+                    break;
+                }
                 let missed = self.cold.take_missed();
                 if missed.is_empty() {
                     break;
@@ -159,9 +176,134 @@ impl<'s> Session<'s> {
             self.cold.clear();
             self.cold_loaded = 0;
         } else {
-            self.execute(config, now);
+            self.execute_when_open(config).await;
         }
         self.account(now, started);
+    }
+
+    /// EVAL, EVALSHA, EVAL_RO and EVALSHA_RO outside MULTI: loads the cold values of
+    /// the script's KEYS, holds the keyspace's gate alone, and runs the script on this
+    /// thread taken off the async runtime (a long script keeps one thread, not the
+    /// runtime's workers). Its writes are logged inside MULTI ... EXEC, so that a
+    /// replay applies all of them or none.
+    async fn eval(&mut self, config: &Config) {
+        let now = self.now();
+        let started = Instant::now();
+        // Room first, as for a write: the script's writes are refused with -OOM if RAM
+        // is still over `maxmemory` when it starts (Redis's rule for scripts).
+        if let Some(tier) = self.shared.tier.get() {
+            wait_for_room(tier, config, self.patience()).await;
+        }
+        let script = [self.args.clone()];
+        let Some(_alone) = self.hold_transaction(&script).await else {
+            return self.account(now, started);
+        };
+        persist::begin_transaction();
+        let now = self.now();
+        off_runtime(|| self.execute(config, now));
+        persist::end_transaction(&self.shared.persistence);
+        self.appended = self.appended.and(persist::take_appended());
+        self.cold.clear();
+        self.account(now, started);
+    }
+
+    /// `busy-reply-threshold` as it is now.
+    fn busy_threshold(&self) -> Duration {
+        Duration::from_millis(self.shared.config.load().busy_reply_threshold)
+    }
+
+    /// While a script has run past `busy-reply-threshold`, a command Redis does not
+    /// let through is answered `-BUSY` (inside MULTI, EXEC will then fail). Returns
+    /// whether it was.
+    fn refused_while_busy(&mut self) -> bool {
+        let busy = matches!(self.shared.scripts.busy(self.busy_threshold()), Busy::Busy);
+        if !busy || script::allowed_while_busy(&self.args) {
+            return false;
+        }
+        self.answer_busy();
+        if let Some(multi) = &mut self.client.multi {
+            multi.aborted = true;
+        }
+        true
+    }
+
+    /// Answers `-BUSY`; to EXEC (in MULTI or not), as Redis: the transaction is
+    /// discarded, and the error says why.
+    fn answer_busy(&mut self) {
+        if self.args[0].eq_ignore_ascii_case(b"exec") {
+            self.abort_exec(BUSY_ERROR);
+        } else {
+            self.writer.error(BUSY_ERROR);
+        }
+    }
+
+    /// How long to wait for the gate before looking again, while someone holds it
+    /// alone; None once a script holding it is busy: the command is then answered
+    /// `-BUSY` by the caller (or run at once if Redis lets it through).
+    fn gate_wait(&self) -> Option<Duration> {
+        match self.shared.scripts.busy(self.busy_threshold()) {
+            Busy::Busy => None,
+            Busy::Running(left) => Some(left),
+            // A transaction: it is short.
+            Busy::Idle => Some(Duration::from_millis(10)),
+        }
+    }
+
+    /// Runs the command once the keyspace's gate lets commands through, awaiting
+    /// (not blocking the thread) while a script or a transaction holds it alone. Once
+    /// a script holding it is busy, the command is answered `-BUSY`, or run at once,
+    /// without the gate, if Redis lets it through (SCRIPT KILL, SHUTDOWN NOSAVE...).
+    /// Returns whether it ran.
+    async fn execute_when_open(&mut self, config: &Config) -> bool {
+        let shared: &'s Shared = self.shared;
+        let gate = shared.keyspace.gate();
+        loop {
+            if let Some(_pass) = gate.try_shared() {
+                self.execute(config, self.now());
+                return true;
+            }
+            let Some(wait) = self.gate_wait() else {
+                if script::allowed_while_busy(&self.args) {
+                    self.execute(config, self.now());
+                    // As in Redis, SCRIPT KILL answers once the script has stopped
+                    // (at its next look at the kill, moments later).
+                    if self.args[0].eq_ignore_ascii_case(b"script") {
+                        let stopped = tokio::time::timeout(KILL_WAIT, gate.opened());
+                        let _ = stopped.await;
+                    }
+                    return true;
+                }
+                self.answer_busy();
+                return false;
+            };
+            tokio::select! {
+                () = gate.opened() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Holds the keyspace's gate alone, awaiting (not blocking the thread) while
+    /// someone else does. None (answered `-BUSY`) once a script holding it is busy.
+    async fn hold_gate(&mut self) -> Option<tier_engine::keyspace::ExclusivePass<'s>> {
+        let shared: &'s Shared = self.shared;
+        let gate = shared.keyspace.gate();
+        loop {
+            if !gate.is_closed() {
+                // Shared passes are short: waiting for them holds the thread briefly.
+                if let Some(alone) = gate.try_exclusive_for(Duration::from_millis(10)) {
+                    return Some(alone);
+                }
+            }
+            let Some(wait) = self.gate_wait() else {
+                self.answer_busy();
+                return None;
+            };
+            tokio::select! {
+                () = gate.opened() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
     }
 
     /// A command sent inside MULTI: checked as it would run, then queued (`+QUEUED`);
@@ -244,25 +386,34 @@ impl<'s> Session<'s> {
         // Inside a transaction a blocking command answers as if it timed out.
         self.client.deny_blocking = true;
         self.client.in_exec = true;
-        for args in queued.commands {
-            self.args = args;
-            let now = self.now();
-            let mark = self.writer.out.len();
-            self.execute(config, now);
-            if let Some(key) = self.cold.take_missed().first() {
-                // A key no table entry names was cold: it could not be loaded first.
-                self.writer.out.truncate(mark);
-                self.writer.error(format!(
-                    "ERR the value of key '{}' is in the cold tier; run the command outside \
-                     MULTI to load it",
-                    String::from_utf8_lossy(key)
-                ));
+        let scripted = queued.commands.iter().any(|args| is_script(args));
+        let run_all = || {
+            for args in queued.commands {
+                self.args = args;
+                let now = self.now();
+                let mark = self.writer.out.len();
+                self.execute(config, now);
+                if let Some(key) = self.cold.take_missed().first() {
+                    // A key no table entry names was cold: it could not be loaded first.
+                    self.writer.out.truncate(mark);
+                    self.writer.error(format!(
+                        "ERR the value of key '{}' is in the cold tier; run the command \
+                         outside MULTI to load it",
+                        String::from_utf8_lossy(key)
+                    ));
+                }
+                self.shared.stats.commands_processed.incr();
             }
-            self.shared.stats.commands_processed.incr();
+        };
+        // A script may run long: not on a thread of the async runtime.
+        match scripted {
+            true => off_runtime(run_all),
+            false => run_all(),
         }
         self.client.deny_blocking = false;
         self.client.in_exec = false;
         persist::end_transaction(&shared.persistence);
+        self.appended = self.appended.and(persist::take_appended());
         self.cold.clear();
         self.account(now, started);
     }
@@ -285,12 +436,12 @@ impl<'s> Session<'s> {
     ) -> Option<tier_engine::keyspace::ExclusivePass<'s>> {
         let shared: &'s Shared = self.shared;
         let Some(tier) = shared.tier.get() else {
-            return Some(shared.keyspace.gate().exclusive());
+            return self.hold_gate().await;
         };
         for _ in 0..MAX_COLD_ATTEMPTS {
             let missing = self.unloaded_keys(tier, commands);
             if missing.is_empty() {
-                let alone = shared.keyspace.gate().exclusive();
+                let alone = self.hold_gate().await?;
                 // Under the gate nothing moves: what is loaded now stays loaded.
                 if self.unloaded_keys(tier, commands).is_empty() {
                     return Some(alone);
@@ -438,11 +589,10 @@ impl<'s> Session<'s> {
         self.refused.take()
     }
 
-    /// Runs the command (passing the keyspace's gate: not while a transaction runs),
-    /// then wakes the clients blocked on the keys it gave a list to.
+    /// Runs the command, then wakes the clients blocked on the keys it gave a list
+    /// to. The caller has passed the keyspace's gate (or holds it alone).
     fn execute(&mut self, config: &Config, now: u64) {
         let shared: &'s Shared = self.shared;
-        let _pass = shared.keyspace.gate().shared();
         self.with_ctx(config, now, cmd::execute);
         self.appended = self.appended.and(persist::take_appended());
         shared.keyspace.wake_ready();
@@ -492,6 +642,25 @@ impl<'s> Session<'s> {
             );
         }
         self.client.hide_from_slowlog = false;
+    }
+}
+
+/// Whether `args` is EVAL, EVALSHA, EVAL_RO or EVALSHA_RO with enough arguments.
+fn is_script(args: &[Bytes]) -> bool {
+    ["eval", "evalsha", "eval_ro", "evalsha_ro"]
+        .iter()
+        .any(|name| args[0].eq_ignore_ascii_case(name.as_bytes()))
+        && args.len() >= 3
+}
+
+/// Runs `f` on this thread taken off the async runtime's workers for the while (its
+/// other tasks move on to other threads), if it is a multi-threaded runtime's.
+fn off_runtime<R>(f: impl FnOnce() -> R) -> R {
+    let multi_threaded = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    match multi_threaded {
+        true => tokio::task::block_in_place(f),
+        false => f(),
     }
 }
 

@@ -79,6 +79,8 @@ pub struct Shared {
     pub clients: Clients,
     /// Pub/Sub channels and patterns.
     pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// Lua scripts: the cache, the Lua state, the script running.
+    pub scripts: crate::script::Scripts,
     pub stats: ServerStats,
     pub slowlog: SlowLog,
     /// ACL users and the ACL log.
@@ -117,6 +119,7 @@ impl Shared {
             config: SharedConfig::new(config),
             clients: Clients::default(),
             pubsub: Arc::default(),
+            scripts: crate::script::Scripts::default(),
             stats: ServerStats::default(),
             started: Instant::now(),
             lastsave: AtomicU64::new(now_secs),
@@ -130,9 +133,11 @@ impl Shared {
         }
     }
 
-    /// Starts a graceful shutdown: listeners stop, connections close.
+    /// Starts a graceful shutdown: listeners stop, connections close, a running
+    /// script is stopped.
     pub fn shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
+        self.scripts.abort();
         self.shutdown_tx.send_replace(true);
         for client in self.clients.all() {
             client.kill();

@@ -14,6 +14,7 @@ mod lists;
 mod patterns;
 mod protocol;
 mod pubsub;
+mod scripting;
 mod server;
 mod sets;
 mod sort;

@@ -1,8 +1,9 @@
 //! The client patterns Tier's users run on ElastiCache, written as they write them
 //! with the `redis` crate: cache-aside with JSON and a TTL, a fixed-window rate
 //! limiter (a pipeline of INCR and EXPIRE), sessions in hashes with a sliding expiry,
-//! a lock taken with SET NX PX and released under WATCH/MULTI, and events over
-//! pub/sub. Each runs on keys in RAM and again after they went to the cold tier.
+//! a lock taken with SET NX PX and released under WATCH/MULTI or by a Lua
+//! check-and-delete, and events over pub/sub. Each runs on keys in RAM and again after
+//! they went to the cold tier.
 
 use crate::harness::*;
 use redis::Commands;
@@ -106,6 +107,19 @@ fn sessions_with_sliding_expiry() {
     assert_eq!(user, None, "an idle session expires");
 }
 
+/// Takes the lock `key` for `token` with SET NX PX (500 ms); says whether it did.
+fn take_lock(con: &mut redis::Connection, key: &str, token: &str) -> bool {
+    redis::cmd("SET")
+        .arg(key)
+        .arg(token)
+        .arg("NX")
+        .arg("PX")
+        .arg(500)
+        .query::<Option<String>>(con)
+        .expect("SET NX PX")
+        .is_some()
+}
+
 /// A lock: SET NX PX takes it (a second taker fails), the owner releases it with a
 /// check-and-delete under WATCH/MULTI (another owner's token is not deleted), and an
 /// abandoned lock expires.
@@ -114,17 +128,7 @@ fn lock_with_set_nx_px_and_watch_release() {
     let server = node();
     let mut con = server.client();
     let mut other = server.client();
-    let take = |con: &mut redis::Connection, token: &str| -> bool {
-        redis::cmd("SET")
-            .arg("lock:report")
-            .arg(token)
-            .arg("NX")
-            .arg("PX")
-            .arg(500)
-            .query::<Option<String>>(con)
-            .expect("SET NX PX")
-            .is_some()
-    };
+    let take = |con: &mut redis::Connection, token: &str| take_lock(con, "lock:report", token);
     // Releases the lock if it still holds `token`; says whether it did.
     let release = |con: &mut redis::Connection, token: &str| -> bool {
         let _: () = redis::cmd("WATCH")
@@ -150,6 +154,40 @@ fn lock_with_set_nx_px_and_watch_release() {
     assert!(release(&mut con, "token-a"));
     assert!(take(&mut other, "token-b"), "free again");
     std::thread::sleep(Duration::from_millis(600));
+    assert!(take(&mut con, "token-c"), "an abandoned lock expires");
+}
+
+/// The lock of Redis's documentation: SET NX PX takes it, a Lua script deletes it only
+/// if it still holds the caller's token (one atomic step), also when the lock's value
+/// was moved to the cold tier.
+#[test]
+fn lock_with_set_nx_px_and_lua_release() {
+    let server = node();
+    let mut con = server.client();
+    let mut other = server.client();
+    let release_script = redis::Script::new(
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) \
+         else return 0 end",
+    );
+    let take = |con: &mut redis::Connection, token: &str| take_lock(con, "lock:job", token);
+    let release = |con: &mut redis::Connection, token: &str| -> bool {
+        let deleted: i64 = release_script
+            .key("lock:job")
+            .arg(token)
+            .invoke(con)
+            .expect("release script");
+        deleted == 1
+    };
+    assert!(take(&mut con, "token-a"));
+    assert!(!take(&mut other, "token-b"), "held");
+    assert!(!release(&mut other, "token-b"), "not the owner");
+    demote(&mut con, &["lock:job"]);
+    assert!(!release(&mut other, "token-b"), "not the owner, cold");
+    assert!(release(&mut con, "token-a"));
+    assert!(!release(&mut con, "token-a"), "released already");
+    assert!(take(&mut other, "token-b"), "free again");
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(!release(&mut other, "token-b"), "expired meanwhile");
     assert!(take(&mut con, "token-c"), "an abandoned lock expires");
 }
 

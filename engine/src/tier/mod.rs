@@ -437,7 +437,12 @@ impl Tier {
     }
 
     /// Puts `value` back in RAM if `key`'s entry still points at the record `loc`.
+    /// Not while a script or a transaction holds the keyspace's gate alone: the
+    /// caller is async and must not wait for it (the value simply stays cold).
     fn promote(&self, db: usize, key: &[u8], loc: ColdLocation, value: &Value) -> bool {
+        if self.shared.keyspace.gate().is_closed() {
+            return false;
+        }
         let db = self.shared.keyspace.db(db);
         let guard = crossbeam_epoch::pin();
         db.swap_slot(

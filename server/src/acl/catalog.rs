@@ -89,6 +89,7 @@ const WITHOUT_GROUP_CATEGORY: &[&str] = &[
     "object",
     "pubsub",
     "pubsub|help",
+    "script",
     "sort",
     "sort_ro",
 ];
@@ -344,7 +345,9 @@ fn categories_of(spec: &CommandSpec, full_name: &str, base: &str) -> Categories 
         (Flags::BLOCKING, "blocking"),
     ];
     for (flag, name) in implied {
-        if flags.contains(flag) {
+        // Redis leaves the read-only scripting commands (EVAL_RO...) out of `read`.
+        let scripting_read = name == "read" && spec.group == "scripting";
+        if flags.contains(flag) && !scripting_read {
             cats = cats.with(name);
         }
     }

@@ -35,6 +35,7 @@ impl Reason {
 pub enum Context {
     Toplevel,
     Multi,
+    Lua,
 }
 
 impl Context {
@@ -42,6 +43,7 @@ impl Context {
         match self {
             Context::Toplevel => "toplevel",
             Context::Multi => "multi",
+            Context::Lua => "lua",
         }
     }
 }

@@ -194,6 +194,21 @@ pub(super) fn permits(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: 
     let username = ctx.client.user.name.clone();
     record_denial(ctx, reason, object, username);
     let message = match (in_exec, denied) {
+        // A script's command (Redis's `scriptCall`), also inside EXEC.
+        _ if ctx.client.in_script => match denied {
+            Denied::Command => {
+                "ERR The user executing the script can't run this command or subcommand"
+            }
+            Denied::Key(_) => {
+                "ERR The user executing the script can't access at least one of the keys \
+                 mentioned in the command arguments"
+            }
+            Denied::Channel(_) => {
+                "ERR The user executing the script can't publish to the channel mentioned \
+                 in the command"
+            }
+        }
+        .to_owned(),
         (false, Denied::Command) => {
             format!("NOPERM this user has no permissions to run the '{full_name}' command")
         }
@@ -223,9 +238,13 @@ pub(super) fn permits(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: 
 
 /// Adds a denial to the ACL log, with the client as CLIENT LIST shows it.
 pub(super) fn record_denial(ctx: &mut Ctx<'_>, reason: Reason, object: Vec<u8>, username: Vec<u8>) {
-    let context = match ctx.client.multi.is_some() || ctx.client.in_exec {
-        true => Context::Multi,
-        false => Context::Toplevel,
+    let context = match (
+        ctx.client.in_script,
+        ctx.client.multi.is_some() || ctx.client.in_exec,
+    ) {
+        (true, _) => Context::Lua,
+        (false, true) => Context::Multi,
+        (false, false) => Context::Toplevel,
     };
     let entry = Entry {
         count: 1,

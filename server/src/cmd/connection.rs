@@ -39,7 +39,9 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "auth",
         arity: -2,
-        flags: HANDSHAKE.union(Flags::NO_SLOWLOG_ARGS),
+        flags: HANDSHAKE
+            .union(Flags::NO_SLOWLOG_ARGS)
+            .union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Authenticate to the server",
@@ -78,7 +80,9 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hello",
         arity: -1,
-        flags: HANDSHAKE.union(Flags::NO_SLOWLOG_ARGS),
+        flags: HANDSHAKE
+            .union(Flags::NO_SLOWLOG_ARGS)
+            .union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Handshake with Redis",
@@ -104,7 +108,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         arity: -1,
-        flags: HANDSHAKE,
+        flags: HANDSHAKE.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Close the connection",
@@ -117,7 +121,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         arity: 1,
-        flags: HANDSHAKE,
+        flags: HANDSHAKE.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Reset the connection",
@@ -146,7 +150,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getname",
         arity: 2,
-        flags: CLIENT_SUB,
+        flags: CLIENT_SUB.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Get the current connection name",
@@ -160,7 +164,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "id",
         arity: 2,
-        flags: CLIENT_SUB,
+        flags: CLIENT_SUB.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Returns the client ID for the current connection",
@@ -173,7 +177,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "info",
         arity: 2,
-        flags: CLIENT_SUB.union(Flags::NONDETERMINISTIC),
+        flags: CLIENT_SUB.union(Flags::NONDETERMINISTIC).union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Returns information about the current client connection.",
@@ -186,7 +190,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "kill",
         arity: -3,
-        flags: CLIENT_ADMIN,
+        flags: CLIENT_ADMIN.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Kill the connection of a client",
@@ -199,7 +203,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "list",
         arity: -2,
-        flags: CLIENT_ADMIN.union(Flags::NONDETERMINISTIC),
+        flags: CLIENT_ADMIN.union(Flags::NONDETERMINISTIC).union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Get the list of client connections",
@@ -212,7 +216,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "no-evict",
         arity: 3,
-        flags: CLIENT_ADMIN,
+        flags: CLIENT_ADMIN.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Set client eviction mode for the current connection",
@@ -225,7 +229,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setname",
         arity: 3,
-        flags: CLIENT_SUB,
+        flags: CLIENT_SUB.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Set the current connection name",
@@ -238,7 +242,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unblock",
         arity: -3,
-        flags: CLIENT_ADMIN,
+        flags: CLIENT_ADMIN.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "connection",
         summary: "Unblock a client blocked in a blocking command from a different connection",

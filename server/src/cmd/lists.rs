@@ -55,10 +55,10 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     spec("list", "rpoplpush", 3, WM, TWO, rpoplpush, ["Remove the last element in a list, prepend it to another list and return it", "1.2.0", "O(1)", "source destination"]),
     spec("list", "lmove", 5, WM, TWO, lmove, ["Pop an element from a list, push it to another list and return it", "6.2.0", "O(1)", "source destination LEFT|RIGHT LEFT|RIGHT"]),
     spec("list", "lmpop", -4, W, KeySpec::counted_at(1), lmpop, ["Pop elements from a list", "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "numkeys key [key ...] LEFT|RIGHT [COUNT count]"]),
-    spec("list", "blpop", -3, B, BEFORE_TIMEOUT, blpop, ["Remove and get the first element in a list, or block until one is available", "2.0.0", "O(N) where N is the number of provided keys.", "key [key ...] timeout"]),
-    spec("list", "brpop", -3, B, BEFORE_TIMEOUT, brpop, ["Remove and get the last element in a list, or block until one is available", "2.0.0", "O(N) where N is the number of provided keys.", "key [key ...] timeout"]),
-    spec("list", "brpoplpush", 4, BM, TWO, brpoplpush, ["Pop an element from a list, push it to another list and return it; or block until one is available", "2.2.0", "O(1)", "source destination timeout"]),
-    spec("list", "blmove", 6, BM, TWO, blmove, ["Pop an element from a list, push it to another list and return it; or block until one is available", "6.2.0", "O(1)", "source destination LEFT|RIGHT LEFT|RIGHT timeout"]),
+    spec("list", "blpop", -3, B.union(Flags::NO_SCRIPT), BEFORE_TIMEOUT, blpop, ["Remove and get the first element in a list, or block until one is available", "2.0.0", "O(N) where N is the number of provided keys.", "key [key ...] timeout"]),
+    spec("list", "brpop", -3, B.union(Flags::NO_SCRIPT), BEFORE_TIMEOUT, brpop, ["Remove and get the last element in a list, or block until one is available", "2.0.0", "O(N) where N is the number of provided keys.", "key [key ...] timeout"]),
+    spec("list", "brpoplpush", 4, BM.union(Flags::NO_SCRIPT), TWO, brpoplpush, ["Pop an element from a list, push it to another list and return it; or block until one is available", "2.2.0", "O(1)", "source destination timeout"]),
+    spec("list", "blmove", 6, BM.union(Flags::NO_SCRIPT), TWO, blmove, ["Pop an element from a list, push it to another list and return it; or block until one is available", "6.2.0", "O(1)", "source destination LEFT|RIGHT LEFT|RIGHT timeout"]),
     spec("list", "blmpop", -5, B, KeySpec::counted_at(2), blmpop, ["Pop elements from a list, or block until one is available", "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]"]),
 ];
 

@@ -14,6 +14,7 @@ mod hashes;
 mod keys;
 mod lists;
 mod pubsub;
+mod scripting;
 mod server;
 mod sets;
 mod sort;
@@ -21,6 +22,7 @@ mod strings;
 mod transactions;
 mod zsets;
 
+pub(crate) use connection::REDIS_VERSION;
 pub(crate) use sort::pattern_keys;
 pub(crate) use transactions::runs_inside_multi;
 
@@ -42,6 +44,7 @@ pub(crate) const FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     lists::COMMANDS,
     pubsub::COMMANDS,
+    scripting::COMMANDS,
     server::COMMANDS,
     sets::COMMANDS,
     sort::COMMANDS,
@@ -320,6 +323,23 @@ fn run_spec(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, full_name: &'static s
     } else {
         (spec.handler)(ctx);
     }
+}
+
+/// The ACL check of a command a Lua script runs, made before Redis's other checks for
+/// scripts (`scriptVerifyACL`): false, with the error written, if the user may not run
+/// it. (`admit` checks again when the command runs; it passes then.)
+pub(crate) fn script_permits(ctx: &mut Ctx<'_>) -> bool {
+    let Some(base) = table::lookup(&ctx.args[0]) else {
+        return true;
+    };
+    let (spec, full_name) = match base.subcommands {
+        [] => (base, base.name),
+        _ => match ctx.args.get(1).and_then(|sub| base.subcommand(sub)) {
+            Some(sub) => (sub, subcommand_name(base, sub)),
+            None => return true,
+        },
+    };
+    ctx.client.user.unrestricted() || acl::permits(ctx, spec, full_name)
 }
 
 /// The handler of a command made of subcommands (CONFIG, CLIENT, ...): finds the

@@ -18,7 +18,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         arity: -2,
-        flags: PUBSUB,
+        flags: PUBSUB.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "pubsub",
         summary: "Listen for messages published to channels matching the given patterns",
@@ -57,7 +57,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         arity: -1,
-        flags: PUBSUB,
+        flags: PUBSUB.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "pubsub",
         summary: "Stop listening for messages posted to channels matching the given patterns",
@@ -83,7 +83,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ssubscribe",
         arity: -2,
-        flags: SHARD,
+        flags: SHARD.union(Flags::NO_SCRIPT),
         keys: KeySpec::ALL,
         group: "pubsub",
         summary: "Listen for messages published to the given shard channels",
@@ -96,7 +96,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         arity: -2,
-        flags: PUBSUB,
+        flags: PUBSUB.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "pubsub",
         summary: "Listen for messages published to the given channels",
@@ -109,7 +109,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunsubscribe",
         arity: -1,
-        flags: SHARD,
+        flags: SHARD.union(Flags::NO_SCRIPT),
         keys: KeySpec::ALL,
         group: "pubsub",
         summary: "Stop listening for messages posted to the given shard channels",
@@ -122,7 +122,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         arity: -1,
-        flags: PUBSUB,
+        flags: PUBSUB.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "pubsub",
         summary: "Stop listening for messages posted to the given channels",

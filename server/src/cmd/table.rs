@@ -48,6 +48,8 @@ impl Flags {
     pub const KEYS_ONLY: Flags = Flags(1 << 12);
     /// Refused inside MULTI (SAVE, SHUTDOWN, WATCH...).
     pub const NO_MULTI: Flags = Flags(1 << 13);
+    /// Refused from a Lua script's `redis.call` (MULTI, SUBSCRIBE, BLPOP, CONFIG...).
+    pub const NO_SCRIPT: Flags = Flags(1 << 15);
 
     pub const fn union(self, other: Flags) -> Flags {
         Flags(self.0 | other.0)
@@ -59,12 +61,13 @@ impl Flags {
 
     /// The flag names COMMAND INFO reports, in Redis's order.
     pub fn names(self) -> Vec<&'static str> {
-        const NAMES: [(Flags, &str); 12] = [
+        const NAMES: [(Flags, &str); 13] = [
             (Flags::WRITE, "write"),
             (Flags::READONLY, "readonly"),
             (Flags::DENYOOM, "denyoom"),
             (Flags::ADMIN, "admin"),
             (Flags::PUBSUB, "pubsub"),
+            (Flags::NO_SCRIPT, "noscript"),
             (Flags::BLOCKING, "blocking"),
             (Flags::LOADING, "loading"),
             (Flags::STALE, "stale"),

@@ -13,7 +13,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "discard",
         arity: 1,
-        flags: TRANSACTION_FAST,
+        flags: TRANSACTION_FAST.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "transactions",
         summary: "Discard all commands issued after MULTI",
@@ -26,7 +26,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exec",
         arity: 1,
-        flags: TRANSACTION,
+        flags: TRANSACTION.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "transactions",
         summary: "Execute all commands issued after MULTI",
@@ -39,7 +39,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "multi",
         arity: 1,
-        flags: TRANSACTION_FAST,
+        flags: TRANSACTION_FAST.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "transactions",
         summary: "Mark the start of a transaction block",
@@ -52,7 +52,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         arity: 1,
-        flags: TRANSACTION_FAST,
+        flags: TRANSACTION_FAST.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "transactions",
         summary: "Forget about all watched keys",
@@ -65,7 +65,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         arity: -2,
-        flags: TRANSACTION_FAST,
+        flags: TRANSACTION_FAST.union(Flags::NO_SCRIPT),
         keys: KeySpec::ALL,
         group: "transactions",
         summary: "Watch the given keys to determine execution of the MULTI/EXEC block",

@@ -109,6 +109,10 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// `slowlog-max-len`: how many entries the slow log keeps. Default: 128.
     pub slowlog_max_len: u64,
+    /// `busy-reply-threshold` (alias `lua-time-limit`): once a script has run this
+    /// many milliseconds, other clients get `-BUSY` and SCRIPT KILL may stop it; 0
+    /// means at once. Default: 5000.
+    pub busy_reply_threshold: u64,
     /// `aclfile`: the file of ACL users, loaded at start, by ACL LOAD, written by ACL
     /// SAVE (docs/FORMAT.md). Default: none (users live in memory only).
     pub aclfile: Option<PathBuf>,
@@ -321,6 +325,7 @@ impl Default for Config {
             databases: 16,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
+            busy_reply_threshold: 5000,
             aclfile: None,
             acllog_max_len: 128,
             users: Vec::new(),
@@ -567,6 +572,7 @@ impl SharedConfig {
     /// requirepass, protected-mode, appendfsync, aof-load-truncated, key-load-delay,
     /// lfu-log-factor, lfu-decay-time, client-output-buffer-limit,
     /// auto-aof-rewrite-*, dbfilename, save, slowlog-log-slower-than, slowlog-max-len,
+    /// busy-reply-threshold (and its alias lua-time-limit),
     /// hz, and the tls-* options but tls-port).
     ///
     /// On success returns the canonical names of the options whose value changed, so
@@ -680,6 +686,8 @@ mod tests {
             ("aclfile", ""),
             ("acllog-max-len", "128"),
             ("slowlog-log-slower-than", "10000"),
+            ("busy-reply-threshold", "5000"),
+            ("lua-time-limit", "5000"),
             ("slowlog-max-len", "128"),
             ("hz", "10"),
             ("tls-port", "0"),
@@ -1118,6 +1126,8 @@ mod tests {
                 "lfu-decay-time",
                 "client-output-buffer-limit",
                 "slowlog-log-slower-than",
+                "busy-reply-threshold",
+                "lua-time-limit",
                 "acllog-max-len",
                 "slowlog-max-len",
                 "hz",

@@ -500,6 +500,11 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
         }),
         get: |c| c.slowlog_log_slower_than.to_string(),
     },
+    BUSY_REPLY_THRESHOLD,
+    OptionSpec {
+        name: "lua-time-limit",
+        ..BUSY_REPLY_THRESHOLD
+    },
     OptionSpec {
         name: "aclfile",
         runtime: false,
@@ -683,6 +688,17 @@ pub(super) static OPTIONS: &[OptionSpec] = &[
 ];
 
 /// `hash-max-listpack-entries`, also known by its Redis 6 name `hash-max-ziplist-entries`.
+/// `busy-reply-threshold`, also `lua-time-limit`.
+const BUSY_REPLY_THRESHOLD: OptionSpec = OptionSpec {
+    name: "busy-reply-threshold",
+    runtime: true,
+    set: Setter::One(|c, v| {
+        c.busy_reply_threshold = int(v, 0, i64::MAX)?;
+        Ok(())
+    }),
+    get: |c| c.busy_reply_threshold.to_string(),
+};
+
 const HASH_MAX_LISTPACK_ENTRIES: OptionSpec = OptionSpec {
     name: "hash-max-listpack-entries",
     runtime: true,

@@ -142,6 +142,15 @@ impl ReplyWriter {
         });
     }
 
+    /// A big number (decimal digits, maybe a leading `-`): `(` in RESP3, a bulk string
+    /// in RESP2.
+    pub fn big_number(&mut self, digits: &[u8]) {
+        match self.proto {
+            Protocol::Resp2 => self.bulk(digits),
+            Protocol::Resp3 => put_line(&mut self.out, b'(', digits),
+        }
+    }
+
     /// A verbatim string such as `txt` or `mkd` text: `=` in RESP3, a plain bulk
     /// string in RESP2.
     pub fn verbatim(&mut self, format: &[u8; 3], text: &[u8]) {

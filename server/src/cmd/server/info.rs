@@ -182,6 +182,8 @@ fn memory(lines: &mut Lines<'_>, shared: &Shared) {
     lines.bytes("used_memory", used);
     lines.bytes("used_memory_rss", rss);
     lines.bytes("total_system_memory", system_memory_bytes());
+    lines.bytes("used_memory_lua", shared.scripts.lua_memory() as u64);
+    lines.field("number_of_cached_scripts", shared.scripts.count());
     lines.bytes("maxmemory", config.maxmemory);
     lines.field("maxmemory_policy", config.maxmemory_policy.name());
     let ratio = if used == 0 {

@@ -53,7 +53,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "debug",
         arity: -2,
-        flags: ADMIN,
+        flags: ADMIN.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "server",
         summary: "A container for debugging commands",
@@ -79,7 +79,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         arity: 1,
-        flags: Flags::ADMIN.union(Flags::NO_MULTI),
+        flags: Flags::ADMIN.union(Flags::NO_MULTI).union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "server",
         summary: "Synchronously save the dataset to disk",
@@ -92,7 +92,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bgsave",
         arity: -1,
-        flags: Flags::ADMIN,
+        flags: Flags::ADMIN.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "server",
         summary: "Asynchronously save the dataset to disk",
@@ -105,7 +105,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bgrewriteaof",
         arity: 1,
-        flags: Flags::ADMIN,
+        flags: Flags::ADMIN.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "server",
         summary: "Asynchronously rewrite the append-only file",
@@ -131,7 +131,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         arity: -1,
-        flags: ADMIN.union(Flags::NO_MULTI),
+        flags: ADMIN.union(Flags::NO_MULTI).union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "server",
         summary: "Synchronously save the dataset to disk and then shut down the server",
@@ -268,7 +268,7 @@ const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "get",
         arity: -3,
-        flags: ADMIN,
+        flags: ADMIN.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "server",
         summary: "Get the values of configuration parameters",
@@ -282,7 +282,7 @@ const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "resetstat",
         arity: 2,
-        flags: ADMIN,
+        flags: ADMIN.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "server",
         summary: "Reset the stats returned by INFO",
@@ -295,7 +295,7 @@ const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rewrite",
         arity: 2,
-        flags: ADMIN,
+        flags: ADMIN.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "server",
         summary: "Rewrite the configuration file with the in memory configuration",
@@ -308,7 +308,7 @@ const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         arity: -4,
-        flags: ADMIN,
+        flags: ADMIN.union(Flags::NO_SCRIPT),
         keys: KeySpec::NONE,
         group: "server",
         summary: "Set configuration parameters to the given values",
