@@ -343,7 +343,7 @@ impl Selector {
                 out.push(b' ');
             }
         }
-        out.extend_from_slice(self.describe_commands().as_bytes());
+        out.extend_from_slice(&self.describe_commands());
     }
 
     /// The key patterns as ACL GETUSER shows them: `~*`, or each pattern.
@@ -387,11 +387,15 @@ impl Selector {
     /// differences first), then single commands and first arguments for the rest.
     /// Single commands come in the table's name order (Redis's order is its hash
     /// table's, which changes from run to run).
-    pub fn describe_commands(&self) -> String {
+    pub fn describe_commands(&self) -> Vec<u8> {
         let additive = !self.bit(FUTURE_BIT);
         let mut fake = Selector::default();
         fake.set_all_commands(!additive);
-        let mut rules = String::from(if additive { "-@all " } else { "+@all " });
+        let mut rules = Vec::from(if additive {
+            &b"-@all "[..]
+        } else {
+            &b"+@all "[..]
+        });
         let mut left = self.clone();
         let mut applied = [false; catalog::CATEGORIES.len()];
         loop {
@@ -412,28 +416,28 @@ impl Selector {
             let Some(index) = best else { break };
             fake.change_category(index, additive);
             left.change_category(index, !additive);
-            let sign = if additive { '+' } else { '-' };
-            rules.push(sign);
-            rules.push('@');
-            rules.push_str(catalog::CATEGORIES[index]);
-            rules.push(' ');
+            rules.push(if additive { b'+' } else { b'-' });
+            rules.push(b'@');
+            rules.extend_from_slice(catalog::CATEGORIES[index].as_bytes());
+            rules.push(b' ');
             applied[index] = true;
         }
         for info in catalog::all() {
             let mine = self.bit(info.id);
             if mine != fake.bit(info.id) {
-                rules.push(if mine { '+' } else { '-' });
-                rules.push_str(info.full_name);
-                rules.push(' ');
+                rules.push(if mine { b'+' } else { b'-' });
+                rules.extend_from_slice(info.full_name.as_bytes());
+                rules.push(b' ');
                 fake.change(info, mine);
             }
             if !mine {
                 for arg in self.first_args.get(&info.id).into_iter().flatten() {
-                    rules.push('+');
-                    rules.push_str(info.full_name);
-                    rules.push('|');
-                    rules.push_str(&String::from_utf8_lossy(arg));
-                    rules.push(' ');
+                    rules.push(b'+');
+                    rules.extend_from_slice(info.full_name.as_bytes());
+                    rules.push(b'|');
+                    // As given: a first argument is bytes, not necessarily UTF-8.
+                    rules.extend_from_slice(arg);
+                    rules.push(b' ');
                 }
             }
         }
@@ -806,6 +810,27 @@ mod tests {
         );
         assert!(UserRules::unrestricted_default().unrestricted());
         assert!(!user(&["+@all", "~*"]).expect("ok").unrestricted());
+    }
+
+    /// A first argument is bytes: two that differ only in bytes that are not UTF-8
+    /// stay two, and their description loads back as it was.
+    #[test]
+    fn first_arguments_are_described_as_given() {
+        let mut u = UserRules::default();
+        u.apply(b"+select|\xe8\x30").expect("rule");
+        u.apply(b"+select|\xeb\x30").expect("rule");
+        let described = u.describe();
+        assert!(
+            described.ends_with(b"-@all +select|\xe8\x30 +select|\xeb\x30")
+                || described.ends_with(b"-@all +select|\xeb\x30 +select|\xe8\x30"),
+            "{}",
+            String::from_utf8_lossy(&described)
+        );
+        let mut again = UserRules::default();
+        for rule in described.split(|&b| b == b' ') {
+            again.apply(rule).expect("described rule");
+        }
+        assert_eq!(again.describe(), described);
     }
 
     #[test]

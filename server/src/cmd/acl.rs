@@ -373,7 +373,7 @@ fn getuser(ctx: &mut Ctx<'_>) {
 /// A selector's `commands`, `keys` and `channels` fields of ACL GETUSER.
 fn write_selector(out: &mut crate::resp::ReplyWriter, selector: &Selector) {
     out.bulk(b"commands");
-    out.bulk(selector.describe_commands().as_bytes());
+    out.bulk(&selector.describe_commands());
     out.bulk(b"keys");
     out.bulk(&selector.keys_text());
     out.bulk(b"channels");
