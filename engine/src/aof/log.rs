@@ -48,7 +48,10 @@ impl<F: AofFs> AofLog<F> {
         let Stream { selected, bytes } = &mut *stream;
         bytes.clear();
         if *selected != Some(db) {
-            encode_command(&[b"SELECT".as_slice(), db.to_string().as_bytes()], bytes);
+            encode_command(
+                &[b"SELECT".as_slice(), itoa::Buffer::new().format(db).as_bytes()],
+                bytes,
+            );
         }
         encode_command(args, bytes);
         let lsn = self.writer.append(bytes)?;

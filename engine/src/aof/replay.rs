@@ -103,10 +103,16 @@ pub struct ReplaySummary {
 /// Appends `args` to `out` as Redis logs a command: `*<count>\r\n`, then
 /// `$<len>\r\n<bytes>\r\n` for each argument.
 pub fn encode_command<A: AsRef<[u8]>>(args: &[A], out: &mut Vec<u8>) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    let mut digits = itoa::Buffer::new();
+    let mut header = |out: &mut Vec<u8>, kind: u8, n: usize| {
+        out.push(kind);
+        out.extend_from_slice(digits.format(n).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    };
+    header(out, b'*', args.len());
     for arg in args {
         let arg = arg.as_ref();
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        header(out, b'$', arg.len());
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }

@@ -736,10 +736,15 @@ impl<F: AofFs> Shared<F> {
                 state.written += len;
                 state.incr_size += len;
                 state.bytes_written += len;
-                if state.fsync != FsyncPolicy::Always && state.unsynced_since.is_none() {
-                    state.unsynced_since = Some(started);
+                if state.fsync == FsyncPolicy::Always {
+                    // Every wait is for an fsync now: a wake-up would find none over.
+                    Vec::new()
+                } else {
+                    if state.unsynced_since.is_none() {
+                        state.unsynced_since = Some(started);
+                    }
+                    self.take_waiters(&mut state)
                 }
-                self.take_waiters(&mut state)
             }
             Err(e) => {
                 self.fail(&mut state, WriteOp::Write, path, e);
