@@ -33,8 +33,12 @@
 # Latencies are redis-benchmark's, measured by the client (a round trip over
 # loopback): p50 and p99 from its "latency summary", p99.9 from its "Latency by
 # percentile distribution" (the first line at or above 99.9 %: the latency under
-# which at least 99.9 % of the requests completed). fio's are completion latencies
-# (clat) of the device I/O alone.
+# which at least 99.9 % of the requests completed). fio's rows show its total
+# latencies (lat: submission, which on a virtual disk includes the notification of the
+# device, plus completion), what a program waiting for one read sees; the completion
+# latency alone (clat) p50 is in the row's note, and fio's own CPU per I/O in the CPU
+# column. The first target's line also shows the floor this device sets: hot GET p50
+# plus fio's QD1 lat p50, what a cold GET would take with no overhead of its own.
 #
 # Needs fio, redis-server, redis-benchmark, redis-cli and python3
 # (Debian: apt-get install -y fio redis-server redis-tools).
@@ -121,12 +125,18 @@ for i in idx:
 print(count)
 EOF
 
-# fio.py FILE: "iops p50 p99 p99.9" (clat in µs) from fio's json.
+# fio.py FILE: "iops p50 p99 p99.9 clat-p50 cpu" from fio's json: the total latency
+# (lat) percentiles and the completion latency (clat) p50 in µs, and fio's user +
+# system CPU µs per I/O.
 cat >"$workdir/fio.py" <<'EOF'
 import json, sys
-read = json.load(open(sys.argv[1]))["jobs"][0]["read"]
-p = read["clat_ns"]["percentile"]
-print("%.0f %.0f %.0f %.0f" % (read["iops"], p["50.000000"] / 1e3, p["99.000000"] / 1e3, p["99.900000"] / 1e3))
+job = json.load(open(sys.argv[1]))["jobs"][0]
+read = job["read"]
+lat = read["lat_ns"]["percentile"]
+clat = read["clat_ns"]["percentile"]
+cpu = (job["usr_cpu"] + job["sys_cpu"]) / 100 * read["runtime"] * 1e3 / read["total_ios"]
+print("%.0f %.0f %.0f %.0f %.0f %.1f" % (read["iops"], lat["50.000000"] / 1e3, lat["99.000000"] / 1e3,
+                                       lat["99.900000"] / 1e3, clat["50.000000"] / 1e3, cpu))
 EOF
 
 # ---- servers ----
@@ -254,7 +264,7 @@ fio_run() {
     echo "  fio: 4k randread io_uring direct QD$qd, ${FIO_SECS}s" >&2
     fio --name="randread-qd$qd" --filename="$workdir/fio.dat" --size="$FIO_SIZE" \
         --rw=randread --bs=4k --ioengine=io_uring --direct=1 --iodepth="$qd" \
-        --runtime="$FIO_SECS" --time_based --output-format=json \
+        --runtime="$FIO_SECS" --time_based --lat_percentiles=1 --output-format=json \
         --output="$workdir/fio-qd$qd.json" >/dev/null
     python3 "$workdir/fio.py" "$workdir/fio-qd$qd.json" >"$workdir/fio-qd$qd.res"
 }
@@ -423,8 +433,8 @@ fi
 
 # ---- 6. summary ----
 
-read -r fio1_iops fio1_p50 fio1_p99 fio1_p999 < <(res fio-qd1)
-read -r fio32_iops fio32_p50 fio32_p99 fio32_p999 < <(res fio-qd32)
+read -r fio1_iops fio1_p50 fio1_p99 fio1_p999 fio1_clat fio1_cpu < <(res fio-qd1)
+read -r fio32_iops fio32_p50 fio32_p99 fio32_p999 fio32_clat fio32_cpu < <(res fio-qd32)
 read -r c1_rps c1_p50 c1_p99 c1_p999 < <(res cold-c1)
 read -r c32_rps c32_p50 c32_p99 c32_p999 < <(res cold-c32)
 read -r ht1_rps ht1_p50 ht1_p99 ht1_p999 < <(res hot-tierd-c1)
@@ -456,8 +466,8 @@ row() { printf '%-36s %9s %8s %8s %8s %9s %8s  %s\n' "$@"; }
 echo
 echo "== summary: tierd io_engine $io_engine, maxmemory $MAXMEMORY, $KEYS keys x $VALUE B ($DATASET_MB MiB); $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 row "" "ops/s" "p50 µs" "p99 µs" "p99.9 µs" "CPU µs/op" "ctxsw/op" ""
-row "fio 4k randread QD1 (clat)" "$fio1_iops" "$fio1_p50" "$fio1_p99" "$fio1_p999" "" "" ""
-row "fio 4k randread QD32 (clat)" "$fio32_iops" "$fio32_p50" "$fio32_p99" "$fio32_p999" "" "" ""
+row "fio 4k randread QD1 (lat)" "$fio1_iops" "$fio1_p50" "$fio1_p99" "$fio1_p999" "$fio1_cpu" "" "clat p50 $fio1_clat µs"
+row "fio 4k randread QD32 (lat)" "$fio32_iops" "$fio32_p50" "$fio32_p99" "$fio32_p999" "$fio32_cpu" "" "clat p50 $fio32_clat µs"
 row "tierd cold GET c=1" "$c1_rps" "$c1_p50" "$c1_p99" "$c1_p999" "$(cpu cold-c1)" "$(ctx cold-c1)" "cold_reads +$c1_reads / $n_cold_c1 GETs"
 row "tierd cold GET c=32" "$c32_rps" "$c32_p50" "$c32_p99" "$c32_p999" "$(cpu cold-c32)" "$(ctx cold-c32)" "cold_reads +$c32_reads / $n_cold_c32 GETs"
 row "tierd hot GET c=1" "$ht1_rps" "$ht1_p50" "$ht1_p99" "$ht1_p999" "$(cpu hot-tierd-c1)" "$(ctx hot-tierd-c1)" "$HOT_KEYS keys; cold_reads +$hot_cold_reads in both hot runs"
@@ -479,5 +489,6 @@ echo "RSS: empty $((empty_rss / 1024)) MiB, after load $((load_rss / 1024)) MiB,
 echo
 echo "targets (run time ${SECONDS}s):"
 printf '  %-66s %s\n' "cold GET p50 $c1_p50 µs <= hot GET p50 $ht1_p50 + 60 = $t1_limit µs (c=1)" "$t1"
+echo "    (the device's floor: hot GET p50 + fio QD1 lat p50 = $((ht1_p50 + fio1_p50)) µs; the cold GET's own overhead above it: $((c1_p50 - ht1_p50 - fio1_p50)) µs)"
 printf '  %-66s %s\n' "cold GET c=32 $c32_rps/s >= 80 % of fio QD32 = $t2_limit/s ($t2_pct %)" "$t2"
 printf '  %-66s %s\n' "RAM per cold key $cold_pk_nohot B <= 32 + key $KEY_LEN = $t3_limit B" "$t3"

@@ -49,7 +49,10 @@ impl<F: AofFs> AofLog<F> {
         bytes.clear();
         if *selected != Some(db) {
             encode_command(
-                &[b"SELECT".as_slice(), itoa::Buffer::new().format(db).as_bytes()],
+                &[
+                    b"SELECT".as_slice(),
+                    itoa::Buffer::new().format(db).as_bytes(),
+                ],
                 bytes,
             );
         }
