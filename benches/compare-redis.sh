@@ -6,6 +6,11 @@
 #
 #   benches/compare-redis.sh                  # defaults: about 10 s per run
 #   N=200000 N_PIPELINED=1000000 benches/compare-redis.sh   # quicker
+#   ROUNDS=5 PERSISTENCE=always benches/compare-redis.sh       # 5 alternated rounds
+#
+# With ROUNDS above 1 every round's ratio is listed, and the table shows the medians:
+# of each server's rps and p99, and of the rounds' ratios (a disk's fsync latency
+# drifts from minute to minute, so one pair under appendfsync always can mislead).
 #
 # Needs redis-server and redis-benchmark (Debian: apt-get install redis-server).
 set -euo pipefail
@@ -16,6 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 N=${N:-1000000}
 N_PIPELINED=${N_PIPELINED:-8000000}
 CLIENTS=${CLIENTS:-50}
+ROUNDS=${ROUNDS:-1}
 
 # shellcheck source=benches/common.sh
 . benches/common.sh
@@ -60,26 +66,55 @@ bench() {
 }
 
 results="$workdir/results"
-for pipeline in 1 16; do
-    requests=$N
-    [ "$pipeline" -gt 1 ] && requests=$N_PIPELINED
-    for server in redis tierd; do
-        port=$redis_port
-        [ "$server" = tierd ] && port=$tier_port
-        echo "running $server -P $pipeline -n $requests..." >&2
-        bench "$port" "$pipeline" "$requests" | sed "s/^/$server $pipeline /" >>"$results"
+for round in $(seq "$ROUNDS"); do
+    for pipeline in 1 16; do
+        requests=$N
+        [ "$pipeline" -gt 1 ] && requests=$N_PIPELINED
+        for server in redis tierd; do
+            port=$redis_port
+            [ "$server" = tierd ] && port=$tier_port
+            echo "round $round/$ROUNDS: running $server -P $pipeline -n $requests..." >&2
+            bench "$port" "$pipeline" "$requests" | sed "s/^/$round $server $pipeline /" >>"$results"
+        done
     done
 done
 
-# results lines: server pipeline test rps p99
+# results lines: round server pipeline test rps p99
 echo
-printf '%-5s %8s %12s %12s %7s %10s %10s\n' test pipeline "redis rps" "tierd rps" ratio "redis p99" "tierd p99"
 awk '
-    { key = $3 " " $2; rps[$1, key] = $4; p99[$1, key] = $5; if (!(key in seen)) { seen[key] = 1; order[n++] = key } }
+    # The median of list[1..len] (sorted in place).
+    function median(list, len,    i, j, v) {
+        for (i = 2; i <= len; i++) {
+            v = list[i]
+            for (j = i - 1; j >= 1 && list[j] > v; j--) list[j + 1] = list[j]
+            list[j + 1] = v
+        }
+        return len % 2 ? list[(len + 1) / 2] : (list[len / 2] + list[len / 2 + 1]) / 2
+    }
+    {
+        key = $4 " " $3; rps[$2, key, $1] = $5; p99[$2, key, $1] = $6
+        if ($1 > rounds) rounds = $1
+        if (!(key in seen)) { seen[key] = 1; order[n++] = key }
+    }
     END {
+        if (rounds > 1) {
+            printf "%-5s %8s  %s\n", "test", "pipeline", "tierd/redis by round"
+            for (i = 0; i < n; i++) {
+                split(order[i], k, " "); line = ""
+                for (r = 1; r <= rounds; r++)
+                    line = line sprintf(" %.2f", rps["tierd", order[i], r] / rps["redis", order[i], r])
+                printf "%-5s %8s %s\n", k[1], k[2], line
+            }
+            printf "\nmedians of %d rounds:\n", rounds
+        }
+        printf "%-5s %8s %12s %12s %7s %10s %10s\n", "test", "pipeline", "redis rps", "tierd rps", "ratio", "redis p99", "tierd p99"
         for (i = 0; i < n; i++) {
             split(order[i], k, " ")
-            r = rps["redis", order[i]]; t = rps["tierd", order[i]]
-            printf "%-5s %8s %12.0f %12.0f %7.2f %8.3fms %8.3fms\n", k[1], k[2], r, t, (r > 0 ? t / r : 0), p99["redis", order[i]], p99["tierd", order[i]]
+            for (r = 1; r <= rounds; r++) {
+                rr[r] = rps["redis", order[i], r]; tr[r] = rps["tierd", order[i], r]
+                ratio[r] = rr[r] > 0 ? tr[r] / rr[r] : 0
+                rp[r] = p99["redis", order[i], r]; tp[r] = p99["tierd", order[i], r]
+            }
+            printf "%-5s %8s %12.0f %12.0f %7.2f %8.3fms %8.3fms\n", k[1], k[2], median(rr, rounds), median(tr, rounds), median(ratio, rounds), median(rp, rounds), median(tp, rounds)
         }
     }' "$results"
