@@ -211,6 +211,19 @@ fn user_rules_and_their_errors_match_redis() {
             (0, &["ACL", "SETUSER", "bob", "+@nosuch"]),
             (0, &["ACL", "SETUSER", "bob", "#abc"]),
             (0, &["ACL", "SETUSER", "bob", "%X~a"]),
+            // A `%` rule needs R or W; one without its `~` is the empty pattern; and
+            // `%RW~*` is a pattern that ACL LIST shows as `~*`.
+            (0, &["ACL", "SETUSER", "pat", "%~a"]),
+            (0, &["ACL", "SETUSER", "pat", "%~"]),
+            (0, &["ACL", "SETUSER", "pat", "%"]),
+            (
+                0,
+                &["ACL", "SETUSER", "pat", "%R", "%RW~*", "%W~a", "~", "%wR"],
+            ),
+            (0, &["ACL", "GETUSER", "pat"]),
+            (0, &["ACL", "SETUSER", "pat", "%RW"]),
+            (0, &["ACL", "LIST"]),
+            (0, &["ACL", "DELUSER", "pat"]),
             (0, &["ACL", "SETUSER", "bob", "+config|get|x"]),
             (0, &["ACL", "SETUSER", "bob", "(+get"]),
             (0, &["ACL", "SETUSER", "bob", "(+get \"\" ~a)"]),

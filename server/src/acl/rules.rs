@@ -190,7 +190,9 @@ impl Selector {
         Ok(())
     }
 
-    /// `~pattern`, `%R~pattern`, `%W~pattern`, `%RW~pattern`.
+    /// `~pattern`, `%R~pattern`, `%W~pattern`, `%RW~pattern`. As Redis 7.0 reads
+    /// them: a `%` rule needs R or W (`%~a` is a syntax error), and one that ends
+    /// before its `~` (`%R`, `%RW`) gives the empty pattern.
     fn add_key_pattern(&mut self, op: &[u8]) -> Result<(), RuleError> {
         if self.all_keys {
             return Err(RuleError::KeyAfterAllKeys);
@@ -198,17 +200,17 @@ impl Selector {
         let (mut read, mut write) = (false, false);
         let mut offset = 1;
         if op[0] == b'%' {
-            loop {
-                match op.get(offset).map(u8::to_ascii_uppercase) {
-                    Some(b'R') if !read => read = true,
-                    Some(b'W') if !write => write = true,
-                    Some(b'~') => {
-                        offset += 1;
-                        break;
-                    }
+            while let Some(&c) = op.get(offset) {
+                offset += 1;
+                match c.to_ascii_uppercase() {
+                    b'R' if !read => read = true,
+                    b'W' if !write => write = true,
+                    b'~' => break,
                     _ => return Err(RuleError::Syntax),
                 }
-                offset += 1;
+            }
+            if !read && !write {
+                return Err(RuleError::Syntax);
             }
         } else {
             (read, write) = (true, true);
@@ -840,6 +842,14 @@ mod tests {
             "on ~a* %R~r* %W~w* resetchannels &ch* -@all +@hash +get -hdel"
         );
         assert_eq!(describe(&["%R~a", "%W~a"]), "off ~a resetchannels -@all");
+        // A `%` rule without its `~` is the empty pattern; `%RW~*` is a pattern, not
+        // allkeys, and is described as `~*` all the same (redis-server 7.0.15 lists
+        // exactly this, and cannot load it back: `~*` then means allkeys).
+        assert_eq!(
+            describe(&["%R", "%RW~*", "%W~a"]),
+            "off %R~ ~* %W~a resetchannels -@all"
+        );
+        assert_eq!(describe(&["%wR"]), "off ~ resetchannels -@all");
         assert_eq!(
             describe(&["+@all", "-@dangerous"]),
             "off resetchannels +@all -@dangerous"
@@ -877,6 +887,9 @@ mod tests {
         assert_eq!(err(&["<nopass"]), Some(RuleError::NoSuchPassword));
         assert_eq!(err(&["%X~a"]), Some(RuleError::Syntax));
         assert_eq!(err(&["%RR~a"]), Some(RuleError::Syntax));
+        assert_eq!(err(&["%~a"]), Some(RuleError::Syntax));
+        assert_eq!(err(&["%~"]), Some(RuleError::Syntax));
+        assert_eq!(err(&["%"]), Some(RuleError::Syntax));
         assert_eq!(err(&["~*", "~a"]), Some(RuleError::KeyAfterAllKeys));
         assert_eq!(err(&["&*", "&a"]), Some(RuleError::ChannelAfterAllChannels));
         assert_eq!(err(&["~a b"]), Some(RuleError::Syntax));
