@@ -737,7 +737,7 @@ impl<F: AofFs> Shared<F> {
                 state.incr_size += len;
                 state.bytes_written += len;
                 if state.fsync == FsyncPolicy::Always {
-                    // Every wait is for an fsync now: a wake-up would find none over.
+                    // Every wait is for an fsync now: waking one would only put it back to sleep.
                     Vec::new()
                 } else {
                     if state.unsynced_since.is_none() {

@@ -32,31 +32,7 @@ pub fn canonical_int(member: &[u8]) -> Option<i64> {
         return None;
     }
     let n: i64 = std::str::from_utf8(member).ok()?.parse().ok()?;
-    let mut buf = itoa_buf();
-    (format_int(n, &mut buf) == member).then_some(n)
-}
-
-fn itoa_buf() -> [u8; 20] {
-    [0; 20]
-}
-
-/// `n` in decimal, written at the end of `buf`.
-fn format_int(n: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    let mut m = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    &buf[i..]
+    (itoa::Buffer::new().format(n).as_bytes() == member).then_some(n)
 }
 
 /// Payload bytes of one member.
@@ -65,7 +41,7 @@ fn member_len(len: usize) -> usize {
 }
 
 fn int_bytes(n: i64) -> Cow<'static, [u8]> {
-    Cow::Owned(format_int(n, &mut itoa_buf()).to_vec())
+    Cow::Owned(itoa::Buffer::new().format(n).as_bytes().to_vec())
 }
 
 impl Default for Set {
