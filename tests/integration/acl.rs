@@ -4,9 +4,9 @@
 //! LOAD, a bad line), ACL DELUSER closing its user's connections, and the categories
 //! of every command against redis-server's COMMAND INFO.
 
-use crate::harness::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::harness::*;
 use tier_server::resp::Frame;
 
 /// One step of a script: which connection (0 is the admin) and the command.
@@ -808,6 +808,10 @@ fn the_documented_acl_configuration_works() {
     assert!(conf.contains("aclfile "), "the example names an aclfile");
     let server = TestServer::start_tls_config(&conf);
     let port = server.tls_port;
+    // TLS only and the default user off: the harness could not wait for the load.
+    let mut admin = raw_tls(port, &pki.ca.pem(), None);
+    assert_eq!(admin.cmd(&["AUTH", "admin", "admin-secret"]), ok());
+    wait_until_loaded(&mut admin, Duration::from_secs(30));
     let mut app = raw_tls(port, &pki.ca.pem(), None);
     assert_eq!(
         app.cmd(&["GET", "app:1"]),
@@ -818,18 +822,7 @@ fn the_documented_acl_configuration_works() {
         err("WRONGPASS invalid username-password pair or user is disabled.")
     );
     assert_eq!(app.cmd(&["AUTH", "app", "app-secret"]), ok());
-    // The harness cannot wait for the load here (TLS only, the default user off):
-    // a command may find the server still loading its (empty) data.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let set = loop {
-        let reply = app.cmd(&["SET", "app:1", "v"]);
-        if reply != err("LOADING Redis is loading the dataset in memory") {
-            break reply;
-        }
-        assert!(Instant::now() < deadline, "still loading");
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    assert_eq!(set, ok());
+    assert_eq!(app.cmd(&["SET", "app:1", "v"]), ok());
     assert_eq!(
         app.cmd(&["SET", "other", "v"]),
         err("NOPERM this user has no permissions to access one of the keys used as arguments")
@@ -858,8 +851,6 @@ fn the_documented_acl_configuration_works() {
         .query::<()>(&mut reports)
         .expect_err("reports may not write");
     assert_eq!(denied.code(), Some("NOPERM"));
-    let mut admin = raw_tls(port, &pki.ca.pem(), None);
-    assert_eq!(admin.cmd(&["AUTH", "admin", "admin-secret"]), ok());
     let Frame::Array(log) = admin.cmd(&["ACL", "LOG"]) else {
         panic!("ACL LOG answers an array")
     };

@@ -136,15 +136,11 @@ impl TestServer {
 
     /// Waits until INFO says `loading:0` (authenticating first with `password`).
     pub fn wait_loaded(&self, password: Option<&str>) {
-        let deadline = Instant::now() + Duration::from_secs(120);
         let mut raw = self.raw();
         if let Some(password) = password.filter(|p| !p.is_empty()) {
             raw.cmd(&["AUTH", password]);
         }
-        while field(&info(&mut raw, &["persistence"]), "loading").as_deref() != Some("0") {
-            assert!(Instant::now() < deadline, "tierd is still loading");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_until_loaded(&mut raw, Duration::from_secs(120));
         // Gone from the client list before the test counts clients: the server
         // unregisters a client before it closes the socket.
         raw.cmd(&["QUIT"]);
@@ -522,6 +518,16 @@ pub fn rewrite_aof(raw: &mut RawClient) {
 }
 
 /// INFO's text, which must be a bulk string (RESP2).
+/// Waits until INFO over `raw` (a client allowed to run it) says `loading:0`, for at
+/// most `limit`.
+pub fn wait_until_loaded<S: Read + Write>(raw: &mut RawClient<S>, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while field(&info(raw, &["persistence"]), "loading").as_deref() != Some("0") {
+        assert!(Instant::now() < deadline, "tierd is still loading");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 pub fn info<S: Read + Write>(raw: &mut RawClient<S>, sections: &[&str]) -> String {
     let mut args = vec!["INFO"];
     args.extend_from_slice(sections);

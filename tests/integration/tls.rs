@@ -375,11 +375,7 @@ fn tls_only_and_servers_that_cannot_start() {
     let server = TestServer::start_tls(false, &strs(&pki.flags("no")));
     assert_eq!(server.port, 0);
     let mut raw = raw_tls(server.tls_port, &pki.ca.pem(), None);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while field(&info(&mut raw, &["persistence"]), "loading").as_deref() != Some("0") {
-        assert!(Instant::now() < deadline, "still loading");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until_loaded(&mut raw, Duration::from_secs(30));
     assert_eq!(raw.cmd(&["PING"]), pong());
     assert_eq!(
         number(&info(&mut raw, &["server"]), "tcp_port"),
