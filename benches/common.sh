@@ -15,11 +15,12 @@ require_tools() {
 }
 
 # work_dir [DIR]: sets $workdir to a new directory (under DIR, default $TMPDIR or
-# /tmp) and $pids to an empty list; on exit, every process in $pids is stopped and
-# $workdir deleted.
+# /tmp) and $pids and $extra_dirs to empty lists; on exit, every process in $pids is
+# stopped, and $workdir and every directory in $extra_dirs deleted.
 work_dir() {
     workdir=$(mktemp -d "${1:-${TMPDIR:-/tmp}}/tier-bench.XXXXXX")
     pids=()
+    extra_dirs=()
     trap stop_and_clean EXIT
 }
 
@@ -28,7 +29,7 @@ stop_and_clean() {
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
-    rm -rf "$workdir"
+    rm -rf "$workdir" "${extra_dirs[@]}"
 }
 
 build_tierd() {

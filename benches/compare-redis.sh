@@ -7,6 +7,11 @@
 #   benches/compare-redis.sh                  # defaults: about 10 s per run
 #   N=200000 N_PIPELINED=1000000 benches/compare-redis.sh   # quicker
 #   ROUNDS=5 PERSISTENCE=always benches/compare-redis.sh       # 5 alternated rounds
+#   TIER_TMPDIR=/dev/shm PERSISTENCE=always benches/compare-redis.sh
+#
+# TIER_TMPDIR puts tierd's data dir under another directory than redis-server's; on
+# tmpfs (/dev/shm) an fsync costs nothing, which shows the most tierd's commit path
+# can do on this machine beside redis-server on the real disk.
 #
 # With ROUNDS above 1 every round's ratio is listed, and the table shows the medians:
 # of each server's rps and p99, and of the rounds' ratios (a disk's fsync latency
@@ -40,14 +45,21 @@ always) persist=(--appendonly yes --appendfsync always --save '') ;;
 none) persist=(--appendonly no --save '') ;;
 *) echo "PERSISTENCE must be aof, always or none" >&2; exit 2 ;;
 esac
-mkdir -p "$workdir/redis" "$workdir/tier"
+mkdir -p "$workdir/redis"
+if [ -n "${TIER_TMPDIR:-}" ]; then
+    tier_dir=$(mktemp -d "$TIER_TMPDIR/tier-bench-data.XXXXXX")
+    extra_dirs+=("$tier_dir")
+else
+    tier_dir="$workdir/tier"
+    mkdir -p "$tier_dir"
+fi
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 "${persist[@]}" \
     --dir "$workdir/redis" --logfile "$workdir/redis.log" &
 pids+=($!)
 tier_port=$(free_port)
 while [ "$tier_port" = "$redis_port" ]; do tier_port=$(free_port); done
-./target/release/tierd --port "$tier_port" --bind 127.0.0.1 --dir "$workdir/tier" \
+./target/release/tierd --port "$tier_port" --bind 127.0.0.1 --dir "$tier_dir" \
     "${persist[@]}" --logfile "$workdir/tierd.log" &
 pids+=($!)
 wait_for_port "$redis_port" redis-server
@@ -56,6 +68,7 @@ wait_for_port "$tier_port" tierd
 redis-server --version
 ./target/release/tierd --version
 echo "machine: $(nproc) cores, $(uname -sr); clients $CLIENTS; N=$N (-P 1), N_PIPELINED=$N_PIPELINED (-P 16)"
+[ -n "${TIER_TMPDIR:-}" ] && echo "tierd's data: $tier_dir; redis-server's: $workdir/redis"
 
 # Runs redis-benchmark against a port; prints "TEST rps p99" lines.
 bench() {
