@@ -517,7 +517,6 @@ pub fn rewrite_aof(raw: &mut RawClient) {
     }
 }
 
-/// INFO's text, which must be a bulk string (RESP2).
 /// Waits until INFO over `raw` (a client allowed to run it) says `loading:0`, for at
 /// most `limit`.
 pub fn wait_until_loaded<S: Read + Write>(raw: &mut RawClient<S>, limit: Duration) {
@@ -528,6 +527,7 @@ pub fn wait_until_loaded<S: Read + Write>(raw: &mut RawClient<S>, limit: Duratio
     }
 }
 
+/// INFO's text, which must be a bulk string (RESP2).
 pub fn info<S: Read + Write>(raw: &mut RawClient<S>, sections: &[&str]) -> String {
     let mut args = vec!["INFO"];
     args.extend_from_slice(sections);
