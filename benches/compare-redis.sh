@@ -46,13 +46,8 @@ none) persist=(--appendonly no --save '') ;;
 *) echo "PERSISTENCE must be aof, always or none" >&2; exit 2 ;;
 esac
 mkdir -p "$workdir/redis"
-if [ -n "${TIER_TMPDIR:-}" ]; then
-    tier_dir=$(mktemp -d "$TIER_TMPDIR/tier-bench-data.XXXXXX")
-    extra_dirs+=("$tier_dir")
-else
-    tier_dir="$workdir/tier"
-    mkdir -p "$tier_dir"
-fi
+tier_dir=$(mktemp -d "${TIER_TMPDIR:-$workdir}/tier-data.XXXXXX")
+extra_dirs+=("$tier_dir")
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 "${persist[@]}" \
     --dir "$workdir/redis" --logfile "$workdir/redis.log" &
@@ -110,12 +105,16 @@ awk '
         if (!(key in seen)) { seen[key] = 1; order[n++] = key }
     }
     END {
+        for (i = 0; i < n; i++)
+            for (r = 1; r <= rounds; r++) {
+                redis = rps["redis", order[i], r]
+                ratios[order[i], r] = redis > 0 ? rps["tierd", order[i], r] / redis : 0
+            }
         if (rounds > 1) {
             printf "%-5s %8s  %s\n", "test", "pipeline", "tierd/redis by round"
             for (i = 0; i < n; i++) {
                 split(order[i], k, " "); line = ""
-                for (r = 1; r <= rounds; r++)
-                    line = line sprintf(" %.2f", rps["tierd", order[i], r] / rps["redis", order[i], r])
+                for (r = 1; r <= rounds; r++) line = line sprintf(" %.2f", ratios[order[i], r])
                 printf "%-5s %8s %s\n", k[1], k[2], line
             }
             printf "\nmedians of %d rounds:\n", rounds
@@ -125,7 +124,7 @@ awk '
             split(order[i], k, " ")
             for (r = 1; r <= rounds; r++) {
                 rr[r] = rps["redis", order[i], r]; tr[r] = rps["tierd", order[i], r]
-                ratio[r] = rr[r] > 0 ? tr[r] / rr[r] : 0
+                ratio[r] = ratios[order[i], r]
                 rp[r] = p99["redis", order[i], r]; tp[r] = p99["tierd", order[i], r]
             }
             printf "%-5s %8s %12.0f %12.0f %7.2f %8.3fms %8.3fms\n", k[1], k[2], median(rr, rounds), median(tr, rounds), median(ratio, rounds), median(rp, rounds), median(tp, rounds)
